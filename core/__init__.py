@@ -1,0 +1,1 @@
+"""Settings, database, migrations, logging and text hygiene shared by every package."""

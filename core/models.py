@@ -1,0 +1,68 @@
+"""Conversation tables shared by the agent and the handoff queue."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db import Base, utcnow
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(64), index=True)
+    title: Mapped[str] = mapped_column(String(200), default="New conversation")
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    """open | handoff | closed"""
+    mode: Mapped[str] = mapped_column(String(20), default="minimal")
+    """Mode of the last turn."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    __table_args__ = (UniqueConstraint("conversation_id", "idempotency_key", name="uq_message_idem"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    """customer | assistant | agent | system"""
+    content: Mapped[str] = mapped_column(Text)
+    """Exactly what was sent or shown, unmodified."""
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reply_to: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="stored")
+    """Customer messages: stored -> answered | failed. Replies: delivered."""
+    citations: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    mode: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TurnRecord(Base):
+    """One row per customer turn: what the agent saw and decided."""
+
+    __tablename__ = "turn_records"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
+    reply_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), nullable=True)
+    mode: Mapped[str] = mapped_column(String(20))
+    outcome: Mapped[str] = mapped_column(String(20))
+    """answered | unknown | refused | clarify | handoff | failed"""
+    confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
+    passages: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    latencies_ms: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
+    guards: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    handoff_reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    prompt_versions: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    model: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    tokens: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

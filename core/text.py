@@ -1,0 +1,40 @@
+"""Text hygiene for anything a customer types: normalise, strip invisible characters, bound the length."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+# Zero-width and bidirectional control characters: invisible, used to smuggle or reorder text.
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u00ad]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_SPACES = re.compile(r"[ \t]+")
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
+@dataclass(frozen=True)
+class CleanText:
+    text: str
+    """The normalised text, possibly truncated."""
+    truncated: bool
+    original_length: int
+
+
+def clean_customer_text(raw: str, *, max_chars: int) -> CleanText:
+    """NFKC-normalise, drop control and zero-width characters, collapse spaces and bound the length.
+
+    The raw text is stored elsewhere untouched; this is what the agent processes.
+    """
+    text = unicodedata.normalize("NFKC", raw.replace("\r\n", "\n").replace("\r", "\n"))
+    text = _INVISIBLE.sub("", text)
+    text = _CONTROL.sub(" ", text)
+    text = _SPACES.sub(" ", text)
+    text = _BLANK_LINES.sub("\n\n", text).strip()
+    truncated = len(text) > max_chars
+    if truncated:
+        cut = text[:max_chars]
+        # Cut at a word boundary when one is near, so the last word is not mangled.
+        space = cut.rfind(" ", max_chars - 200)
+        text = cut[:space] if space > 0 else cut
+    return CleanText(text=text, truncated=truncated, original_length=len(raw))

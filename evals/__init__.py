@@ -1,0 +1,1 @@
+"""Eval datasets, metrics, gates and the benchmark runner for external data."""

@@ -1,0 +1,1 @@
+"""Benchmark runners over external data: `python -m evals.bench <name> ...`."""

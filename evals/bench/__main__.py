@@ -1,0 +1,49 @@
+"""`python -m evals.bench retrieval --kb KB --queries Q [--json OUT]`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from core.logging import configure_logging
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m evals.bench", description=__doc__)
+    sub = parser.add_subparsers(dest="bench", required=True)
+    r = sub.add_parser("retrieval", help="hit@k, MRR, answerable precision/recall, latency, with baselines")
+    r.add_argument("--kb", required=True, type=Path, help="kb.jsonl: one document a line")
+    r.add_argument("--queries", required=True, type=Path, help="queries.jsonl: one customer turn a line")
+    r.add_argument("--json", type=Path, help="also write the figures here as one JSON object")
+    r.add_argument("--limit", type=int, default=0, help="only the first N queries (0 = all)")
+    r.add_argument("--cache-dir", type=Path, default=None, help="where the built index is kept between runs")
+    r.add_argument("--no-baselines", action="store_true")
+    args = parser.parse_args(argv)
+    configure_logging("WARNING")
+
+    if args.bench == "retrieval":
+        from evals.bench.retrieval import run_retrieval
+
+        for path in (args.kb, args.queries):
+            if not path.is_file():
+                print(f"error: {path} is not a file", file=sys.stderr)
+                return 2
+        report = run_retrieval(
+            kb_path=args.kb,
+            queries_path=args.queries,
+            limit=args.limit,
+            cache_dir=args.cache_dir,
+            baselines=not args.no_baselines,
+        )
+    else:  # pragma: no cover - argparse rejects unknown names
+        return 2
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

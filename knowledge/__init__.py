@@ -1,0 +1,1 @@
+"""Articles and versions, ingestion and chunking, embeddings, the Chroma and BM25 indexes, hybrid retrieval."""

@@ -1,0 +1,61 @@
+"""Keep the vector index equal to a set of docs: embed only what is missing, delete what is gone."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tqdm import tqdm
+
+from knowledge.embeddings import Embedder
+from knowledge.types import Doc
+from knowledge.vector_index import VectorIndex
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    total: int
+    embedded: int
+    removed: int
+    seconds: float
+
+    @property
+    def docs_per_s(self) -> float:
+        return self.embedded / self.seconds if self.seconds > 0 else 0.0
+
+
+def build_index(
+    docs: Sequence[Doc], *, vector: VectorIndex, embedder: Embedder, progress: bool = False, batch: int = 256
+) -> IndexStats:
+    """Sync the index to `docs`. Ids are content-derived, so an id already present needs no re-embedding."""
+    t0 = time.perf_counter()
+    present = vector.ids()
+    wanted = {d.id for d in docs}
+    stale = sorted(present - wanted)
+    if stale:
+        vector.delete(stale)
+    todo = [d for d in docs if d.id not in present]
+    bar = tqdm(total=len(todo), desc="embedding", unit="doc", disable=not progress or not todo, leave=False)
+    for i in range(0, len(todo), batch):
+        part = todo[i : i + batch]
+        vectors = embedder.embed([d.index_text() for d in part])
+        vector.upsert(
+            [d.id for d in part],
+            vectors,
+            [d.text for d in part],
+            [{**d.metadata, "title": d.title, "section": d.section} for d in part],
+        )
+        bar.update(len(part))
+    bar.close()
+    stats = IndexStats(
+        total=len(docs), embedded=len(todo), removed=len(stale), seconds=time.perf_counter() - t0
+    )
+    if todo:
+        logger.info(
+            "indexed %d docs (%.0f docs/s), removed %d", stats.embedded, stats.docs_per_s, stats.removed
+        )
+    return stats

@@ -1,0 +1,60 @@
+"""Articles with immutable versions, and the chunks of each version."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db import Base, utcnow
+
+
+class Article(Base):
+    __tablename__ = "articles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    slug: Mapped[str] = mapped_column(String(200), unique=True)
+    published_version_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """The version customers are served; a plain column to keep the two tables free of a cycle."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ArticleVersion(Base):
+    """A version is never edited after creation; only its status moves draft -> published -> archived."""
+
+    __tablename__ = "article_versions"
+    __table_args__ = (UniqueConstraint("article_id", "version", name="uq_article_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    """draft | published | archived"""
+    title: Mapped[str] = mapped_column(String(300))
+    category: Mapped[str] = mapped_column(String(60), default="general")
+    tags: Mapped[str] = mapped_column(String(500), default="")
+    body: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(300), default="")
+    updated: Mapped[str] = mapped_column(String(20), default="")
+    """The author's 'updated' date from the front matter."""
+    created_by: Mapped[str] = mapped_column(String(64), default="system")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class Chunk(Base):
+    """A section of one version. `chunk_id` depends only on slug, section and text, so unchanged
+    text keeps its id (and its embedding) across versions."""
+
+    __tablename__ = "chunks"
+    __table_args__ = (UniqueConstraint("version_id", "chunk_id", name="uq_chunk_in_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("article_versions.id"), index=True)
+    chunk_id: Mapped[str] = mapped_column(String(120), index=True)
+    ordinal: Mapped[int] = mapped_column(Integer)
+    section: Mapped[str] = mapped_column(String(300))
+    anchor: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)

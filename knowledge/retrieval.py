@@ -1,0 +1,145 @@
+"""Hybrid retrieval: dense (Chroma) + lexical (BM25), reciprocal rank fusion, conversation-aware queries."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from knowledge.embeddings import Embedder, EmbeddingUnavailable
+from knowledge.entities import EntityCatalog, EntityFocus, Turn, refers_back, strip_name
+from knowledge.lexical import BM25Index
+from knowledge.types import Doc, Passage
+from knowledge.vector_index import IndexUnavailable, VectorIndex
+
+logger = logging.getLogger(__name__)
+
+RRF_K = 60
+
+
+@dataclass
+class RetrievalResult:
+    passages: list[Passage]
+    confidence: float
+    """0..1: how sure we are the top passage answers the query (drives answer vs. "I don't know")."""
+    focus: EntityFocus
+    query: str
+    """The effective query text after conversation context was applied."""
+    lexical_only: bool = False
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+def confidence_from(dense_top: float | None, lexical_agrees: bool) -> float:
+    """Map the best cosine similarity (MiniLM: ~0.2 unrelated, ~0.6+ same question) to 0..1."""
+    if dense_top is None:
+        return 0.5 if lexical_agrees else 0.2
+    base = min(max((dense_top - 0.2) / 0.45, 0.0), 1.0)
+    return min(1.0, base + (0.1 if lexical_agrees else 0.0))
+
+
+class HybridRetriever:
+    """Searches one set of docs. Built from published chunks (the app) or any KB file (the benchmark)."""
+
+    def __init__(
+        self,
+        docs: Sequence[Doc],
+        *,
+        embedder: Embedder | None,
+        vector: VectorIndex | None,
+        candidates: int = 30,
+    ) -> None:
+        self.docs = {d.id: d for d in docs}
+        self.lexical = BM25Index([d.id for d in docs], (d.index_text() for d in docs))
+        self.catalog = EntityCatalog(docs)
+        self.embedder = embedder
+        self.vector = vector
+        self.candidates = candidates
+        by_entity: dict[str, list[int]] = {}
+        for i, d in enumerate(docs):
+            ent = d.metadata.get("entity")
+            if ent:
+                by_entity.setdefault(str(ent), []).append(i)
+        self._entity_rows = {e: np.asarray(rows, dtype=np.int64) for e, rows in by_entity.items()}
+
+    def __len__(self) -> int:
+        return len(self.docs)
+
+    def contextual_query(self, query: str, history: Sequence[Turn]) -> tuple[str, EntityFocus]:
+        """The query to search with, and the entity in focus.
+
+        With an entity in focus the search is restricted to it, so the query stays as asked. Without one,
+        a query that leans on earlier turns borrows the previous customer turn (its topic words).
+        """
+        focus = self.catalog.focus(query, history)
+        if focus.entity is not None:
+            return strip_name(query, focus.entity), focus
+        if focus.entity is None and history and refers_back(query):
+            previous = next((t.text for t in reversed(history) if t.role == "customer"), "")
+            if previous:
+                return f"{query} {previous}", focus
+        return query, focus
+
+    def search(self, query: str, *, history: Sequence[Turn] = (), k: int = 5) -> RetrievalResult:
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        text, focus = self.contextual_query(query, history)
+        timings["context"] = (time.perf_counter() - t0) * 1000
+        where = {"entity": focus.entity} if focus.entity else None
+        rows = self._entity_rows.get(focus.entity) if focus.entity else None
+
+        t0 = time.perf_counter()
+        lexical = self.lexical.search(text, k=self.candidates, allowed=rows)
+        timings["lexical"] = (time.perf_counter() - t0) * 1000
+
+        dense: list[tuple[str, float]] = []
+        lexical_only = self.vector is None or self.embedder is None
+        if not lexical_only:
+            t0 = time.perf_counter()
+            try:
+                assert self.embedder is not None and self.vector is not None
+                vec = self.embedder.embed([text])[0]
+                timings["embed"] = (time.perf_counter() - t0) * 1000
+                t0 = time.perf_counter()
+                dense = self.vector.query(vec, k=self.candidates, where=where)
+                timings["dense"] = (time.perf_counter() - t0) * 1000
+            except (IndexUnavailable, EmbeddingUnavailable):
+                logger.warning("dense retrieval unavailable; lexical only", exc_info=True)
+                lexical_only = True
+
+        fused: dict[str, float] = {}
+        for ranked in (dense, lexical):
+            for rank, (doc_id, _) in enumerate(ranked):
+                fused[doc_id] = fused.get(doc_id, 0.0) + 1.0 / (RRF_K + rank + 1)
+        dense_by = dict(dense)
+        lex_by = dict(lexical)
+        order = sorted(fused, key=lambda d: -fused[d])[:k]
+        passages = [
+            Passage(
+                id=d,
+                text=self.docs[d].text,
+                title=self.docs[d].title,
+                section=self.docs[d].section,
+                metadata=self.docs[d].metadata,
+                score=fused[d],
+                dense=dense_by.get(d),
+                lexical=lex_by.get(d),
+            )
+            for d in order
+            if d in self.docs
+        ]
+        top_dense = dense[0][1] if dense else None
+        lexical_agrees = bool(lexical and dense and lexical[0][0] in dict(dense[:3]))
+        if lexical_only:
+            lexical_agrees = bool(lexical) and lexical[0][1] >= 5.0
+        confidence = confidence_from(top_dense, lexical_agrees) if passages else 0.0
+        return RetrievalResult(
+            passages=passages,
+            confidence=confidence,
+            focus=focus,
+            query=text,
+            lexical_only=lexical_only,
+            timings_ms=timings,
+        )
