@@ -1,1 +1,1 @@
-"""Articles and versions, ingestion and chunking, embeddings, the Chroma and BM25 indexes, hybrid retrieval."""
+"""Articles and versions, ingestion and chunking, embeddings, Chroma and BM25 indexes, hybrid retrieval."""

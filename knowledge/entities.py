@@ -7,6 +7,7 @@ the focus is the most recent entity mentioned, of the domain the query names whe
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections import Counter, defaultdict
@@ -72,9 +73,7 @@ class EntityCatalog:
             for t in toks
         }
         # "guesthouse" in a message, "guest house" in a name: split compounds the names spell apart.
-        self._split = {
-            a + b: [a, b] for toks in self.names.values() for a, b in zip(toks, toks[1:], strict=False)
-        }
+        self._split = {a + b: [a, b] for toks in self.names.values() for a, b in itertools.pairwise(toks)}
         self.domains = {d for d in self.domain_of.values() if d}
         self._domain_words = self._learn_domain_words(name_df)
 

@@ -11,7 +11,16 @@ import numpy as np
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 STOPWORDS = frozenset(
-    ["a", "about", "above", "after", "again", "all", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "i'm", "if", "in", "into", "is", "it", "it's", "its", "itself", "just", "let's", "me", "more", "most", "my", "myself", "no", "nor", "not", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "that's", "the", "their", "theirs", "them", "themselves", "then", "there", "there's", "these", "they", "they're", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "we're", "were", "what", "what's", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "you're", "your", "yours", "yourself", "yourselves", "also", "please", "hi", "hello", "thanks", "thank", "ok", "okay"]
+    """
+    a about above after again all am an and any are as at be because been before being below between
+    both but by can could did do does doing down during each few for from further had has have
+    having he her here hers herself him himself his how i i'm if in into is it it's its itself just
+    let's me more most my myself no nor not of off on once only or other our ours ourselves out over
+    own same she should so some such than that that's the their theirs them themselves then there
+    there's these they they're this those through to too under until up very was we we're were what
+    what's when where which while who whom why will with would you you're your yours yourself
+    yourselves also please hi hello thanks thank ok okay
+    """.split()
 )
 
 

@@ -185,7 +185,7 @@ def run_retrieval(
 
 
 def _print(report: dict[str, Any]) -> None:
-    rows = [("project", report)] + list((report.get("baselines") or {}).items())
+    rows = [("project", report), *(report.get("baselines") or {}).items()]
     keys = ["hit_at_1", "hit_at_5", "mrr", "answerable_precision", "answerable_recall", "p50_ms", "p95_ms"]
     print(f"retrieval: {report['n']} answerable of {report['n_turns']} turns, KB {report['kb_docs']} docs")
     print(f"{'system':10}" + "".join(f"{k:>22}" for k in keys))

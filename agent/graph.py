@@ -1,0 +1,37 @@
+"""Wiring only: the turn graph of DESIGN "One customer turn" (Minimal mode)."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+
+from agent import nodes
+from agent.context import TurnContext
+from agent.routing import after_retrieve, after_screen
+from agent.state import TurnState
+
+
+def build_graph(*, checkpointer: BaseCheckpointSaver | None, min_confidence: float) -> CompiledStateGraph:
+    g = StateGraph(TurnState, context_schema=TurnContext)
+    g.add_node("screen_input", nodes.screen_input)
+    g.add_node("curated_reply", nodes.curated_reply)
+    g.add_node("offer_human", nodes.offer_human)
+    g.add_node("retrieve", nodes.retrieve)
+    g.add_node("answer", nodes.answer_minimal)
+    g.add_node("say_unknown", nodes.say_unknown)
+    g.add_node("check_output", nodes.check_output)
+    g.add_node("deliver", nodes.deliver)
+
+    g.add_edge(START, "screen_input")
+    g.add_conditional_edges("screen_input", after_screen)
+    g.add_conditional_edges(
+        "retrieve", partial(after_retrieve, min_confidence=min_confidence), ["answer", "say_unknown"]
+    )
+    g.add_edge("answer", "check_output")
+    for name in ("check_output", "curated_reply", "offer_human", "say_unknown"):
+        g.add_edge(name, "deliver")
+    g.add_edge("deliver", END)
+    return g.compile(checkpointer=checkpointer)

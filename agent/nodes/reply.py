@@ -1,0 +1,58 @@
+"""Replies that are not answers: curated intents, "I don't know", and the way to a person."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from agent.context import TurnContext
+from agent.nodes._timing import timed
+from agent.nodes.answer import citation_for
+from agent.prompts import minimal
+from agent.state import TurnState
+
+_CONTACT_QUERY = "how to contact customer support phone email opening hours talk to a person"
+
+
+@timed("curated_reply")
+def curated_reply(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
+    text = {"greeting": minimal.GREETING, "thanks": minimal.THANKS, "empty": minimal.EMPTY}[
+        state["intent"] or ""
+    ]
+    outcome = "clarify" if state["intent"] == "empty" else "answered"
+    return {"reply": text, "outcome": outcome, "prompt_versions": {minimal.NAME: minimal.VERSION}}
+
+
+def _contact_block(runtime: Runtime[TurnContext]) -> tuple[str, list[Any]]:
+    """Quote the help center's own contact section, so the way to a person is never made up."""
+    result = runtime.context.kb.search(_CONTACT_QUERY, k=1)
+    if not result.passages or result.confidence < runtime.context.settings.answer_min_confidence:
+        return "", []
+    passage = result.passages[0].to_dict()
+    citation = citation_for(1, passage, passage["text"])
+    body = "\n".join(f"> {line}" for line in passage["text"].splitlines())
+    return f"**{passage['title']} › {passage['section']}** [1]\n\n{body}", [citation]
+
+
+@timed("offer_human")
+def offer_human(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
+    block, citations = _contact_block(runtime)
+    return {
+        "reply": minimal.HUMAN + (f"\n\n{block}" if block else ""),
+        "citations": citations,
+        "outcome": "handoff",
+        "handoff_reason": "explicit_request",
+        "prompt_versions": {minimal.NAME: minimal.VERSION},
+    }
+
+
+@timed("say_unknown")
+def say_unknown(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
+    return {
+        "reply": minimal.UNKNOWN,
+        "citations": [],
+        "outcome": "unknown",
+        "handoff_reason": "low_confidence",
+        "prompt_versions": {minimal.NAME: minimal.VERSION},
+    }

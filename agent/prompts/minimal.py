@@ -1,0 +1,29 @@
+"""Replies of Minimal mode (no LLM): extractive answers and curated texts. Bump VERSION on any wording change."""
+
+NAME, VERSION = "minimal_replies", 1
+
+ANSWER_INTRO = "Here is what our help center says about that:"
+ANSWER_OUTRO = "Open a numbered source to read the whole article. Did that answer your question?"
+
+UNKNOWN = (
+    "I'm sorry, I couldn't find an answer to that in our help center, and I'd rather not guess. "
+    "You can rephrase your question, or ask for a person and our support team will help you."
+)
+EMPTY = "It looks like your message was empty. What can I help you with?"
+TRUNCATED_NOTE = "(Your message was very long, so I read only its first part.)"
+GREETING = (
+    "Hello! I'm the help-center assistant. Ask me about orders, shipping, returns, billing or your account."
+)
+THANKS = "You're welcome! Is there anything else I can help you with?"
+HUMAN = (
+    "I understand you'd like to talk to a person. I can't transfer this chat yet, but our support team "
+    "can help: see the contact details below."
+)
+FAILURE = (
+    "Sorry, something went wrong on our side while answering. Your message is saved; "
+    "please try again in a moment, or ask for a person."
+)
+OFFLINE = (
+    "Our help center is offline right now, so I can't look up an answer. Your message is saved. "
+    "Please try again shortly, or contact our support team by phone or email."
+)

@@ -1,0 +1,62 @@
+"""Typed state of one customer turn (serialisable: no clients, sessions or ORM rows)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, TypedDict
+
+from langchain_core.messages import AnyMessage
+from langgraph.graph.message import add_messages
+
+RESET = "__reset__"
+
+
+def merge_per_turn(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
+    """Merge updates within a turn; an update carrying RESET starts the dict afresh (each new turn)."""
+    if new.get(RESET):
+        return {k: v for k, v in new.items() if k != RESET}
+    return {**(old or {}), **new}
+
+
+Mode = Literal["full", "degraded", "minimal", "offline"]
+Outcome = Literal["answered", "unknown", "clarify", "handoff", "refused", "failed"]
+
+
+class Citation(TypedDict):
+    n: int
+    """The number shown in the reply, [n]."""
+    chunk_id: str
+    article: str
+    version: int
+    version_id: int
+    title: str
+    section: str
+    anchor: str
+    quote: str
+    """The exact passage text that was quoted or relied on."""
+
+
+class TurnState(TypedDict, total=False):
+    messages: Annotated[list[AnyMessage], add_messages]
+    """The conversation so far (customer and assistant), kept by the checkpointer per thread."""
+    conversation_id: str
+    message_id: int
+    """Id of the stored customer message this turn answers."""
+    text: str
+    """The customer's message after normalisation and bounding; what the nodes read."""
+    truncated: bool
+    mode: Mode
+    intent: str | None
+    """A curated intent when one matched (greeting, thanks, human), else None."""
+    passages: list[dict[str, Any]]
+    """Passages retrieved for this turn; replaced each turn, never appended."""
+    confidence: float
+    focus: str | None
+    """The entity the conversation is about, when the KB has entity metadata."""
+    reply: str
+    citations: list[Citation]
+    outcome: Outcome
+    handoff_reason: str | None
+    guards: Annotated[dict[str, Any], merge_per_turn]
+    """Verdicts of each check, merged across the nodes of one turn."""
+    latencies_ms: Annotated[dict[str, float], merge_per_turn]
+    prompt_versions: Annotated[dict[str, int], merge_per_turn]

@@ -1,0 +1,17 @@
+"""Entry point: `streamlit run app/ui/main.py`. Declares the pages; each page is its own script."""
+
+from pathlib import Path
+
+import streamlit as st
+
+_HERE = Path(__file__).parent
+
+st.set_page_config(page_title="Help center chat", page_icon="💬", layout="centered")
+page = st.navigation(
+    [
+        st.Page(str(_HERE / "chat.py"), title="Chat", icon="💬", default=True),
+        st.Page(str(_HERE / "passage.py"), title="Source", icon="📄", url_path="source"),
+    ],
+    position="hidden",
+)
+page.run()

@@ -1,0 +1,105 @@
+"""Conversations and messages: keyword-only functions over a session."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.db import utcnow
+from core.models import Conversation, Message
+
+__all__ = ["Conversation", "Message", "MessageView", "NotYourConversation"]
+
+
+class NotYourConversation(LookupError):
+    """No such conversation for this customer (the same answer whether it exists or not)."""
+
+
+@dataclass(frozen=True)
+class MessageView:
+    """What a page or an API client may see of a message."""
+
+    id: int
+    role: str
+    content: str
+    citations: list[dict[str, Any]]
+    mode: str | None
+    created_at: datetime
+    reply_to: int | None = None
+
+
+def view(msg: Message) -> MessageView:
+    return MessageView(
+        id=msg.id,
+        role=msg.role,
+        content=msg.content,
+        citations=list(msg.citations or []),
+        mode=msg.mode,
+        created_at=msg.created_at,
+        reply_to=msg.reply_to,
+    )
+
+
+def create_conversation(session: Session, *, customer_id: str) -> Conversation:
+    conv = Conversation(id=str(uuid.uuid4()), customer_id=customer_id)
+    session.add(conv)
+    session.flush()
+    return conv
+
+
+def get_conversation(session: Session, *, conversation_id: str, customer_id: str) -> Conversation:
+    conv = session.get(Conversation, conversation_id)
+    if conv is None or conv.customer_id != customer_id:
+        raise NotYourConversation(conversation_id)
+    return conv
+
+
+def list_conversations(session: Session, *, customer_id: str, limit: int = 50) -> list[Conversation]:
+    return list(
+        session.scalars(
+            select(Conversation)
+            .where(Conversation.customer_id == customer_id)
+            .order_by(Conversation.updated_at.desc())
+            .limit(limit)
+        )
+    )
+
+
+def transcript(session: Session, *, conversation_id: str) -> list[MessageView]:
+    rows = session.scalars(
+        select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id)
+    )
+    return [view(m) for m in rows]
+
+
+def find_by_idempotency_key(session: Session, *, conversation_id: str, key: str) -> Message | None:
+    return session.scalar(
+        select(Message).where(Message.conversation_id == conversation_id, Message.idempotency_key == key)
+    )
+
+
+def reply_to(session: Session, *, message_id: int) -> Message | None:
+    return session.scalar(select(Message).where(Message.reply_to == message_id).order_by(Message.id).limit(1))
+
+
+def store_customer_message(
+    session: Session, *, conversation: Conversation, content: str, idempotency_key: str | None
+) -> Message:
+    msg = Message(
+        conversation_id=conversation.id,
+        role="customer",
+        content=content,
+        idempotency_key=idempotency_key,
+        status="stored",
+    )
+    session.add(msg)
+    if conversation.title == "New conversation" and content.strip():
+        conversation.title = " ".join(content.split())[:60]
+    conversation.updated_at = utcnow()
+    session.flush()
+    return msg

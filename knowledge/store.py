@@ -1,0 +1,188 @@
+"""Articles and versions in SQL: import, publish, and the published chunks the index serves."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.db import utcnow
+from knowledge.chunking import ArticleFormatError, ParsedArticle, chunk_article, parse_markdown, slugify
+from knowledge.models import Article, ArticleVersion, Chunk
+from knowledge.types import Doc
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ImportReport:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def _hash(article: ParsedArticle) -> str:
+    raw = "\n".join([article.title, article.category, ",".join(article.tags), article.updated, article.body])
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def create_version(
+    session: Session, *, article: ParsedArticle, source: str = "", author: str = "system"
+) -> ArticleVersion:
+    """Add a new draft version (and the article if new) with its chunks; earlier versions are untouched."""
+    row = session.scalar(select(Article).where(Article.slug == article.slug))
+    if row is None:
+        row = Article(slug=article.slug)
+        session.add(row)
+        session.flush()
+    last = session.scalar(
+        select(ArticleVersion.version)
+        .where(ArticleVersion.article_id == row.id)
+        .order_by(ArticleVersion.version.desc())
+        .limit(1)
+    )
+    version = ArticleVersion(
+        article_id=row.id,
+        version=(last or 0) + 1,
+        status="draft",
+        title=article.title,
+        category=article.category,
+        tags=",".join(article.tags),
+        body=article.body,
+        content_hash=_hash(article),
+        source=source,
+        updated=article.updated,
+        created_by=author,
+    )
+    session.add(version)
+    session.flush()
+    for chunk in chunk_article(article):
+        session.add(
+            Chunk(
+                version_id=version.id,
+                chunk_id=chunk.chunk_id,
+                ordinal=chunk.ordinal,
+                section=chunk.section,
+                anchor=chunk.anchor,
+                text=chunk.text,
+            )
+        )
+    return version
+
+
+def publish(session: Session, *, version_id: int) -> ArticleVersion:
+    """Make this version the one customers are served; the previously published one is archived."""
+    version = session.get(ArticleVersion, version_id)
+    if version is None:
+        raise LookupError(f"no article version {version_id}")
+    article = session.get(Article, version.article_id)
+    assert article is not None  # guaranteed by the foreign key
+    if article.published_version_id and article.published_version_id != version.id:
+        previous = session.get(ArticleVersion, article.published_version_id)
+        if previous is not None:
+            previous.status = "archived"
+    version.status = "published"
+    version.published_at = utcnow()
+    article.published_version_id = version.id
+    return version
+
+
+def import_markdown(session: Session, files: Iterable[Path], *, author: str = "system") -> ImportReport:
+    """Create and publish a version for each new or changed file; unchanged files are left alone."""
+    report = ImportReport()
+    for path in sorted(files):
+        slug = slugify(path.stem)
+        try:
+            parsed = parse_markdown(path.read_text(encoding="utf-8"), slug=slug)
+        except (ArticleFormatError, UnicodeDecodeError) as exc:
+            report.errors.append(f"{path.name}: {exc}")
+            continue
+        current = session.scalar(
+            select(ArticleVersion)
+            .join(Article, Article.published_version_id == ArticleVersion.id)
+            .where(Article.slug == slug)
+        )
+        if current is not None and current.content_hash == _hash(parsed):
+            report.unchanged.append(slug)
+            continue
+        version = create_version(session, article=parsed, source=path.name, author=author)
+        publish(session, version_id=version.id)
+        (report.updated if current is not None else report.created).append(slug)
+    return report
+
+
+def published_docs(session: Session) -> list[Doc]:
+    """Every chunk of every published version, as indexable docs with citation metadata."""
+    rows = session.execute(
+        select(Chunk, ArticleVersion, Article.slug)
+        .join(ArticleVersion, Chunk.version_id == ArticleVersion.id)
+        .join(Article, Article.published_version_id == ArticleVersion.id)
+        .order_by(Article.slug, Chunk.ordinal)
+    ).all()
+    return [
+        Doc(
+            id=chunk.chunk_id,
+            text=chunk.text,
+            title=version.title,
+            section=chunk.section,
+            metadata={
+                "article": slug,
+                "version": version.version,
+                "version_id": version.id,
+                "category": version.category,
+                "anchor": chunk.anchor,
+                "updated": version.updated,
+            },
+        )
+        for chunk, version, slug in rows
+    ]
+
+
+@dataclass(frozen=True)
+class PassageView:
+    """A cited passage as the customer opens it: the exact version, even after newer ones are published."""
+
+    chunk_id: str
+    text: str
+    section: str
+    anchor: str
+    title: str
+    version: int
+    status: str
+    updated: str
+    body: str
+    article: str
+
+
+def get_passage(session: Session, *, chunk_id: str, version_id: int | None = None) -> PassageView | None:
+    """The chunk in that version, or (no version given) in the published version holding it."""
+    query = (
+        select(Chunk, ArticleVersion, Article.slug)
+        .join(ArticleVersion, Chunk.version_id == ArticleVersion.id)
+        .join(Article, Article.id == ArticleVersion.article_id)
+        .where(Chunk.chunk_id == chunk_id)
+    )
+    if version_id is not None:
+        query = query.where(ArticleVersion.id == version_id)
+    row = session.execute(query.order_by(ArticleVersion.version.desc()).limit(1)).first()
+    if row is None:
+        return None
+    chunk, version, slug = row
+    return PassageView(
+        chunk_id=chunk.chunk_id,
+        text=chunk.text,
+        section=chunk.section,
+        anchor=chunk.anchor,
+        title=version.title,
+        version=version.version,
+        status=version.status,
+        updated=version.updated,
+        body=version.body,
+        article=slug,
+    )
