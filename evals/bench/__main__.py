@@ -24,19 +24,23 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging("WARNING")
 
     if args.bench == "retrieval":
-        from evals.bench.retrieval import run_retrieval
+        from evals.bench.retrieval import BadInput, run_retrieval
 
         for path in (args.kb, args.queries):
             if not path.is_file():
                 print(f"error: {path} is not a file", file=sys.stderr)
                 return 2
-        report = run_retrieval(
-            kb_path=args.kb,
-            queries_path=args.queries,
-            limit=args.limit,
-            cache_dir=args.cache_dir,
-            baselines=not args.no_baselines,
-        )
+        try:
+            report = run_retrieval(
+                kb_path=args.kb,
+                queries_path=args.queries,
+                limit=args.limit,
+                cache_dir=args.cache_dir,
+                baselines=not args.no_baselines,
+            )
+        except BadInput as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     else:  # pragma: no cover - argparse rejects unknown names
         return 2
     if args.json:

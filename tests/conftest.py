@@ -1,0 +1,45 @@
+"""Test-wide isolation: every run gets its own data directory; nothing touches the developer's var/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+_DATA_DIR = Path(tempfile.mkdtemp(prefix="support-tests-"))
+os.environ["DATA_DIR"] = str(_DATA_DIR)
+os.environ["ENV"] = "test"
+os.environ["LANGFUSE_TRACING_ENABLED"] = "false"
+for key in ("DATABASE_URL", "CHECKPOINT_URL", "CHROMA_URL", "LLM_MODELS"):
+    os.environ.pop(key, None)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    shutil.rmtree(_DATA_DIR, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def settings():  # type: ignore[no-untyped-def]
+    from core.config import get_settings
+
+    get_settings.cache_clear()
+    return get_settings()
+
+
+@pytest.fixture(scope="session")
+def demo_service(settings) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    """The app's own service over the seeded demo help center (real model, Chroma, SQLite, checkpointer)."""
+    from agent.runtime import get_service
+    from core.db import session_scope
+    from core.migrate import upgrade
+    from knowledge.store import import_markdown
+
+    upgrade(settings.database_url)
+    with session_scope(settings.database_url) as session:
+        report = import_markdown(session, settings.kb_content_dir.glob("*.md"))
+    assert not report.errors, report.errors
+    yield get_service()
