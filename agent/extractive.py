@@ -29,10 +29,9 @@ def extract_quote(text: str, query: str, *, max_words: int = 120) -> str:
         return text.strip()
     units = _units(text)
     wanted = set(tokenize(query))
-    scored = sorted(
-        range(len(units)),
-        key=lambda i: (-len(wanted.intersection(tokenize(units[i]))), i),
-    )
+    overlap = [len(wanted.intersection(tokenize(u))) for u in units]
+    relevant = [i for i in range(len(units)) if overlap[i]] or list(range(len(units)))
+    scored = sorted(relevant, key=lambda i: (-overlap[i], i))
     chosen: list[int] = []
     words = 0
     for i in scored:
@@ -54,5 +53,7 @@ def extract_quote(text: str, query: str, *, max_words: int = 120) -> str:
 
 def quote_is_from(quote: str, passage: str) -> bool:
     """Every quoted line (ellipses aside) appears verbatim in the passage."""
-    flat = " ".join(passage.split())
-    return all(" ".join(line.split()) in flat for line in quote.splitlines() if line.strip() and line != "…")
+    flat = f" {' '.join(passage.split())} "
+    return all(
+        f" {' '.join(line.split())} " in flat for line in quote.splitlines() if line.strip() and line != "…"
+    )

@@ -13,8 +13,10 @@ from agent.context import TurnContext
 from agent.routing import after_retrieve, after_screen
 from agent.state import TurnState
 
+TurnGraph = CompiledStateGraph[TurnState, TurnContext, TurnState, TurnState]
 
-def build_graph(*, checkpointer: BaseCheckpointSaver | None, min_confidence: float) -> CompiledStateGraph:
+
+def build_graph(*, checkpointer: BaseCheckpointSaver | None, min_confidence: float) -> TurnGraph:
     g = StateGraph(TurnState, context_schema=TurnContext)
     g.add_node("screen_input", nodes.screen_input)
     g.add_node("curated_reply", nodes.curated_reply)

@@ -11,14 +11,20 @@ _GREETING = re.compile(
     r"^\W*(hi|hello|hey|good (morning|afternoon|evening)|hiya|howdy)\W*(there|team)?\W*$", re.I
 )
 _THANKS = re.compile(
-    r"^\W*(thanks?( you)?( so much| a lot| very much)?|thank u|thx|ty|cheers|great,? thanks?|perfect,? thanks?)"
-    r"\W*$",
+    r"^\W*(thanks?( you)?( so much| a lot| very much)?|thank u|thx|ty|cheers"
+    r"|great,? thanks?|perfect,? thanks?)\W*$",
     re.I,
 )
 # An explicit request for a person; "human resources" or "is a person allowed to" are not requests.
+_WHO = (
+    r"(?:a |an |the |some |your |one of your )?(?:member of (?:your |the )?)?"
+    r"(?:real |live |actual )?"
+    r"(?:human|person|agent|someone|somebody|representative|rep|operator|staff|manager|supervisor|people)\b"
+    r"(?! resources)"
+)
 _HUMAN = re.compile(
-    r"\b(speak|talk|chat|connect|transfer|put)\b[^.?!]{0,30}\b(human|person|agent|someone|somebody|representative|"
-    r"rep|operator|staff|manager|supervisor|real (?:person|human|people))\b(?! resources)"
+    rf"\b(speak|talk|chat)\s+(to|with)\s+{_WHO}"
+    rf"|\b(connect|transfer|put)\s+me\s+(through\s+)?(to|with)\s+{_WHO}"
     r"|\b(human|live|real) (agent|person|support|operator|representative)\b"
     r"|^\W*(agent|human|representative|operator)\W*(please|pls|now)?\W*$",
     re.I,

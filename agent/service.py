@@ -48,6 +48,14 @@ def sqlite_checkpointer(path: str) -> SqliteSaver:
     return SqliteSaver(sqlite3.connect(path, check_same_thread=False))
 
 
+def _mode(value: str | None) -> Mode:
+    """A stored mode string back to the Mode literal (unknown values read as Minimal)."""
+    for mode in ("full", "degraded", "minimal", "offline"):
+        if value == mode:
+            return mode
+    return "minimal"
+
+
 class ChatService:
     """One per process: holds the compiled graph, the checkpointer and the knowledge base."""
 
@@ -106,7 +114,7 @@ class ChatService:
                         conversation_id,
                         conv_store.view(existing),
                         conv_store.view(earlier),
-                        earlier.mode or "minimal",
+                        _mode(earlier.mode),
                         existing.status,
                         None,
                         replayed=True,

@@ -7,7 +7,9 @@ import unicodedata
 from dataclasses import dataclass
 
 # Zero-width and bidirectional control characters: invisible, used to smuggle or reorder text.
-_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u00ad]")
+# ZWJ (U+200D) is left out: it joins emoji sequences; inside a word it is removed by _WORD_JOINER.
+_INVISIBLE = re.compile("[\u200b\u200c\u200e\u200f\u061c\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u00ad]")
+_WORD_JOINER = re.compile(r"(?<=\w)\u200d|\u200d(?=\w)")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _SPACES = re.compile(r"[ \t]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
@@ -28,6 +30,7 @@ def clean_customer_text(raw: str, *, max_chars: int) -> CleanText:
     """
     text = unicodedata.normalize("NFKC", raw.replace("\r\n", "\n").replace("\r", "\n"))
     text = _INVISIBLE.sub("", text)
+    text = _WORD_JOINER.sub("", text)
     text = _CONTROL.sub(" ", text)
     text = _SPACES.sub(" ", text)
     text = _BLANK_LINES.sub("\n\n", text).strip()
@@ -35,6 +38,6 @@ def clean_customer_text(raw: str, *, max_chars: int) -> CleanText:
     if truncated:
         cut = text[:max_chars]
         # Cut at a word boundary when one is near, so the last word is not mangled.
-        space = cut.rfind(" ", max_chars - 200)
+        space = text.rfind(" ", max(0, max_chars - 200), max_chars + 1)
         text = cut[:space] if space > 0 else cut
     return CleanText(text=text, truncated=truncated, original_length=len(raw))

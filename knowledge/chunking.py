@@ -129,6 +129,9 @@ def chunk_article(article: ParsedArticle) -> list[ChunkDraft]:
         seen.add(anchor)
         for i, part in enumerate(_split_long(text)):
             part_anchor = anchor if i == 0 else f"{anchor}-{i + 1}"
+            while i and part_anchor in seen:
+                part_anchor += "-part"
+            seen.add(part_anchor)
             chunks.append(
                 ChunkDraft(
                     chunk_id=chunk_id(article.slug, part_anchor, part),

@@ -102,7 +102,7 @@ class EntityCatalog:
         text that uses capitals at all, a one-word mention must be capitalised ("worth it" is no Worth House).
         """
         lower = text.lower()
-        cased = any(c.isupper() for c in text[1:])
+        cased = any(c.isupper() for c in text)  # a capitalised sentence start: names would be too
         toks: list[str] = []
         single_ok: list[bool] = []
         prev = ""

@@ -17,6 +17,11 @@ os.environ["LANGFUSE_TRACING_ENABLED"] = "false"
 for key in ("DATABASE_URL", "CHECKPOINT_URL", "CHROMA_URL", "LLM_MODELS"):
     os.environ.pop(key, None)
 
+from core.config import Settings  # noqa: E402  (after the environment is set)
+
+# A developer's .env must not leak into tests (it could point at a real database).
+Settings.model_config["env_file"] = None
+
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     shutil.rmtree(_DATA_DIR, ignore_errors=True)

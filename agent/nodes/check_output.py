@@ -37,7 +37,7 @@ def citation_problems(
 @timed("check_output")
 def check_output(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
     problems = citation_problems(
-        state.get("reply", ""), list(state.get("citations", [])), state.get("passages", [])
+        state.get("reply", ""), [dict(c) for c in state.get("citations", [])], state.get("passages", [])
     )
     if not problems:
         return {"guards": {"citations": "ok"}}

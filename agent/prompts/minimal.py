@@ -1,4 +1,7 @@
-"""Replies of Minimal mode (no LLM): extractive answers and curated texts. Bump VERSION on any wording change."""
+"""Replies of Minimal mode (no LLM): extractive answers and curated texts.
+
+Bump VERSION on any wording change.
+"""
 
 NAME, VERSION = "minimal_replies", 1
 

@@ -24,7 +24,7 @@ def _new_conversation() -> None:
 
 with st.sidebar:
     st.header("Your conversations")
-    if st.button("➕ New conversation", use_container_width=True, key="new_conversation"):
+    if st.button("New conversation", icon=":material/add:", use_container_width=True, key="new_conversation"):
         _new_conversation()
     for conv in svc.conversations(customer_id=customer_id):
         current = conv["id"] == params.get("conversation")

@@ -1,0 +1,86 @@
+# Build, run and check the support agent. Every target uses the project venv directly (no activation).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+PORT ?= 8501
+BENCH_DIR ?= ../shared/benchmarks
+TORCH := torch==2.13.0
+
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed
+RETRIEVAL_SET := $(BENCH_DIR)/retrieval/dstc11
+
+.PHONY: help venv install migrate seed run test lint bench lock clean
+
+help:
+	@echo "make run    install, migrate, seed the demo KB, serve the chat on http://127.0.0.1:$(PORT)"
+	@echo "make test   install (and PostgreSQL with apt when root), then run the test suite"
+	@echo "make lint | bench | lock | migrate | seed | clean"
+
+# torch first and alone: asking for exactly this version takes the CPU build instead of several GB of CUDA.
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || { \
+	  $(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
+	    || { echo "error: the project needs Python 3.11; set PYTHON=/path/to/python3.11" >&2; exit 1; }; \
+	  $(PYTHON) -m venv $(VENV); }
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q $(TORCH)
+	$(PIP) install -q -c constraints.txt -e '.[dev]'
+	@touch $@
+
+venv install: $(STAMP)
+
+migrate: $(STAMP)
+	$(PY) -m core.migrate upgrade
+
+seed: migrate
+	$(PY) -m knowledge.seed
+
+run: seed
+	@echo "Serving the chat on http://127.0.0.1:$(PORT)  (Ctrl-C stops it)"
+	$(VENV)/bin/streamlit run app/ui/main.py --server.address 127.0.0.1 --server.port $(PORT) \
+	  --server.headless true --browser.gatherUsageStats false
+
+# The integration tests start a throwaway PostgreSQL; install it when we can (root with apt, as in CI).
+test: $(STAMP)
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then \
+	  echo "Installing postgresql with apt-get for the integration tests"; \
+	  log=$$(mktemp); \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql; } >"$$log" 2>&1 \
+	    || { cat "$$log" >&2; rm -f "$$log"; exit 1; }; \
+	  rm -f "$$log"; \
+	fi
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+bench: $(STAMP)
+	@if [ ! -d "$(RETRIEVAL_SET)" ]; then \
+	  echo "The shared benchmarks are not there ($(RETRIEVAL_SET)); nothing to run."; exit 0; fi; \
+	set -x; $(PY) -m evals.bench retrieval --kb $(RETRIEVAL_SET)/kb.jsonl \
+	  --queries $(RETRIEVAL_SET)/queries.jsonl --json var/bench/retrieval.json
+
+# Picks up what pyproject.toml asks for (without the old pins), then writes every installed version.
+lock:
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q $(TORCH)
+	$(PIP) install -q -e '.[dev]'
+	@{ echo "# Exact versions of every dependency, transitive ones included, for a reproducible install."; \
+	   echo "# Made by \`make lock\` (regenerate the same way): \`pip freeze --exclude-editable\` in the project venv,"; \
+	   echo "# without the project itself and without torch, which is installed first and alone as $(TORCH)"; \
+	   echo "# (the CPU build). Used as: pip install -c constraints.txt -e '.[dev]'"; \
+	   $(PIP) freeze --exclude-editable | grep -viE '^(-e[[:space:]]|torch([=@ ]|$$)|support[-_]agent([=@ ]|$$))'; \
+	 } > constraints.txt.new
+	@mv constraints.txt.new constraints.txt
+	@touch $(STAMP)
+	@echo "constraints.txt: $$(grep -vc '^#' constraints.txt) pins"
+
+clean:
+	rm -rf var
