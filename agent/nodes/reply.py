@@ -11,6 +11,7 @@ from agent.nodes._timing import timed
 from agent.nodes.answer import citation_for
 from agent.prompts import minimal
 from agent.state import TurnState
+from handoff.reasons import HandoffReason
 
 _CONTACT_QUERY = "how to contact customer support phone email opening hours talk to a person"
 
@@ -42,7 +43,7 @@ def offer_human(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, An
         "reply": minimal.HUMAN + (f"\n\n{block}" if block else ""),
         "citations": citations,
         "outcome": "handoff",
-        "handoff_reason": "explicit_request",
+        "handoff_reason": HandoffReason.EXPLICIT_REQUEST.value,
         "prompt_versions": {minimal.NAME: minimal.VERSION},
     }
 
@@ -53,6 +54,6 @@ def say_unknown(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, An
         "reply": minimal.UNKNOWN,
         "citations": [],
         "outcome": "unknown",
-        "handoff_reason": "low_confidence",
+        "handoff_reason": HandoffReason.LOW_CONFIDENCE.value,
         "prompt_versions": {minimal.NAME: minimal.VERSION},
     }

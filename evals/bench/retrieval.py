@@ -121,8 +121,12 @@ def _metrics(
     }
 
 
+INDEX_FORMAT = "minilm-l6-v2/title+text/1"
+"""Part of the cache key: change it when what gets embedded changes, so a stale index is never reused."""
+
+
 def _kb_key(path: Path) -> str:
-    h = hashlib.sha1()
+    h = hashlib.sha1(INDEX_FORMAT.encode())
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
