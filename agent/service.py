@@ -16,6 +16,7 @@ from typing import Any
 from langchain_core.messages import HumanMessage
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.sqlite import SqliteSaver
+from sqlalchemy import select
 
 from agent.context import TurnContext
 from agent.graph import build_graph
@@ -110,13 +111,14 @@ class ChatService:
             if existing is not None:
                 earlier = conv_store.reply_to(s, message_id=existing.id)
                 if earlier is not None:
+                    record = s.scalar(select(TurnRecord).where(TurnRecord.message_id == existing.id))
                     return TurnResult(
                         conversation_id,
                         conv_store.view(existing),
                         conv_store.view(earlier),
                         _mode(earlier.mode),
-                        existing.status,
-                        None,
+                        record.outcome if record else "failed",
+                        record.confidence if record else None,
                         replayed=True,
                     )
                 message = existing  # stored but never answered (a crash mid-turn): answer it now

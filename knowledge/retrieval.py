@@ -98,15 +98,15 @@ class HybridRetriever:
         timings["lexical"] = (time.perf_counter() - t0) * 1000
 
         dense: list[tuple[str, float]] = []
-        lexical_only = self.vector is None or self.embedder is None
-        if not lexical_only:
+        embedder, vector = self.embedder, self.vector
+        lexical_only = vector is None or embedder is None
+        if embedder is not None and vector is not None:
             t0 = time.perf_counter()
             try:
-                assert self.embedder is not None and self.vector is not None
-                vec = self.embedder.embed([text])[0]
+                vec = embedder.embed([text])[0]
                 timings["embed"] = (time.perf_counter() - t0) * 1000
                 t0 = time.perf_counter()
-                dense = self.vector.query(vec, k=self.candidates, where=where)
+                dense = vector.query(vec, k=self.candidates, where=where)
                 timings["dense"] = (time.perf_counter() - t0) * 1000
             except (IndexUnavailable, EmbeddingUnavailable):
                 logger.warning("dense retrieval unavailable; lexical only", exc_info=True)

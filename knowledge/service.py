@@ -13,7 +13,6 @@ from knowledge.entities import Turn
 from knowledge.indexing import IndexStats, build_index
 from knowledge.retrieval import HybridRetriever, RetrievalResult
 from knowledge.store import published_docs
-from knowledge.types import Doc
 from knowledge.vector_index import IndexUnavailable, VectorIndex
 
 logger = logging.getLogger(__name__)
@@ -67,9 +66,6 @@ class KnowledgeBase:
 
     def search(self, query: str, *, history: Sequence[Turn] = (), k: int | None = None) -> RetrievalResult:
         return self.retriever.search(query, history=history, k=k or self.settings.top_k)
-
-    def doc(self, chunk_id: str) -> Doc | None:
-        return self.retriever.docs.get(chunk_id)
 
     def __len__(self) -> int:
         return len(self.retriever)

@@ -28,6 +28,15 @@ def citation_for(n: int, passage: dict[str, Any], quote: str) -> Citation:
     )
 
 
+def quote_block(n: int, passage: dict[str, Any], quote: str) -> str:
+    """A quoted passage as shown to the customer: its heading, the citation number, the quote."""
+    heading = passage.get("title") or ""
+    if passage.get("section") and passage["section"] != "Overview":
+        heading = f"{heading} › {passage['section']}"
+    body = "\n".join(f"> {line}" for line in quote.splitlines())
+    return f"**{heading}** [{n}]\n\n{body}"
+
+
 def _worth_quoting(first: dict[str, Any], other: dict[str, Any]) -> bool:
     """A second passage is quoted only when it is nearly as close to the question as the first."""
     a, b = first.get("dense"), other.get("dense")
@@ -54,11 +63,7 @@ def answer_minimal(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str,
     for n, passage in enumerate(chosen, 1):
         quote = extract_quote(passage["text"], state["text"])
         citations.append(citation_for(n, passage, quote))
-        heading = passage.get("title") or ""
-        if passage.get("section") and passage["section"] != "Overview":
-            heading = f"{heading} › {passage['section']}"
-        body = "\n".join(f"> {line}" for line in quote.splitlines())
-        blocks.append(f"**{heading}** [{n}]\n\n{body}")
+        blocks.append(quote_block(n, passage, quote))
     reply = "\n\n".join([minimal.ANSWER_INTRO, *blocks, minimal.ANSWER_OUTRO])
     return {
         "reply": reply,

@@ -8,7 +8,7 @@ from langgraph.runtime import Runtime
 
 from agent.context import TurnContext
 from agent.nodes._timing import timed
-from agent.nodes.answer import citation_for
+from agent.nodes.answer import citation_for, quote_block
 from agent.prompts import minimal
 from agent.state import TurnState
 from handoff.reasons import HandoffReason
@@ -31,9 +31,7 @@ def _contact_block(runtime: Runtime[TurnContext]) -> tuple[str, list[Any]]:
     if not result.passages or result.confidence < runtime.context.settings.answer_min_confidence:
         return "", []
     passage = result.passages[0].to_dict()
-    citation = citation_for(1, passage, passage["text"])
-    body = "\n".join(f"> {line}" for line in passage["text"].splitlines())
-    return f"**{passage['title']} › {passage['section']}** [1]\n\n{body}", [citation]
+    return quote_block(1, passage, passage["text"]), [citation_for(1, passage, passage["text"])]
 
 
 @timed("offer_human")

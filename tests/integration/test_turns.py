@@ -75,6 +75,7 @@ def test_same_idempotency_key_returns_the_first_reply_without_a_second_turn(demo
     first = _ask(demo_service, "Do you ship to Canada?", conv, idempotency_key="k-1")
     again = _ask(demo_service, "Do you ship to Canada?", conv, idempotency_key="k-1")
     assert again.replayed and again.reply.id == first.reply.id
+    assert (again.outcome, again.confidence) == (first.outcome, first.confidence)
     with session_scope(settings.database_url) as session:
         rows = session.scalars(select(Message).where(Message.conversation_id == conv[0])).all()
     assert [m.role for m in rows] == ["customer", "assistant"]
