@@ -1,9 +1,12 @@
-"""What every node may use that is not state: the knowledge base and the settings."""
+"""What every node may use that is not state: the knowledge base, settings, models and the turn's deadline."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
+from agent.llm import LLMLadder
+from core.breakers import HealthRegistry
 from core.config import Settings
 from knowledge.service import KnowledgeBase
 
@@ -12,3 +15,10 @@ from knowledge.service import KnowledgeBase
 class TurnContext:
     kb: KnowledgeBase
     settings: Settings
+    health: HealthRegistry = field(default_factory=HealthRegistry)
+    llm: LLMLadder | None = None
+    """None when no model is configured (the ladder starts at Minimal)."""
+    deadline: float = field(default_factory=lambda: time.monotonic() + 3600)
+    """`time.monotonic()` by which all LLM work of this turn must be done."""
+    failed_models: set[str] = field(default_factory=set)
+    """Models that failed earlier in this turn: not tried again before the next turn."""

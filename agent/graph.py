@@ -1,4 +1,4 @@
-"""Wiring only: the turn graph of DESIGN "One customer turn" (Minimal mode)."""
+"""Wiring only: the turn graph of DESIGN "One customer turn"."""
 
 from __future__ import annotations
 
@@ -21,14 +21,16 @@ def build_graph(*, checkpointer: BaseCheckpointSaver | None, min_confidence: flo
     g.add_node("screen_input", nodes.screen_input)
     g.add_node("curated_reply", nodes.curated_reply)
     g.add_node("offer_human", nodes.offer_human)
+    g.add_node("contextualise", nodes.contextualise)
     g.add_node("retrieve", nodes.retrieve)
-    g.add_node("answer", nodes.answer_minimal)
+    g.add_node("answer", nodes.answer)
     g.add_node("say_unknown", nodes.say_unknown)
     g.add_node("check_output", nodes.check_output)
     g.add_node("deliver", nodes.deliver)
 
     g.add_edge(START, "screen_input")
     g.add_conditional_edges("screen_input", after_screen)
+    g.add_edge("contextualise", "retrieve")
     g.add_conditional_edges(
         "retrieve", partial(after_retrieve, min_confidence=min_confidence), ["answer", "say_unknown"]
     )

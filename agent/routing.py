@@ -7,13 +7,13 @@ from typing import Literal
 from agent.state import TurnState
 
 
-def after_screen(state: TurnState) -> Literal["curated_reply", "offer_human", "retrieve"]:
+def after_screen(state: TurnState) -> Literal["curated_reply", "offer_human", "contextualise"]:
     intent = state.get("intent")
     if intent in ("empty", "greeting", "thanks"):
         return "curated_reply"
     if intent == "human":
         return "offer_human"
-    return "retrieve"
+    return "contextualise"
 
 
 def after_retrieve(state: TurnState, *, min_confidence: float) -> Literal["answer", "say_unknown"]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 
 from agent.service import ChatService
+from core.breakers import HealthRegistry
+from core.chaos import ChaosController
 from core.config import get_settings
 from core.logging import configure_logging
 from core.migrate import upgrade
@@ -15,14 +17,25 @@ _service: ChatService | None = None
 
 
 def get_service() -> ChatService:
-    """The chat service for this process: settings, migrated database, knowledge base, graph."""
+    """The chat service for this process: settings, migrated database, knowledge base, models, health."""
     global _service
     with _lock:
         if _service is None:
             settings = get_settings()
             configure_logging(settings.log_level)
-            upgrade(settings.database_url)
-            kb = KnowledgeBase(settings)
-            kb.refresh()
-            _service = ChatService(settings, kb=kb)
+            health = HealthRegistry(
+                failure_threshold=settings.breaker_failure_threshold,
+                cooldown_s=settings.breaker_cooldown_s,
+                chaos=ChaosController() if settings.chaos_enabled else None,
+            )
+            try:
+                upgrade(settings.database_url)
+            except Exception:  # the database is down at start: serve Offline (spooling) until it returns
+                health.breaker("database").force_open("unavailable at start")
+            kb = KnowledgeBase(settings, health=health)
+            try:
+                kb.refresh()
+            except Exception:
+                health.breaker("database").record_failure("unavailable")
+            _service = ChatService(settings, kb=kb, health=health)
         return _service

@@ -1,14 +1,17 @@
 """Runs one customer turn end to end: store the message first, run the graph, store the reply and the record.
 
-A failure anywhere after the customer's message is stored still ends in a stored reply.
+A failure anywhere after the customer's message is stored still ends in a stored reply. When the database
+itself is down, the message and the Offline notice are spooled on local disk and replayed when it returns.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,32 +19,47 @@ from typing import Any
 from langchain_core.messages import HumanMessage
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.sqlite import SqliteSaver
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from agent.context import TurnContext
 from agent.graph import build_graph
+from agent.ladder import decide_mode
+from agent.llm import LLMLadder, ModelSlot, build_models
 from agent.prompts import minimal
 from agent.state import RESET, Mode
 from core import conversations as conv_store
+from core.breakers import HealthRegistry, ModeDecision
+from core.chaos import ChaosController
 from core.config import Settings
-from core.db import session_scope
+from core.db import DatabaseUnavailable, session_scope, utcnow
+from core.faults import DependencyFault
 from core.models import Message, TurnRecord
+from core.spool import Spool
+from handoff import tickets
+from handoff.reasons import HandoffReason
 from knowledge.service import KnowledgeBase
 
 logger = logging.getLogger(__name__)
+
+TokenCallback = Callable[[str], None]
 
 
 @dataclass(frozen=True)
 class TurnResult:
     conversation_id: str
     message: conv_store.MessageView
-    """The stored customer message."""
+    """The stored customer message (id 0 while it waits in the spool)."""
     reply: conv_store.MessageView
     mode: Mode
     outcome: str
     confidence: float | None
     replayed: bool = False
     """True when the idempotency key matched an earlier turn and its reply is returned again."""
+    mode_reason: str = ""
+    spooled: bool = False
+    """True when the database was down: message and reply wait on local disk, to be replayed."""
 
 
 def sqlite_checkpointer(path: str) -> SqliteSaver:
@@ -57,14 +75,49 @@ def _mode(value: str | None) -> Mode:
     return "minimal"
 
 
+_DB_DOWN = (sa_exc.OperationalError, sa_exc.InterfaceError, DatabaseUnavailable, DependencyFault)
+
+
+def _db_failure(exc: BaseException) -> bool:
+    """Errors that mean the database is unreachable (held against its breaker), not a caller's mistake."""
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, _DB_DOWN)
+
+
+def _spooled_view(role: str, content: str, *, mode: str | None = None) -> conv_store.MessageView:
+    return conv_store.MessageView(
+        id=0, role=role, content=content, citations=[], mode=mode, created_at=utcnow()
+    )
+
+
 class ChatService:
-    """One per process: holds the compiled graph, the checkpointer and the knowledge base."""
+    """One per process: the graph and checkpointer, the knowledge base, the models and their health."""
 
     def __init__(
-        self, settings: Settings, *, kb: KnowledgeBase, checkpointer: BaseCheckpointSaver | None = None
+        self,
+        settings: Settings,
+        *,
+        kb: KnowledgeBase,
+        checkpointer: BaseCheckpointSaver | None = None,
+        health: HealthRegistry | None = None,
+        models: list[ModelSlot] | None = None,
+        chaos: ChaosController | None = None,
     ) -> None:
         self.settings = settings
+        self.health = health or HealthRegistry(
+            failure_threshold=settings.breaker_failure_threshold,
+            cooldown_s=settings.breaker_cooldown_s,
+            chaos=chaos,
+        )
+        for name in ("database", "embeddings", "vector_index", "tracing"):
+            self.health.breaker(name)
         self.kb = kb
+        if kb.health is None:
+            kb.attach_health(self.health)
+        slots = models if models is not None else build_models(settings)
+        self.llm = LLMLadder(slots, health=self.health, settings=settings) if slots else None
+        self.spool = Spool(settings.spool_path)
         self.checkpointer = checkpointer or sqlite_checkpointer(settings.checkpoint_url)
         self.graph = build_graph(
             checkpointer=self.checkpointer, min_confidence=settings.answer_min_confidence
@@ -74,147 +127,444 @@ class ChatService:
     def db(self) -> str:
         return self.settings.database_url
 
-    def mode(self) -> Mode:
-        """Minimal until an LLM path exists; Offline when there is nothing to retrieve from."""
+    @contextlib.contextmanager
+    def _session(self) -> Iterator[Session]:
+        """A database session behind the database breaker (and its chaos switch)."""
+        with self.health.call("database", counts=_db_failure), session_scope(self.db) as session:
+            yield session
+
+    # health ----------------------------------------------------------------------------------------
+    def status(self) -> ModeDecision:
+        """The rung a turn would start on now, and why (also noted in the health registry)."""
         try:
-            return "minimal" if len(self.kb) else "offline"
+            self.kb.ensure_vector()
+            ready = len(self.kb) > 0
+            retriever = self.kb.retriever
+            dense = retriever.vector is not None and retriever.embedder is not None
         except Exception:  # the KB cannot even be loaded: serve the Offline notice
             logger.exception("knowledge base unavailable")
-            return "offline"
+            ready, dense = False, False
+        decision = decide_mode(
+            health=self.health,
+            models=self.llm.names if self.llm else [],
+            dense_configured=dense,
+            kb_ready=ready,
+        )
+        self.health.note_mode(decision)
+        return decision
+
+    def mode(self) -> Mode:
+        return self.status().mode
 
     # conversations -------------------------------------------------------------------------------
     def start_conversation(self, *, customer_id: str) -> str:
-        with session_scope(self.db) as s:
-            return conv_store.create_conversation(s, customer_id=customer_id).id
+        try:
+            with self._session() as s:
+                return conv_store.create_conversation(s, customer_id=customer_id).id
+        except _DB_DOWN:
+            conversation_id = str(uuid.uuid4())
+            self.spool.append(
+                {"kind": "conversation", "conversation_id": conversation_id, "customer_id": customer_id}
+            )
+            return conversation_id
 
     def conversations(self, *, customer_id: str) -> list[dict[str, Any]]:
-        with session_scope(self.db) as s:
+        try:
+            with self._session() as s:
+                return [
+                    {"id": c.id, "title": c.title, "updated_at": c.updated_at, "status": c.status}
+                    for c in conv_store.list_conversations(s, customer_id=customer_id)
+                ]
+        except _DB_DOWN:
             return [
-                {"id": c.id, "title": c.title, "updated_at": c.updated_at, "status": c.status}
-                for c in conv_store.list_conversations(s, customer_id=customer_id)
+                {"id": e["conversation_id"], "title": "Saved offline", "updated_at": None, "status": "open"}
+                for e in self.spool.pending()
+                if e.get("kind") == "conversation" and e.get("customer_id") == customer_id
             ]
 
     def transcript(self, *, conversation_id: str, customer_id: str) -> list[conv_store.MessageView]:
-        with session_scope(self.db) as s:
-            conv_store.get_conversation(s, conversation_id=conversation_id, customer_id=customer_id)
-            return conv_store.transcript(s, conversation_id=conversation_id)
+        """Raises NotYourConversation for someone else's thread. While the database is down: the spool."""
+        try:
+            with self._session() as s:
+                conv_store.get_conversation(s, conversation_id=conversation_id, customer_id=customer_id)
+                return conv_store.transcript(s, conversation_id=conversation_id)
+        except _DB_DOWN:
+            views: list[conv_store.MessageView] = []
+            for e in self.spool.pending():
+                if e.get("conversation_id") != conversation_id or e.get("customer_id") != customer_id:
+                    continue
+                if e.get("kind") == "turn":
+                    views.append(_spooled_view("customer", e["text"]))
+                    views.append(_spooled_view("assistant", e["reply"], mode="offline"))
+            return views
+
+    def leave_contact(
+        self, *, conversation_id: str, customer_id: str, contact: str, note: str = "", key: str | None = None
+    ) -> str:
+        """Record how to reach the customer as a ticket (spooled if the database is down).
+
+        Raises InvalidContact with a message to show, NotYourConversation for someone else's thread.
+        """
+        value = tickets.validate_contact(contact)
+        key = key or uuid.uuid4().hex
+        entry = {
+            "kind": "ticket",
+            "conversation_id": conversation_id,
+            "customer_id": customer_id,
+            "contact": value,
+            "note": note.strip()[:2000],
+            "key": key,
+        }
+        try:
+            with self._session() as s:
+                conv_store.get_conversation(s, conversation_id=conversation_id, customer_id=customer_id)
+                self._apply_ticket(s, entry)
+        except _DB_DOWN:
+            self.spool.append(entry)
+        return minimal.CONTACT_SAVED
 
     # turns ---------------------------------------------------------------------------------------
     def send(
-        self, *, conversation_id: str, customer_id: str, text: str, idempotency_key: str | None = None
+        self,
+        *,
+        conversation_id: str,
+        customer_id: str,
+        text: str,
+        idempotency_key: str | None = None,
+        on_token: TokenCallback | None = None,
+        on_reset: Callable[[], None] | None = None,
     ) -> TurnResult:
-        """Answer one customer message. Raises NotYourConversation for someone else's thread."""
-        key = idempotency_key or uuid.uuid4().hex
-        with session_scope(self.db) as s:
-            conv = conv_store.get_conversation(s, conversation_id=conversation_id, customer_id=customer_id)
-            existing = conv_store.find_by_idempotency_key(s, conversation_id=conversation_id, key=key)
-            if existing is not None:
-                earlier = conv_store.reply_to(s, message_id=existing.id)
-                if earlier is not None:
-                    record = s.scalar(select(TurnRecord).where(TurnRecord.message_id == existing.id))
-                    return TurnResult(
-                        conversation_id,
-                        conv_store.view(existing),
-                        conv_store.view(earlier),
-                        _mode(earlier.mode),
-                        record.outcome if record else "failed",
-                        record.confidence if record else None,
-                        replayed=True,
-                    )
-                message = existing  # stored but never answered (a crash mid-turn): answer it now
-            else:
-                message = conv_store.store_customer_message(
-                    s, conversation=conv, content=text, idempotency_key=key
-                )
-            message_id, message_text = message.id, message.content
-        return self._run_turn(conversation_id, message_id, message_text)
+        """Answer one customer message. Raises NotYourConversation for someone else's thread.
 
-    def _run_turn(self, conversation_id: str, message_id: int, text: str) -> TurnResult:
-        mode = self.mode()
+        `on_token` receives the answer as it streams (Full and Degraded modes); `on_reset` says to discard
+        what was streamed (a model failed mid-answer, or its answer was replaced by a safer one).
+        """
+        key = idempotency_key or uuid.uuid4().hex
+        self.replay_spool()
+        try:
+            with self._session() as s:
+                conv = conv_store.get_conversation(
+                    s, conversation_id=conversation_id, customer_id=customer_id
+                )
+                existing = conv_store.find_by_idempotency_key(s, conversation_id=conversation_id, key=key)
+                if existing is not None:
+                    earlier = conv_store.reply_to(s, message_id=existing.id)
+                    if earlier is not None:
+                        record = s.scalar(select(TurnRecord).where(TurnRecord.message_id == existing.id))
+                        return TurnResult(
+                            conversation_id,
+                            conv_store.view(existing),
+                            conv_store.view(earlier),
+                            _mode(earlier.mode),
+                            record.outcome if record else "failed",
+                            record.confidence if record else None,
+                            replayed=True,
+                            mode_reason=(record.mode_reason or "") if record else "",
+                        )
+                    message = existing  # stored but never answered (a crash mid-turn): answer it now
+                else:
+                    message = conv_store.store_customer_message(
+                        s, conversation=conv, content=text, idempotency_key=key
+                    )
+                message_id, message_text = message.id, message.content
+        except _DB_DOWN:
+            return self._spool_turn(conversation_id, customer_id, text, key)
+        return self._run_turn(conversation_id, customer_id, message_id, message_text, on_token, on_reset)
+
+    def _spool_turn(self, conversation_id: str, customer_id: str, text: str, key: str) -> TurnResult:
+        reason = "database unavailable; message saved on local disk"
+        logger.warning("database down: spooling message of conversation=%s", conversation_id)
+        self.spool.append(
+            {
+                "kind": "turn",
+                "conversation_id": conversation_id,
+                "customer_id": customer_id,
+                "text": text,
+                "key": key,
+                "reply": minimal.OFFLINE,
+                "mode_reason": reason,
+                "at": utcnow().isoformat(),
+            }
+        )
+        self.health.note_mode(ModeDecision("offline", reason))
+        return TurnResult(
+            conversation_id,
+            _spooled_view("customer", text),
+            _spooled_view("assistant", minimal.OFFLINE, mode="offline"),
+            "offline",
+            "handoff",
+            None,
+            mode_reason=reason,
+            spooled=True,
+        )
+
+    def _run_turn(
+        self,
+        conversation_id: str,
+        customer_id: str,
+        message_id: int,
+        text: str,
+        on_token: TokenCallback | None = None,
+        on_reset: Callable[[], None] | None = None,
+    ) -> TurnResult:
+        decision = self.status()
         t0 = time.perf_counter()
         state: dict[str, Any] = {}
         error: str | None = None
-        if mode == "offline":
-            state = {"reply": minimal.OFFLINE, "outcome": "unknown", "citations": []}
+        if decision.mode == "offline":
+            state = {
+                "reply": minimal.OFFLINE,
+                "outcome": "handoff",
+                "handoff_reason": HandoffReason.OFFLINE.value,
+                "citations": [],
+                "mode": "offline",
+                "mode_reason": decision.reason,
+            }
         else:
             try:
-                state = self.graph.invoke(
-                    {
-                        "messages": [HumanMessage(content=text, id=f"m{message_id}")],
-                        "conversation_id": conversation_id,
-                        "message_id": message_id,
-                        "mode": mode,
-                        "guards": {RESET: True},
-                        "latencies_ms": {RESET: True},
-                        "prompt_versions": {RESET: True},
-                    },
-                    config={"configurable": {"thread_id": conversation_id}},
-                    context=TurnContext(kb=self.kb, settings=self.settings),
-                )
+                state = self._invoke(conversation_id, message_id, text, decision, on_token, on_reset)
             except Exception as exc:
                 logger.exception("turn failed conversation=%s message=%s", conversation_id, message_id)
                 error = type(exc).__name__
                 state = {"reply": minimal.FAILURE, "outcome": "failed", "citations": []}
         total_ms = (time.perf_counter() - t0) * 1000
-        return self._store_reply(conversation_id, message_id, mode, state, total_ms, error)
+        mode = _mode(state.get("mode") or decision.mode)
+        reason = state.get("mode_reason") or decision.reason
+        if mode != decision.mode:
+            self.health.note_mode(ModeDecision(mode, reason))
+        record = self._record(conversation_id, message_id, mode, reason, state, total_ms, error)
+        try:
+            return self._store_reply(conversation_id, customer_id, message_id, record)
+        except _DB_DOWN:  # the database went down during the turn: keep the reply for replay
+            logger.warning("database down after the turn: spooling reply of message=%s", message_id)
+            self.spool.append(
+                {"kind": "reply", "conversation_id": conversation_id, "customer_id": customer_id, **record}
+            )
+            return TurnResult(
+                conversation_id,
+                _spooled_view("customer", text),
+                _spooled_view("assistant", record["reply"], mode=mode),
+                mode,
+                record["outcome"],
+                record["confidence"],
+                mode_reason=reason,
+                spooled=True,
+            )
 
-    def _store_reply(
+    def _invoke(
         self,
         conversation_id: str,
         message_id: int,
+        text: str,
+        decision: ModeDecision,
+        on_token: TokenCallback | None,
+        on_reset: Callable[[], None] | None,
+    ) -> dict[str, Any]:
+        context = TurnContext(
+            kb=self.kb,
+            settings=self.settings,
+            health=self.health,
+            llm=self.llm,
+            deadline=time.monotonic() + self.settings.llm_timeout_s,
+        )
+        final: dict[str, Any] = {}
+        listening = True
+        for kind, chunk in self.graph.stream(
+            {
+                "messages": [HumanMessage(content=text, id=f"m{message_id}")],
+                "conversation_id": conversation_id,
+                "message_id": message_id,
+                "mode": decision.mode,
+                "mode_reason": decision.reason,
+                "model": None,
+                "answer_source": None,
+                "search_query": None,
+                "guards": {RESET: True},
+                "latencies_ms": {RESET: True},
+                "prompt_versions": {RESET: True},
+                "llm_usage": {RESET: True},
+            },
+            config={"configurable": {"thread_id": conversation_id}},
+            context=context,
+            stream_mode=["custom", "values"],
+        ):
+            event: dict[str, Any] = chunk if isinstance(chunk, dict) else {}
+            if kind == "values":
+                final = dict(event)
+                continue
+            try:
+                if "token" in event and on_token is not None and listening:
+                    on_token(event["token"])
+                elif event.get("reset") and on_reset is not None and listening:
+                    on_reset()
+            except Exception:  # a closed page must not fail the turn: stop streaming to it
+                logger.warning("stream listener failed; streaming stopped", exc_info=True)
+                listening = False
+        return final
+
+    @staticmethod
+    def _record(
+        conversation_id: str,
+        message_id: int,
         mode: Mode,
+        reason: str,
         state: dict[str, Any],
         total_ms: float,
         error: str | None,
+    ) -> dict[str, Any]:
+        """Everything the reply and the turn record need, as plain data (it may have to wait in the spool)."""
+        calls = state.get("llm_usage", {})
+        inp = sum(int(c.get("input_tokens", 0)) for c in calls.values())
+        out = sum(int(c.get("output_tokens", 0)) for c in calls.values())
+        costs = [c["cost_usd"] for c in calls.values() if c.get("cost_usd") is not None]
+        return {
+            "message_id": message_id,
+            "reply": state.get("reply") or minimal.FAILURE,
+            "citations": [dict(c) for c in state.get("citations", [])],
+            "mode": mode,
+            "mode_reason": reason[:300],
+            "outcome": state.get("outcome", "failed"),
+            "confidence": state.get("confidence"),
+            "passages": [
+                {"id": p["id"], "score": p["score"], "dense": p.get("dense"), "lexical": p.get("lexical")}
+                for p in state.get("passages", [])
+            ],
+            "latencies_ms": {**state.get("latencies_ms", {}), "total": round(total_ms, 2)},
+            "guards": state.get("guards", {}),
+            "handoff_reason": state.get("handoff_reason"),
+            "prompt_versions": state.get("prompt_versions", {}),
+            "model": state.get("model"),
+            "input_tokens": inp,
+            "output_tokens": out,
+            "cost_usd": round(sum(costs), 6) if costs else None,
+            "llm_calls": calls,
+            "error": error,
+        }
+
+    def _store_reply(
+        self, conversation_id: str, customer_id: str, message_id: int, record: dict[str, Any]
     ) -> TurnResult:
-        outcome = state.get("outcome", "failed")
-        with session_scope(self.db) as s:
-            message = s.get(Message, message_id)
-            assert message is not None  # stored above, in its own transaction
-            reply = Message(
-                conversation_id=conversation_id,
-                role="assistant",
-                content=state["reply"],
-                reply_to=message_id,
-                status="delivered",
-                mode=mode,
-                citations=[dict(c) for c in state.get("citations", [])],
-            )
-            s.add(reply)
-            message.status = "failed" if error else "answered"
-            s.flush()
-            s.add(
-                TurnRecord(
-                    conversation_id=conversation_id,
-                    message_id=message_id,
-                    reply_id=reply.id,
-                    mode=mode,
-                    outcome=outcome,
-                    confidence=state.get("confidence"),
-                    passages=[
-                        {
-                            "id": p["id"],
-                            "score": p["score"],
-                            "dense": p.get("dense"),
-                            "lexical": p.get("lexical"),
-                        }
-                        for p in state.get("passages", [])
-                    ],
-                    latencies_ms={**state.get("latencies_ms", {}), "total": round(total_ms, 2)},
-                    guards=state.get("guards", {}),
-                    handoff_reason=state.get("handoff_reason"),
-                    prompt_versions=state.get("prompt_versions", {}),
-                    error=error,
-                )
-            )
-            conv = s.get(conv_store.Conversation, conversation_id)
-            if conv is not None:
-                conv.mode = mode
+        with self._session() as s:
+            message, reply = self._write_reply(s, conversation_id, customer_id, record)
             return TurnResult(
                 conversation_id,
                 conv_store.view(message),
                 conv_store.view(reply),
-                mode,
-                outcome,
-                state.get("confidence"),
+                _mode(record["mode"]),
+                record["outcome"],
+                record["confidence"],
+                mode_reason=record["mode_reason"],
             )
+
+    def _write_reply(
+        self, s: Session, conversation_id: str, customer_id: str, record: dict[str, Any]
+    ) -> tuple[Message, Message]:
+        message = s.get(Message, record["message_id"])
+        if message is None:
+            raise LookupError(f"message {record['message_id']} is not stored")
+        earlier = conv_store.reply_to(s, message_id=message.id)
+        if earlier is not None:  # a replayed spool entry already written
+            return message, earlier
+        reply = Message(
+            conversation_id=conversation_id,
+            role="assistant",
+            content=record["reply"],
+            reply_to=message.id,
+            status="delivered",
+            mode=record["mode"],
+            citations=record["citations"],
+        )
+        s.add(reply)
+        message.status = "failed" if record["error"] else "answered"
+        s.flush()
+        s.add(
+            TurnRecord(
+                conversation_id=conversation_id,
+                message_id=message.id,
+                reply_id=reply.id,
+                mode=record["mode"],
+                mode_reason=record["mode_reason"],
+                outcome=record["outcome"],
+                confidence=record["confidence"],
+                passages=record["passages"],
+                latencies_ms=record["latencies_ms"],
+                guards=record["guards"],
+                handoff_reason=record["handoff_reason"],
+                prompt_versions=record["prompt_versions"],
+                model=record["model"],
+                tokens=record["input_tokens"] + record["output_tokens"],
+                input_tokens=record["input_tokens"],
+                output_tokens=record["output_tokens"],
+                cost_usd=record["cost_usd"],
+                llm_calls=record["llm_calls"],
+                error=record["error"],
+            )
+        )
+        if record["handoff_reason"] == HandoffReason.OFFLINE.value:
+            tickets.ensure_ticket(
+                s, conversation_id=conversation_id, customer_id=customer_id, reason=HandoffReason.OFFLINE
+            )
+        conv = s.get(conv_store.Conversation, conversation_id)
+        if conv is not None:
+            conv.mode = record["mode"]
+        return message, reply
+
+    # the spool -----------------------------------------------------------------------------------
+    def replay_spool(self) -> int:
+        """Write what was spooled while the database was down; returns how many entries were applied."""
+        if not self.spool.path.exists() or self.spool.path.stat().st_size == 0:
+            return 0
+        if not self.health.available("database"):
+            return 0
+        done = self.spool.replay(self._apply_spooled)
+        if done:
+            logger.info("replayed %d spooled entries", done)
+        return done
+
+    def _apply_spooled(self, entry: dict[str, Any]) -> None:
+        with self._session() as s:
+            kind = entry.get("kind")
+            conv = s.get(conv_store.Conversation, entry["conversation_id"])
+            if conv is None and kind != "reply":
+                conv = conv_store.create_conversation(
+                    s, customer_id=entry["customer_id"], conversation_id=entry["conversation_id"]
+                )
+            if kind == "turn" and conv is not None:
+                message = conv_store.find_by_idempotency_key(
+                    s, conversation_id=conv.id, key=entry["key"]
+                ) or conv_store.store_customer_message(
+                    s, conversation=conv, content=entry["text"], idempotency_key=entry["key"]
+                )
+                record = self._record(
+                    conv.id,
+                    message.id,
+                    "offline",
+                    entry.get("mode_reason", "database unavailable"),
+                    {
+                        "reply": entry["reply"],
+                        "outcome": "handoff",
+                        "handoff_reason": HandoffReason.OFFLINE.value,
+                    },
+                    0.0,
+                    None,
+                )
+                record["guards"] = {"spooled_at": entry.get("at")}
+                self._write_reply(s, conv.id, entry["customer_id"], record)
+            elif kind == "reply":
+                answered = s.get(Message, entry["message_id"])
+                if answered is not None:
+                    self._write_reply(s, answered.conversation_id, entry.get("customer_id", ""), entry)
+            elif kind == "ticket":
+                self._apply_ticket(s, entry)
+
+    @staticmethod
+    def _apply_ticket(s: Session, entry: dict[str, Any]) -> None:
+        tickets.ensure_ticket(
+            s,
+            conversation_id=entry["conversation_id"],
+            customer_id=entry["customer_id"],
+            reason=HandoffReason.OFFLINE,
+            contact=entry["contact"],
+            note=entry.get("note") or None,
+            source_key=entry.get("key"),
+        )

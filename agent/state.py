@@ -45,6 +45,20 @@ class TurnState(TypedDict, total=False):
     """The customer's message after normalisation and bounding; what the nodes read."""
     truncated: bool
     mode: Mode
+    """The rung this turn is served on; set from the breakers at the start, lowered by a node that fails."""
+    mode_reason: str
+    """Why this rung (shown in the chat page, the health registry and the turn record)."""
+    search_query: str | None
+    """Full mode: the LLM's standalone rewrite of a follow-up question; None when not rewritten."""
+    summary: str | None
+    """Full mode: a summary of turns too old to send verbatim (kept across turns by the checkpointer)."""
+    summary_upto: int
+    """How many earlier turns `summary` covers."""
+    answer_source: Literal["llm", "extractive", "curated"] | None
+    model: str | None
+    """The model that wrote the answer, when one did."""
+    llm_usage: Annotated[dict[str, Any], merge_per_turn]
+    """Per LLM call of this turn (answer, rewrite, summary): model, tokens, cost, latency, attempts."""
     intent: str | None
     """A curated intent when one matched (greeting, thanks, human), else None."""
     passages: list[dict[str, Any]]

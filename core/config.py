@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,10 +30,40 @@ class Settings(BaseSettings):
     chroma_url: str = ""
     """A Chroma server (http://host:port); empty means an embedded PersistentClient under `data_dir`."""
     chroma_collection: str = "kb_chunks"
+    company_name: str = "Brightwell Home"
+    """Named in the answer prompt; the demo help center's fictional retailer by default."""
     kb_content_dir: Path = PROJECT_ROOT / "knowledge" / "content"
 
     llm_models: list[str] = Field(default_factory=list)
     """Ordered `provider:model` list, primary first; empty means the ladder starts at Minimal."""
+    llm_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Extra constructor arguments per model, e.g. {"openai:my-model": {"base_url": "http://host/v1"}}.
+    API keys come from each provider's usual variable (OPENAI_API_KEY, ANTHROPIC_API_KEY)."""
+    llm_timeout_s: float = 20.0
+    """Budget for all LLM work of one turn; past it the turn is answered in Minimal mode."""
+    llm_model_timeout_s: float = 10.0
+    """How long one model may take, its retries included, before the next model is tried."""
+    llm_rewrite_timeout_s: float = 3.0
+    """Query rewriting and history summaries are optional: they get less time than the answer."""
+    llm_max_retries: int = 2
+    """Retries of one model on 429, 5xx and timeouts, with jittered backoff honouring Retry-After."""
+    llm_backoff_s: float = 0.5
+    llm_backoff_max_s: float = 4.0
+    llm_max_output_tokens: int = 700
+    llm_context_tokens: int = 3000
+    """Full mode: earlier turns kept verbatim up to this many tokens; older ones are summarised."""
+    degraded_context_tokens: int = 1200
+    """Degraded mode answers single-turn from fewer passages, within this many tokens."""
+    degraded_top_k: int = 3
+    llm_prices: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    """USD per million input and output tokens by `provider:model`, for the cost of each turn."""
+
+    breaker_failure_threshold: int = 3
+    """Consecutive failures (timeouts included) that open a dependency's circuit breaker."""
+    breaker_cooldown_s: float = 30.0
+    """How long an open breaker waits before letting one probe call through."""
+    chaos_enabled: bool = False
+    """Fault injection switches in the chat sidebar (never in prod)."""
 
     top_k: int = 5
     retrieval_candidates: int = 30
@@ -46,6 +76,10 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _fill_paths(self) -> Settings:
+        if self.env == "prod" and self.chaos_enabled:
+            raise ValueError("CHAOS_ENABLED is for dev and test environments only")
+        if self.llm_model_timeout_s > self.llm_timeout_s:
+            raise ValueError("LLM_MODEL_TIMEOUT_S cannot exceed LLM_TIMEOUT_S (the whole turn's LLM budget)")
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / 'support.db'}"
         if not self.checkpoint_url:
@@ -55,6 +89,11 @@ class Settings(BaseSettings):
     @property
     def chroma_path(self) -> Path:
         return self.data_dir / "chroma"
+
+    @property
+    def spool_path(self) -> Path:
+        """Where customer messages and tickets wait while the database is down."""
+        return self.data_dir / "spool" / "pending.jsonl"
 
 
 @lru_cache

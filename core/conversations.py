@@ -45,8 +45,11 @@ def view(msg: Message) -> MessageView:
     )
 
 
-def create_conversation(session: Session, *, customer_id: str) -> Conversation:
-    conv = Conversation(id=str(uuid.uuid4()), customer_id=customer_id)
+def create_conversation(
+    session: Session, *, customer_id: str, conversation_id: str | None = None
+) -> Conversation:
+    """A new conversation; `conversation_id` is given when it was created while the database was down."""
+    conv = Conversation(id=conversation_id or str(uuid.uuid4()), customer_id=customer_id)
     session.add(conv)
     session.flush()
     return conv

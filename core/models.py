@@ -54,6 +54,8 @@ class TurnRecord(Base):
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
     reply_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), nullable=True)
     mode: Mapped[str] = mapped_column(String(20))
+    mode_reason: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    """Why the turn was served on this rung."""
     outcome: Mapped[str] = mapped_column(String(20))
     """answered | unknown | refused | clarify | handoff | failed"""
     confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
@@ -64,5 +66,12 @@ class TurnRecord(Base):
     prompt_versions: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     model: Mapped[str | None] = mapped_column(String(100), nullable=True)
     tokens: Mapped[int] = mapped_column(Integer, default=0)
+    """Input plus output tokens of every LLM call of the turn."""
+    input_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    output_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost_usd: Mapped[float | None] = mapped_column(Float, nullable=True)
+    """None when a model's price is not configured."""
+    llm_calls: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """Per call (answer, rewrite, summary): model, tokens, cost, latency, attempts, estimated or reported."""
     error: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 
-MODEL_MODULES = ("core.models", "knowledge.models")
+MODEL_MODULES = ("core.models", "knowledge.models", "handoff.models")
 
 
 def load_all_models() -> None:

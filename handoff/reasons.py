@@ -10,3 +10,5 @@ class HandoffReason(StrEnum):
     """The customer asked for a person."""
     LOW_CONFIDENCE = "low_confidence"
     """Retrieval found nothing it is sure answers the question."""
+    OFFLINE = "offline"
+    """The agent could not look anything up (no retrieval or no database): a person must follow up."""

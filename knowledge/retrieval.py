@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
+from core.breakers import HealthRegistry
+from core.faults import DependencyFault
 from knowledge.embeddings import Embedder, EmbeddingUnavailable
 from knowledge.entities import EntityCatalog, EntityFocus, Turn, refers_back, strip_name
 from knowledge.lexical import BM25Index
@@ -53,7 +57,9 @@ class HybridRetriever:
         embedder: Embedder | None,
         vector: VectorIndex | None,
         candidates: int = 30,
+        health: HealthRegistry | None = None,
     ) -> None:
+        self.health = health
         self.docs = {d.id: d for d in docs}
         self.lexical = BM25Index([d.id for d in docs], (d.index_text() for d in docs))
         self.catalog = EntityCatalog(docs)
@@ -69,6 +75,14 @@ class HybridRetriever:
 
     def __len__(self) -> int:
         return len(self.docs)
+
+    def _dense_available(self) -> bool:
+        return self.health is None or (
+            self.health.available("embeddings") and self.health.available("vector_index")
+        )
+
+    def _guard(self, name: str) -> contextlib.AbstractContextManager[Any]:
+        return self.health.call(name) if self.health is not None else contextlib.nullcontext()
 
     def contextual_query(self, query: str, history: Sequence[Turn]) -> tuple[str, EntityFocus]:
         """The query to search with, and the entity in focus.
@@ -100,16 +114,20 @@ class HybridRetriever:
         dense: list[tuple[str, float]] = []
         embedder, vector = self.embedder, self.vector
         lexical_only = vector is None or embedder is None
-        if embedder is not None and vector is not None:
+        if embedder is not None and vector is not None and not self._dense_available():
+            lexical_only = True  # a breaker is open: do not wait on a dependency known to be failing
+        elif embedder is not None and vector is not None:
             t0 = time.perf_counter()
             try:
-                vec = embedder.embed([text])[0]
+                with self._guard("embeddings"):
+                    vec = embedder.embed([text])[0]
                 timings["embed"] = (time.perf_counter() - t0) * 1000
                 t0 = time.perf_counter()
-                dense = vector.query(vec, k=self.candidates, where=where)
+                with self._guard("vector_index"):
+                    dense = vector.query(vec, k=self.candidates, where=where)
                 timings["dense"] = (time.perf_counter() - t0) * 1000
-            except (IndexUnavailable, EmbeddingUnavailable):
-                logger.warning("dense retrieval unavailable; lexical only", exc_info=True)
+            except (IndexUnavailable, EmbeddingUnavailable, DependencyFault) as exc:
+                logger.warning("dense retrieval unavailable (%s); lexical only", type(exc).__name__)
                 lexical_only = True
 
         fused: dict[str, float] = {}

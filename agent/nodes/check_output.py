@@ -10,6 +10,7 @@ from langgraph.runtime import Runtime
 from agent.context import TurnContext
 from agent.extractive import quote_is_from
 from agent.nodes._timing import timed
+from agent.nodes.answer import extractive_answer
 from agent.prompts import minimal
 from agent.state import TurnState
 
@@ -41,6 +42,14 @@ def check_output(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
     )
     if not problems:
         return {"guards": {"citations": "ok"}}
+    if state.get("answer_source") == "llm":  # a generated answer failed: quote the passages instead
+        fallback = extractive_answer(state, runtime)
+        if not citation_problems(fallback["reply"], fallback["citations"], state.get("passages", [])):
+            return fallback | {
+                "mode": "minimal",
+                "mode_reason": "the model's answer failed the citation check; passages quoted instead",
+                "guards": {"citations": {"blocked": problems, "fallback": "extractive"}},
+            }
     return {
         "reply": minimal.UNKNOWN,
         "citations": [],

@@ -6,9 +6,9 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
+from agent.citations import citation_for, quote_block
 from agent.context import TurnContext
 from agent.nodes._timing import timed
-from agent.nodes.answer import citation_for, quote_block
 from agent.prompts import minimal
 from agent.state import TurnState
 from handoff.reasons import HandoffReason
@@ -48,6 +48,14 @@ def offer_human(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, An
 
 @timed("say_unknown")
 def say_unknown(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
+    if state.get("mode") == "offline":  # retrieval itself failed: say so, never guess
+        return {
+            "reply": minimal.OFFLINE,
+            "citations": [],
+            "outcome": "handoff",
+            "handoff_reason": HandoffReason.OFFLINE.value,
+            "prompt_versions": {minimal.NAME: minimal.VERSION},
+        }
     return {
         "reply": minimal.UNKNOWN,
         "citations": [],

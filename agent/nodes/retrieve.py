@@ -14,19 +14,39 @@ from agent.state import TurnState
 
 logger = logging.getLogger(__name__)
 
+LEXICAL_ONLY = "vector index unavailable; lexical retrieval only"
+
 
 @timed("retrieve")
 def retrieve(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
     kb = runtime.context.kb
-    result = kb.search(state["text"], history=earlier_turns(state.get("messages", [])))
-    return {
+    query = state.get("search_query") or state["text"]
+    try:
+        result = kb.search(query, history=earlier_turns(state.get("messages", [])))
+    except Exception:  # nothing to retrieve from at all: the Offline rung, never an invented answer
+        logger.exception("knowledge retrieval failed conversation=%s", state.get("conversation_id"))
+        return {
+            "passages": [],
+            "confidence": 0.0,
+            "mode": "offline",
+            "mode_reason": "knowledge retrieval failed",
+        }
+    update: dict[str, Any] = {
         "passages": [p.to_dict() for p in result.passages],
         "confidence": round(result.confidence, 4),
         "focus": result.focus.entity,
         "guards": {
             "retrieval": {
                 "lexical_only": result.lexical_only,
-                "query_expanded": result.query != state["text"],
+                "query_expanded": result.query != query,
+                "rewritten": query != state["text"],
             }
         },
     }
+    mode = state.get("mode", "minimal")
+    if result.lexical_only and LEXICAL_ONLY not in state.get("mode_reason", ""):
+        reason = state.get("mode_reason", "")
+        update["mode_reason"] = f"{reason}; {LEXICAL_ONLY}" if reason and mode != "full" else LEXICAL_ONLY
+        if mode == "full":
+            update["mode"] = "degraded"
+    return update

@@ -3,7 +3,7 @@
 Bump VERSION on any wording change.
 """
 
-NAME, VERSION = "minimal_replies", 1
+NAME, VERSION = "minimal_replies", 2
 
 ANSWER_INTRO = "Here is what our help center says about that:"
 ANSWER_OUTRO = "Open a numbered source to read the whole article. Did that answer your question?"
@@ -27,6 +27,8 @@ FAILURE = (
     "please try again in a moment, or ask for a person."
 )
 OFFLINE = (
-    "Our help center is offline right now, so I can't look up an answer. Your message is saved. "
-    "Please try again shortly, or contact our support team by phone or email."
+    "Our help center is offline right now, so I can't look up an answer, and I won't guess. "
+    "Your message is saved and our support team will follow up. Leave your email or phone number below "
+    "if you'd like us to contact you, or try again in a few minutes."
 )
+CONTACT_SAVED = "Thank you. We've saved your details and a member of our support team will get back to you."

@@ -7,6 +7,7 @@ import uuid
 import pytest
 from sqlalchemy import select
 
+from agent.prompts import minimal
 from core.conversations import NotYourConversation
 from core.db import session_scope
 from core.models import Message, TurnRecord
@@ -93,7 +94,7 @@ def test_customer_message_is_stored_before_processing_and_a_crash_still_ends_in_
             seen.extend(m.content for m in stored)
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(demo_service.graph, "invoke", exploding)
+    monkeypatch.setattr(demo_service.graph, "stream", exploding)
     result = _ask(demo_service, "Where is my order?", conv)
     assert seen == ["Where is my order?"]
     assert result.outcome == "failed"
@@ -149,7 +150,8 @@ def test_each_turn_writes_a_record_with_mode_passages_and_node_latencies(demo_se
     assert record.mode == "minimal" and record.outcome == "answered"
     assert record.passages and record.confidence is not None
     assert {"screen_input", "retrieve", "answer", "check_output", "total"} <= set(record.latencies_ms)
-    assert record.prompt_versions == {"minimal_replies": 1}
+    assert record.prompt_versions == {minimal.NAME: minimal.VERSION}
+    assert record.mode_reason == "no LLM configured"
     assert record.guards["citations"] == "ok"
 
 

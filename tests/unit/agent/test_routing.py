@@ -20,7 +20,7 @@ def test_a_request_for_a_person_is_offered_a_human():
 
 @pytest.mark.parametrize("state", [{}, {"intent": None}, {"intent": "something-new"}])
 def test_anything_else_goes_to_retrieval(state):
-    assert after_screen(state) == "retrieve"
+    assert after_screen(state) == "contextualise"
 
 
 def test_confidence_above_the_threshold_answers():

@@ -1,0 +1,198 @@
+"""Full and Degraded modes: the messages sent to a model, and reading its structured reply back.
+
+Passages reach the model as numbered, delimited data. Its [n] markers are renumbered in order of first
+use and each becomes a citation whose quote is the passage text the citing sentences rely on.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, SystemMessage
+from pydantic import ValidationError
+
+from agent.citations import citation_for
+from agent.extractive import extract_quote
+from agent.llm import approx_tokens
+from agent.prompts import answer as answer_prompt
+from agent.prompts import rewrite as rewrite_prompt
+from agent.prompts import summarise as summarise_prompt
+from agent.state import Citation
+from core.faults import DependencyFault
+from knowledge.entities import Turn
+
+__all__ = [
+    "UncitedAnswer",
+    "answer_messages",
+    "bounded_history",
+    "cite",
+    "parse_answer",
+    "parse_text",
+    "rewrite_messages",
+    "summary_messages",
+]
+
+_MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+class UncitedAnswer(ValueError):
+    """The model's reply states facts without valid citations."""
+
+
+def passages_block(passages: Sequence[dict[str, Any]], *, budget_tokens: int | None = None) -> str:
+    parts: list[str] = []
+    used = 0
+    for n, p in enumerate(passages, 1):
+        title = p.get("title") or ""
+        if p.get("section") and p["section"] != "Overview":
+            title = f"{title} › {p['section']}"
+        block = answer_prompt.PASSAGE.format(n=n, title=title.replace('"', "'"), text=p["text"].strip())
+        cost = approx_tokens(block)
+        if budget_tokens is not None and parts and used + cost > budget_tokens:
+            break
+        parts.append(block)
+        used += cost
+    return "\n".join(parts)
+
+
+def bounded_history(turns: Sequence[Turn], budget_tokens: int) -> tuple[list[Turn], list[Turn]]:
+    """Split earlier turns into (older, kept): the newest turns that fit the budget are kept verbatim."""
+    kept: list[Turn] = []
+    used = 0
+    for turn in reversed(turns):
+        cost = approx_tokens(turn.text) + 4
+        if used + cost > budget_tokens:
+            break
+        kept.append(turn)
+        used += cost
+    kept.reverse()
+    return list(turns[: len(turns) - len(kept)]), kept
+
+
+def answer_messages(
+    *,
+    question: str,
+    passages: Sequence[dict[str, Any]],
+    history: Sequence[Turn],
+    summary: str | None,
+    company: str,
+    single_turn: bool,
+    passage_budget_tokens: int | None = None,
+) -> list[BaseMessage]:
+    """Full: summary + recent turns + passages + question. Degraded (`single_turn`): passages + question."""
+    system = answer_prompt.SYSTEM.format(company=company)
+    if single_turn:
+        system = f"{system}\n\n{answer_prompt.DEGRADED_NOTE}"
+    messages: list[BaseMessage] = [SystemMessage(system)]
+    if not single_turn:
+        if summary:
+            messages.append(SystemMessage(answer_prompt.HISTORY_SUMMARY.format(summary=summary)))
+        for turn in history:
+            messages.append(HumanMessage(turn.text) if turn.role == "customer" else AIMessage(turn.text))
+    block = passages_block(passages, budget_tokens=passage_budget_tokens)
+    messages.append(HumanMessage(answer_prompt.PASSAGES.format(passages=block, question=question)))
+    return messages
+
+
+def _transcript(turns: Sequence[Turn]) -> str:
+    return "\n".join(f"{'Customer' if t.role == 'customer' else 'Assistant'}: {t.text}" for t in turns)
+
+
+def rewrite_messages(*, question: str, history: Sequence[Turn]) -> list[BaseMessage]:
+    return [
+        SystemMessage(rewrite_prompt.SYSTEM),
+        HumanMessage(rewrite_prompt.USER.format(history=_transcript(history), question=question)),
+    ]
+
+
+def summary_messages(*, previous: str | None, turns: Sequence[Turn]) -> list[BaseMessage]:
+    prefix = f"Earlier summary: {previous}\n\n" if previous else ""
+    return [
+        SystemMessage(summarise_prompt.SYSTEM),
+        HumanMessage(summarise_prompt.USER.format(previous=prefix, history=_transcript(turns))),
+    ]
+
+
+def _content_text(message: AIMessageChunk) -> str:
+    content = message.content
+    if isinstance(content, str):
+        return content.strip()
+    return " ".join(
+        str(part.get("text", "")) if isinstance(part, dict) else str(part) for part in content
+    ).strip()
+
+
+def parse_text(message: AIMessageChunk) -> str:
+    """A plain-text reply (a rewritten query, a summary); empty output is a fault."""
+    text = _content_text(message)
+    if not text:
+        raise DependencyFault("empty", "no text in the reply")
+    return text
+
+
+def parse_answer(message: AIMessageChunk) -> answer_prompt.Answer:
+    """The structured Answer from a tool call; a model that replied in prose is read as prose.
+
+    Unreadable or truncated JSON, or nothing at all, raises DependencyFault so the ladder moves on.
+    """
+    if message.tool_call_chunks:
+        raw = message.tool_call_chunks[0].get("args") or ""
+        try:
+            args = json.loads(raw) if raw else {}
+        except json.JSONDecodeError as exc:
+            raise DependencyFault("malformed", "answer arguments are not valid JSON") from exc
+        try:
+            return answer_prompt.Answer.model_validate(args)
+        except ValidationError as exc:
+            raise DependencyFault("malformed", "answer arguments do not fit the schema") from exc
+    for call in message.tool_calls:
+        try:
+            return answer_prompt.Answer.model_validate(call["args"])
+        except ValidationError as exc:
+            raise DependencyFault("malformed", "answer arguments do not fit the schema") from exc
+    if message.invalid_tool_calls:
+        raise DependencyFault("malformed", "answer tool call could not be read")
+    text = _content_text(message)
+    if not text:
+        raise DependencyFault("empty", "no answer in the reply")
+    cited = bool(_MARKER.search(text))
+    return answer_prompt.Answer(text=text, citations=[], answerable=cited, confidence=0.5 if cited else 0.0)
+
+
+def _numbers(match: re.Match[str]) -> list[int]:
+    return [int(raw) for raw in match.group(1).split(",")]
+
+
+def cite(text: str, passages: Sequence[dict[str, Any]]) -> tuple[str, list[Citation]]:
+    """Renumber the model's [n] markers 1, 2, … by first use and build a citation for each passage.
+
+    Raises UncitedAnswer when a marker names no passage it was given, or when nothing is cited.
+    """
+    order: list[int] = []
+    for match in _MARKER.finditer(text):
+        for n in _numbers(match):
+            if not 1 <= n <= len(passages):
+                raise UncitedAnswer(f"marker [{n}] names no passage of this turn")
+            if n not in order:
+                order.append(n)
+    if not order:
+        raise UncitedAnswer("the reply cites no passage")
+    renumber = {old: new for new, old in enumerate(order, 1)}
+
+    def swap(match: re.Match[str]) -> str:
+        numbers = dict.fromkeys(renumber[n] for n in _numbers(match))
+        return "".join(f"[{n}]" for n in numbers)
+
+    reply = _MARKER.sub(swap, text)
+    sentences = _SENTENCE_END.split(text)
+    citations: list[Citation] = []
+    for old in order:
+        citing = " ".join(s for s in sentences if any(old in _numbers(m) for m in _MARKER.finditer(s)))
+        passage = passages[old - 1]
+        quote = extract_quote(passage["text"], _MARKER.sub("", citing))
+        citations.append(citation_for(renumber[old], passage, quote))
+    return reply, citations

@@ -1,0 +1,77 @@
+"""Full mode only: summarise turns too old for the context window; rewrite a follow-up as a standalone query.
+
+Both are optional: when the model fails or is slow the turn goes on with the question as asked (and the
+model that failed is not tried again this turn).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from agent.context import TurnContext
+from agent.generation import bounded_history, parse_text, rewrite_messages, summary_messages
+from agent.history import earlier_turns
+from agent.llm import AllModelsFailed
+from agent.nodes._timing import timed
+from agent.prompts import rewrite as rewrite_prompt
+from agent.prompts import summarise as summarise_prompt
+from agent.state import TurnState
+
+logger = logging.getLogger(__name__)
+
+_MAX_QUERY_CHARS = 300
+
+
+@timed("contextualise")
+def contextualise(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
+    ctx = runtime.context
+    history = earlier_turns(state.get("messages", []), limit=10_000)
+    if state.get("mode") != "full" or ctx.llm is None or not history:
+        return {"search_query": None}
+    update: dict[str, Any] = {"search_query": None, "llm_usage": {}, "prompt_versions": {}, "guards": {}}
+    deadline = min(ctx.deadline, time.monotonic() + ctx.settings.llm_rewrite_timeout_s)
+
+    older, _kept = bounded_history(history, ctx.settings.llm_context_tokens)
+    covered = state.get("summary_upto", 0)
+    if len(older) > covered:
+        try:
+            result = ctx.llm.run(
+                "summary",
+                lambda slot, primary: (
+                    summary_messages(previous=state.get("summary"), turns=older[covered:]),
+                    None,
+                ),
+                parse_text,
+                deadline=deadline,
+                skip=ctx.failed_models,
+                only_primary=True,
+            )
+            update |= {"summary": result.value[:2000], "summary_upto": len(older)}
+            update["llm_usage"]["summary"] = result.usage.as_dict()
+            update["prompt_versions"][summarise_prompt.NAME] = summarise_prompt.VERSION
+        except AllModelsFailed as exc:
+            logger.warning("history summary skipped: %s", exc)
+            update["guards"]["summary"] = {"skipped": str(exc)}
+
+    try:
+        result = ctx.llm.run(
+            "rewrite",
+            lambda slot, primary: (rewrite_messages(question=state["text"], history=history[-6:]), None),
+            parse_text,
+            deadline=deadline,
+            skip=ctx.failed_models,
+            only_primary=True,
+        )
+    except AllModelsFailed as exc:
+        logger.warning("query rewrite skipped: %s", exc)
+        update["guards"]["rewrite"] = {"skipped": str(exc)}
+        return update
+    query = " ".join(str(result.value).split())[:_MAX_QUERY_CHARS].strip("\"'")
+    update["search_query"] = query or None
+    update["llm_usage"]["rewrite"] = result.usage.as_dict()
+    update["prompt_versions"][rewrite_prompt.NAME] = rewrite_prompt.VERSION
+    return update
