@@ -20,5 +20,5 @@ class TurnContext:
     """None when no model is configured (the ladder starts at Minimal)."""
     deadline: float = field(default_factory=lambda: time.monotonic() + 3600)
     """`time.monotonic()` by which all LLM work of this turn must be done."""
-    failed_models: set[str] = field(default_factory=set)
-    """Models that failed earlier in this turn: not tried again before the next turn."""
+    failed_models: dict[str, str] = field(default_factory=dict)
+    """Models that failed earlier in this turn, and how: not tried again before the next turn."""

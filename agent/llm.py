@@ -299,7 +299,7 @@ class LLMLadder:
         parse: Callable[[AIMessageChunk], Any],
         *,
         deadline: float,
-        skip: set[str] | None = None,
+        skip: dict[str, str] | None = None,
         only_primary: bool = False,
         on_text: Callable[[str], None] | None = None,
         on_reset: Callable[[], None] | None = None,
@@ -308,15 +308,17 @@ class LLMLadder:
 
         `build(slot, is_primary)` returns the messages and the tools (structured output schemas) for that
         model: the primary gets the Full context, fallbacks the shorter Degraded one. Models in `skip`
-        (failed earlier in this turn) are passed over and those that fail now are added to it.
+        (failed earlier in this turn) are passed over and those that fail now are added to it, with how.
         """
         failures: list[tuple[str, str]] = []
-        skip = skip if skip is not None else set()
-        candidates = self.usable()
-        if only_primary:
-            candidates = [s for s in candidates if self.slots and s is self.slots[0]]
-        for slot in candidates:
+        skip = skip if skip is not None else {}
+        usable = {s.name for s in self.usable()}
+        for slot in self.slots[:1] if only_primary else self.slots:
             if slot.name in skip:
+                failures.append((slot.name, skip[slot.name]))
+                continue
+            if slot.name not in usable:
+                failures.append((slot.name, "not built" if slot.model is None else "circuit open"))
                 continue
             if deadline - time.monotonic() <= 0.05:
                 failures.append((slot.name, "timeout"))
@@ -335,7 +337,7 @@ class LLMLadder:
                 )
             except DependencyFault as fault:
                 failures.append((slot.name, fault.kind))
-                skip.add(slot.name)
+                skip[slot.name] = fault.kind
                 continue
             usage = self._usage(purpose, slot, messages, message, (time.perf_counter() - t0) * 1000, attempts)
             return LadderResult(value=value, slot=slot, primary=is_primary, usage=usage, failures=failures)

@@ -336,7 +336,7 @@ class ChatService:
         try:
             return self._store_reply(conversation_id, customer_id, message_id, record)
         except _DB_DOWN:  # the database went down during the turn: keep the reply for replay
-            logger.warning("database down after the turn: spooling reply of message=%s", message_id)
+            logger.warning("database down after the turn: spooling reply of message=%s", message_id, exc_info=True)
             self.spool.append(
                 {"kind": "reply", "conversation_id": conversation_id, "customer_id": customer_id, **record}
             )

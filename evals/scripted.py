@@ -42,7 +42,8 @@ def grounded_answer(messages: list[BaseMessage]) -> Reply:
     found = _PASSAGE.findall(last)
     if not found:
         return last.rsplit(":", 1)[-1].strip() or "ok"
-    first = re.split(r"(?<=[.!?])\s+", found[0][1].strip())[0]
+    lines = [line.strip(" -*#>") for line in found[0][1].splitlines() if len(line.split()) >= 4]
+    first = re.split(r"(?<=[.!?])\s+", lines[0] if lines else found[0][1].strip())[0]
     return answer_call(f"{first} [{found[0][0]}]")
 
 
