@@ -176,7 +176,7 @@ class LLMLadder:
         for slot in self.slots:
             breaker = health.breaker(slot.breaker)
             if slot.model is None:
-                breaker.force_open(slot.error or "not built")
+                breaker.force_open(slot.error or "not built", permanent=True)
 
     @property
     def names(self) -> list[str]:

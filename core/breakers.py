@@ -56,6 +56,7 @@ class CircuitBreaker:
         self._lock = threading.Lock()
         self._failures = 0
         self._opened_at: float | None = None
+        self._pinned = False
         self._probe_in_flight = False
         self._last_error: str | None = None
         self._total_failures = 0
@@ -64,6 +65,8 @@ class CircuitBreaker:
     def _state(self) -> State:
         if self._opened_at is None:
             return "closed"
+        if self._pinned:
+            return "open"
         if self._clock() - self._opened_at >= self.cooldown_s:
             return "half_open"
         return "open"
@@ -94,6 +97,7 @@ class CircuitBreaker:
         with self._lock:
             self._failures = 0
             self._opened_at = None
+            self._pinned = False
             self._probe_in_flight = False
             self._total_successes += 1
 
@@ -113,18 +117,22 @@ class CircuitBreaker:
         with self._lock:
             self._probe_in_flight = False
 
-    def force_open(self, error: str) -> None:
-        """Open now (a dependency known to be unusable, such as a provider without credentials)."""
+    def force_open(self, error: str, *, permanent: bool = False) -> None:
+        """Open now (a dependency known to be unusable, such as a provider without credentials).
+
+        `permanent` keeps it open with no probe ever (nothing could answer one, e.g. a model never built).
+        """
         with self._lock:
             self._failures = max(self._failures, self.failure_threshold)
             self._opened_at = self._clock()
+            self._pinned = permanent
             self._last_error = error[:200]
 
     def snapshot(self) -> BreakerSnapshot:
         with self._lock:
             state = self._state()
             retry_in = None
-            if state == "open" and self._opened_at is not None:
+            if state == "open" and self._opened_at is not None and not self._pinned:
                 retry_in = round(max(0.0, self.cooldown_s - (self._clock() - self._opened_at)), 2)
             return BreakerSnapshot(
                 name=self.name,

@@ -66,7 +66,6 @@ class ChaosController:
                 self._entries.pop(name, None)
             else:
                 self._entries[name] = _Entry(spec, random.Random(self._seed))
-            self._released = threading.Event()
 
     def clear(self) -> None:
         """Remove every fault and wake every hung call."""
@@ -79,20 +78,21 @@ class ChaosController:
         with self._lock:
             return {name: e.spec for name, e in self._entries.items()}
 
-    def _draw(self, name: str) -> tuple[FaultSpec, float] | None:
+    def _draw(self, name: str) -> tuple[FaultSpec, float, threading.Event] | None:
         with self._lock:
             entry = self._entries.get(name)
             if entry is None:
                 return None
             self.calls[name] = self.calls.get(name, 0) + 1
-            return entry.spec, entry.rng.random()
+            # The release event is taken with the draw: a clear() after this point must wake this call.
+            return entry.spec, entry.rng.random(), self._released
 
     def before_call(self, name: str) -> Corruption | None:
         """Apply the call-level faults of `name` (raise, hang, delay); return an output corruption."""
         drawn = self._draw(name)
         if drawn is None:
             return None
-        spec, r = drawn
+        spec, r, released = drawn
         edge = 0.0
         fault: str | None = None
         for rate, kind in (
@@ -112,7 +112,6 @@ class ChaosController:
         if fault == "rate_limit":
             raise DependencyFault("rate_limit", "HTTP 429 (injected)", retry_after=spec.retry_after_s)
         if fault == "hang":
-            released = self._released
             released.wait(spec.hang_s)
             raise DependencyFault("timeout", "hung (injected)")
         if spec.latency_s:

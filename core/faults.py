@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import email.utils
 import time
 from typing import Any, Literal
@@ -35,17 +36,21 @@ def retry_after_seconds(headers: Any) -> float | None:
         if ms is not None:
             return max(0.0, float(ms) / 1000)
         value = headers.get("retry-after")
-    except AttributeError:
+    except (AttributeError, ValueError):
         return None
-    if value is None:
+    if not value:
         return None
     try:
         return max(0.0, float(value))
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(str(value)) if value else None
-        if parsed is None:
-            return None
-        return max(0.0, parsed.timestamp() - time.time())
+        pass
+    try:
+        parsed = email.utils.parsedate_to_datetime(str(value))
+    except (TypeError, ValueError):  # neither seconds nor a date: as if the server had said nothing
+        return None
+    if parsed.tzinfo is None:  # "-0000": an HTTP date is always GMT
+        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+    return max(0.0, parsed.timestamp() - time.time())
 
 
 def _status(exc: BaseException) -> int | None:

@@ -37,11 +37,18 @@ _PASSAGE = re.compile(r'<passage n="(\d+)"[^>]*>\n(.*?)\n</passage>', re.S)
 
 
 def grounded_answer(messages: list[BaseMessage]) -> Reply:
-    """Answer from the first passage in the prompt: its first sentence, cited [1]. Plain text otherwise."""
+    """Answer from the first passage in the prompt: its first sentence, cited [1].
+
+    Without passages it plays the other prompts: a query rewrite returns the latest message as asked, a
+    history summary returns a fixed sentence.
+    """
     last = str(messages[-1].content) if messages else ""
     found = _PASSAGE.findall(last)
     if not found:
-        return last.rsplit(":", 1)[-1].strip() or "ok"
+        latest = re.search(r"^Latest message: (.*)$", last, re.M)
+        if latest:
+            return latest.group(1).strip()
+        return "The customer asked earlier questions about their order."
     lines = [line.strip(" -*#>") for line in found[0][1].splitlines() if len(line.split()) >= 4]
     first = re.split(r"(?<=[.!?])\s+", lines[0] if lines else found[0][1].strip())[0]
     return answer_call(f"{first} [{found[0][0]}]")

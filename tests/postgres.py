@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["PostgresUnavailable", "postgres_available", "throwaway_postgres"]
+__all__ = ["PostgresServer", "PostgresUnavailable", "postgres_available", "throwaway_postgres"]
 
 _BIN_GLOB = "/usr/lib/postgresql/*/bin"
 _START_ATTEMPTS = 3
@@ -77,10 +77,10 @@ def _run(args: list[str], *, cwd: Path, check: bool = True) -> subprocess.Comple
     return result
 
 
-def _start(pg_ctl: str, pgdata: Path) -> int:
-    """Start the server on a free port and return the port."""
+def _start(pg_ctl: str, pgdata: Path, port: int | None = None) -> int:
+    """Start the server on `port` (or a free one) and return the port."""
     for _ in range(_START_ATTEMPTS):
-        port = _free_port()  # another process may take it before the server binds: then try another
+        port = port or _free_port()  # another process may take a free port first: then try another
         options = (
             f"-c listen_addresses=127.0.0.1 -p {port} -k {pgdata} -c fsync=off -c synchronous_commit=off"
         )
@@ -91,14 +91,32 @@ def _start(pg_ctl: str, pgdata: Path) -> int:
         )
         if started.returncode == 0:
             return port
+        port = None
     log = pgdata / "log"
     tail = log.read_text(errors="replace")[-2000:] if log.exists() else started.stderr
     raise PostgresUnavailable(f"pg_ctl start failed {_START_ATTEMPTS} times; server log:\n{tail}")
 
 
+class PostgresServer:
+    """A running throwaway server that a test may stop and start again (same data, same port)."""
+
+    def __init__(self, pg_ctl: str, pgdata: Path) -> None:
+        self._pg_ctl = pg_ctl
+        self._pgdata = pgdata
+        self.port = _start(pg_ctl, pgdata)
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def stop(self, *, mode: str = "fast") -> None:
+        """Stop; "fast" keeps committed data (the server runs without fsync), "immediate" may lose it."""
+        _run([self._pg_ctl, "-D", str(self._pgdata), "-m", mode, "-w", "stop"], cwd=self._pgdata, check=False)
+
+    def start(self) -> None:
+        _start(self._pg_ctl, self._pgdata, self.port)
+
+
 @contextmanager
-def throwaway_postgres() -> Iterator[str]:
-    """Start an empty server on a free 127.0.0.1 port; yield its SQLAlchemy URL; stop it and delete it."""
+def postgres_server() -> Iterator[PostgresServer]:
+    """Like `throwaway_postgres`, but yields the server so a test can take the database down and back."""
     bin_dir = _bin_dir()
     if bin_dir is None:
         raise PostgresUnavailable(f"no initdb under {_BIN_GLOB}; install the `postgresql` package")
@@ -111,11 +129,17 @@ def throwaway_postgres() -> Iterator[str]:
             shutil.chown(pgdata, "postgres", "postgres")
         initdb = [str(bin_dir / "initdb"), "-D", str(pgdata), "-U", "postgres", "--auth=trust"]
         _run([*initdb, "-E", "UTF8", "--locale=C", "--no-sync"], cwd=pgdata)
-        pg_ctl = str(bin_dir / "pg_ctl")
-        port = _start(pg_ctl, pgdata)
+        server = PostgresServer(str(bin_dir / "pg_ctl"), pgdata)
         try:
-            yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+            yield server
         finally:
-            _run([pg_ctl, "-D", str(pgdata), "-m", "immediate", "-w", "stop"], cwd=pgdata, check=False)
+            server.stop(mode="immediate")
     finally:
         shutil.rmtree(pgdata, ignore_errors=True)
+
+
+@contextmanager
+def throwaway_postgres() -> Iterator[str]:
+    """Start an empty server on a free 127.0.0.1 port; yield its SQLAlchemy URL; stop it and delete it."""
+    with postgres_server() as server:
+        yield server.url

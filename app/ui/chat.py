@@ -1,4 +1,4 @@
-"""The customer's chat: conversations, cited answers, the mode badge, "new conversation"."""
+"""The customer's chat: conversations, streamed cited answers, the mode and why, the Offline contact form."""
 
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ import uuid
 
 import streamlit as st
 
-from app.ui.common import mode_badge, service, source_link
+from app.ui.common import MODE_BADGE, chaos_panel, health_panel, mode_badge, service, source_link
 from core.conversations import MessageView, NotYourConversation
+from handoff.tickets import InvalidContact
 
 svc = service()
 params = st.query_params
+technical = svc.settings.env != "prod"
 
 # The customer is identified by an opaque id kept in the URL (login arrives with user accounts).
 if "customer" not in params:
@@ -36,13 +38,17 @@ with st.sidebar:
         ):
             params["conversation"] = conv["id"]
             st.rerun()
+    if technical:
+        health_panel(svc)
+        chaos_panel(svc)
 
 if "conversation" not in params:
     _new_conversation()
 conversation_id = params["conversation"]
 
 st.title("How can we help?")
-mode_badge(svc.mode())
+status = svc.status()
+mode_badge(status, technical=technical)
 
 try:
     messages = svc.transcript(conversation_id=conversation_id, customer_id=customer_id)
@@ -60,6 +66,8 @@ def _render(msg: MessageView) -> None:
             st.text(msg.content if msg.content.strip() else "(empty message)")
         else:
             st.markdown(msg.content)
+            if msg.mode and msg.mode != "full":
+                st.caption(f"Answered in {MODE_BADGE.get(msg.mode, (msg.mode,))[0]} mode")
         if msg.citations:
             links = " · ".join(
                 f"[[{c['n']}] {c['title']} › {c['section']}]({source_link(c)})" for c in msg.citations
@@ -74,6 +82,48 @@ def _render(msg: MessageView) -> None:
 for msg in messages:
     _render(msg)
 
+
+def _contact_form() -> None:
+    """Offline: let the customer leave an email or phone number; it becomes a ticket (spooled if need be)."""
+    with st.form("contact_form", clear_on_submit=False):
+        st.markdown("**Leave your details and a person will get back to you**")
+        contact = st.text_input("Email or phone number", key="contact_value")
+        note = st.text_area("Anything else we should know? (optional)", key="contact_note", max_chars=2000)
+        if st.form_submit_button("Send my details"):
+            try:
+                done = svc.leave_contact(
+                    conversation_id=conversation_id, customer_id=customer_id, contact=contact, note=note
+                )
+            except InvalidContact as exc:
+                st.error(str(exc))
+            else:
+                st.success(done)
+
+
+offline_reply = bool(messages) and messages[-1].mode == "offline"
+if status.mode == "offline" or offline_reply:
+    _contact_form()
+
 if prompt := st.chat_input("Ask about orders, shipping, returns, billing…", max_chars=50_000):
-    svc.send(conversation_id=conversation_id, customer_id=customer_id, text=prompt)
+    with st.chat_message("user"):
+        st.text(prompt if prompt.strip() else "(empty message)")
+    with st.chat_message("assistant"):
+        placeholder = st.empty()
+        streamed: list[str] = []
+
+        def _token(delta: str) -> None:
+            streamed.append(delta)
+            placeholder.markdown("".join(streamed) + " ▌")
+
+        def _reset() -> None:
+            streamed.clear()
+            placeholder.markdown("…")
+
+        svc.send(
+            conversation_id=conversation_id,
+            customer_id=customer_id,
+            text=prompt,
+            on_token=_token,
+            on_reset=_reset,
+        )
     st.rerun()

@@ -1,0 +1,80 @@
+"""A real database outage: PostgreSQL stopped mid-conversation, messages spooled on disk, replayed after."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from langgraph.checkpoint.memory import InMemorySaver
+from sqlalchemy import select
+
+from agent.prompts import minimal
+from agent.service import ChatService
+from core.breakers import HealthRegistry
+from core.db import session_scope
+from core.migrate import upgrade
+from core.models import Message
+from core.spool import Spool
+from handoff.models import Ticket
+from tests.postgres import postgres_available, postgres_server
+
+pytestmark = pytest.mark.skipif(not postgres_available(), reason="PostgreSQL server binaries not installed")
+
+
+class Clock:
+    now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_postgres_outage_spools_turns_and_tickets_and_replays_them_in_order(demo_service, settings, tmp_path):
+    clock = Clock()
+    with postgres_server() as server:
+        upgrade(server.url)
+        config = settings.model_copy(update={"database_url": server.url, "data_dir": tmp_path})
+        health = HealthRegistry(failure_threshold=1, cooldown_s=10.0, clock=clock)
+        service = ChatService(
+            config, kb=demo_service.kb, health=health, checkpointer=InMemorySaver(), models=[]
+        )
+        customer = f"c-{uuid.uuid4().hex[:8]}"
+        conv = service.start_conversation(customer_id=customer)
+        before = service.send(conversation_id=conv, customer_id=customer, text="How do I return an item?")
+        assert before.mode == "minimal" and not before.spooled
+
+        server.stop()
+        down = service.send(conversation_id=conv, customer_id=customer, text="My parcel never arrived")
+        assert down.spooled and down.reply.content == minimal.OFFLINE
+        assert service.status().mode == "offline"
+        assert "database unavailable" in service.status().reason
+        later = service.send(conversation_id=conv, customer_id=customer, text="Hello? Anyone there?")
+        assert later.spooled
+        service.leave_contact(conversation_id=conv, customer_id=customer, contact="+1 415 555 0199")
+        new_conv = service.start_conversation(customer_id=customer)  # created while down, spooled too
+        assert len(Spool(config.spool_path)) == 4
+
+        server.start()
+        clock.now += 11  # the breaker lets a probe through; the next turn replays the spool first
+        after = service.send(
+            conversation_id=new_conv, customer_id=customer, text="What are your phone hours?"
+        )
+        assert not after.spooled and after.mode == "minimal"
+        assert len(service.spool) == 0
+        with session_scope(server.url) as s:
+            texts = [
+                m.content
+                for m in s.scalars(
+                    select(Message).where(Message.conversation_id == conv).order_by(Message.id)
+                )
+            ]
+            assert texts[0] == "How do I return an item?"
+            assert texts[2:] == [
+                "My parcel never arrived",
+                minimal.OFFLINE,
+                "Hello? Anyone there?",
+                minimal.OFFLINE,
+            ]
+            tickets = s.scalars(select(Ticket).where(Ticket.conversation_id == conv)).all()
+            assert len(tickets) == 1
+            assert tickets[0].contact == "+1 415 555 0199" and tickets[0].reason == "offline"
+        assert [c["id"] for c in service.conversations(customer_id=customer)].count(new_conv) == 1

@@ -1,0 +1,300 @@
+"""The degradation ladder walked down and back up, over the demo help center with scripted models.
+
+Real knowledge base (embedding model, Chroma, BM25), real SQLite or Postgres; only the LLMs are scripted.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from langgraph.checkpoint.memory import InMemorySaver
+from sqlalchemy import select
+
+from agent.llm import ModelSlot
+from agent.prompts import minimal
+from agent.service import ChatService
+from core.breakers import HealthRegistry
+from core.chaos import ChaosController, FaultSpec
+from core.db import session_scope
+from core.faults import DependencyFault
+from core.models import Message, TurnRecord
+from evals.scripted import ScriptedChatModel, answer_call, grounded_answer
+from handoff.models import Ticket
+from knowledge.store import get_passage
+
+QUESTION = "How long do I have to return an item?"
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class Ladder:
+    service: ChatService
+    primary: ScriptedChatModel
+    fallback: ScriptedChatModel
+    health: HealthRegistry
+    clock: FakeClock
+    chaos: ChaosController
+
+    def ask(self, text: str = QUESTION, conversation: tuple[str, str] | None = None, **kw):  # type: ignore[no-untyped-def]
+        customer = conversation[1] if conversation else f"c-{uuid.uuid4().hex[:8]}"
+        conv = conversation[0] if conversation else self.service.start_conversation(customer_id=customer)
+        return self.service.send(conversation_id=conv, customer_id=customer, text=text, **kw)
+
+    def record(self, message_id: int) -> TurnRecord:
+        with session_scope(self.service.db) as s:
+            found = s.scalar(select(TurnRecord).where(TurnRecord.message_id == message_id))
+            assert found is not None
+            return found
+
+
+def _ladder(demo_service, settings, *, models: int = 2, **overrides) -> Iterator[Ladder]:  # type: ignore[no-untyped-def]
+    clock = FakeClock()
+    chaos = ChaosController(seed=7)
+    health = HealthRegistry(failure_threshold=2, cooldown_s=30.0, clock=clock, chaos=chaos)
+    kb = demo_service.kb
+    previous = kb.health
+    kb.attach_health(health)
+    primary = ScriptedChatModel(responder=grounded_answer)
+    fallback = ScriptedChatModel(responder=grounded_answer)
+    slots = [ModelSlot("scripted:primary", primary), ModelSlot("scripted:fallback", fallback)][:models]
+    config = settings.model_copy(
+        update={
+            "llm_timeout_s": 2.0,
+            "llm_model_timeout_s": 1.0,
+            "llm_rewrite_timeout_s": 0.5,
+            "llm_backoff_s": 0.01,
+            "llm_backoff_max_s": 0.02,
+            "llm_prices": {"scripted:primary": (2.0, 8.0)},
+            **overrides,
+        }
+    )
+    service = ChatService(config, kb=kb, health=health, checkpointer=InMemorySaver(), models=slots)
+    try:
+        yield Ladder(service, primary, fallback, health, clock, chaos)
+    finally:
+        chaos.clear()
+        kb.attach_health(previous)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def ladder(demo_service, settings) -> Iterator[Ladder]:  # type: ignore[no-untyped-def]
+    yield from _ladder(demo_service, settings)
+
+
+def _assert_cited(service: ChatService, result) -> None:  # type: ignore[no-untyped-def]
+    """Every citation names a stored passage, quotes it verbatim, and is referenced in the reply."""
+    assert result.reply.citations, result.reply.content
+    with session_scope(service.db) as s:
+        for c in result.reply.citations:
+            assert f"[{c['n']}]" in result.reply.content
+            passage = get_passage(s, chunk_id=c["chunk_id"], version_id=c["version_id"])
+            assert passage is not None
+            assert " ".join(c["quote"].split()).replace("…", "").strip()
+            assert " ".join(c["quote"].split()[:5]) in " ".join(passage.text.split())
+
+
+def test_healthy_dependencies_answer_in_full_mode_streamed_and_cited(ladder):
+    tokens: list[str] = []
+    result = ladder.ask(on_token=tokens.append)
+    assert result.mode == "full" and result.outcome == "answered"
+    assert result.mode_reason == "all dependencies healthy"
+    _assert_cited(ladder.service, result)
+    assert len(tokens) > 3
+    assert "".join(tokens).replace("[1]", "").strip() in result.reply.content
+    record = ladder.record(result.message.id)
+    assert record.model == "scripted:primary" and record.mode == "full"
+    assert record.input_tokens > 0 and record.output_tokens > 0
+    assert record.cost_usd is not None and record.cost_usd > 0
+    assert record.llm_calls["answer"]["model"] == "scripted:primary"
+    assert record.prompt_versions.get("answer") == 1
+
+
+def test_primary_failing_falls_to_the_fallback_in_degraded_mode(ladder):
+    ladder.primary.responder = lambda messages: DependencyFault("server", "HTTP 503")
+    resets: list[bool] = []
+    result = ladder.ask(on_reset=lambda: resets.append(True))
+    assert result.mode == "degraded"
+    assert "scripted:primary" in result.mode_reason and "scripted:fallback" in result.mode_reason
+    _assert_cited(ladder.service, result)
+    record = ladder.record(result.message.id)
+    assert record.model == "scripted:fallback" and record.mode == "degraded"
+    # Degraded is single-turn from fewer passages
+    prompt = ladder.fallback.prompts[-1]
+    assert prompt[-1].content.count("<passage ") <= ladder.service.settings.degraded_top_k
+
+
+def test_every_model_failing_falls_to_minimal_quotes_with_citations(ladder):
+    ladder.primary.responder = lambda messages: DependencyFault("server", "HTTP 500")
+    ladder.fallback.responder = lambda messages: DependencyFault("malformed", "bad JSON")
+    result = ladder.ask()
+    assert result.mode == "minimal" and result.outcome == "answered"
+    assert "no model answered" in result.mode_reason
+    assert result.reply.content.startswith(minimal.ANSWER_INTRO)
+    _assert_cited(ladder.service, result)
+
+
+def test_a_hanging_model_is_answered_in_minimal_within_the_timeout_plus_one_second(demo_service, settings):
+    for ladder in _ladder(demo_service, settings, models=1, llm_timeout_s=1.0, llm_model_timeout_s=1.0):
+        ladder.primary.latency_s = 8.0
+        started = time.monotonic()
+        result = ladder.ask()
+        elapsed = time.monotonic() - started
+        assert result.mode == "minimal"
+        assert "timeout" in result.mode_reason
+        _assert_cited(ladder.service, result)
+        assert elapsed < 1.0 + 1.0, elapsed
+
+
+def test_vector_index_down_serves_lexical_retrieval_on_the_degraded_rung(ladder):
+    ladder.chaos.set("vector_index", FaultSpec(error_rate=1.0))
+    first = ladder.ask()
+    assert first.mode == "degraded" and "lexical" in first.mode_reason
+    _assert_cited(ladder.service, first)
+    assert ladder.health.breaker("vector_index").state == "closed"  # one failure of a threshold of two
+    ladder.ask()
+    assert ladder.health.breaker("vector_index").state == "open"
+    calls = ladder.chaos.calls["vector_index"]
+    third = ladder.ask()
+    assert ladder.chaos.calls["vector_index"] == calls  # open: not even tried
+    assert third.mode == "degraded" and "lexical" in third.mode_reason
+    _assert_cited(ladder.service, third)
+
+
+def test_no_model_and_no_vector_index_gives_lexical_minimal(ladder):
+    ladder.primary.responder = lambda messages: DependencyFault("server", "HTTP 500")
+    ladder.fallback.responder = lambda messages: DependencyFault("server", "HTTP 500")
+    ladder.chaos.set("vector_index", FaultSpec(error_rate=1.0))
+    ladder.ask()
+    ladder.ask()  # two failing turns open every breaker
+    result = ladder.ask()
+    assert result.mode == "minimal"
+    assert "no LLM available" in result.mode_reason and "lexical" in result.mode_reason
+    _assert_cited(ladder.service, result)
+
+
+def test_retrieval_failing_outright_is_offline_with_a_ticket(ladder, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("index files unreadable")
+
+    monkeypatch.setattr(ladder.service.kb, "search", broken)
+    result = ladder.ask()
+    assert result.mode == "offline" and result.reply.content == minimal.OFFLINE
+    assert not result.reply.citations
+    with session_scope(ladder.service.db) as s:
+        tickets = s.scalars(select(Ticket).where(Ticket.conversation_id == result.conversation_id)).all()
+        assert [t.reason for t in tickets] == ["offline"]
+
+
+def test_database_down_spools_the_message_and_replays_it_when_it_returns(ladder):
+    customer = f"c-{uuid.uuid4().hex[:8]}"
+    conv = ladder.service.start_conversation(customer_id=customer)
+    ladder.chaos.set("database", FaultSpec(error_rate=1.0))
+    down = ladder.service.send(conversation_id=conv, customer_id=customer, text="Is my parcel lost?")
+    assert down.spooled and down.mode == "offline" and down.reply.content == minimal.OFFLINE
+    shown = ladder.service.transcript(conversation_id=conv, customer_id=customer)
+    assert [m.content for m in shown] == ["Is my parcel lost?", minimal.OFFLINE]
+    assert ladder.service.status().mode == "offline"  # two failures of a threshold of two: breaker open
+    saved = ladder.service.leave_contact(
+        conversation_id=conv, customer_id=customer, contact="kim@example.com", note="call after 5pm"
+    )
+    assert saved == minimal.CONTACT_SAVED
+
+    ladder.chaos.clear()
+    ladder.clock.advance(31)  # the database breaker lets a probe through
+    after = ladder.ask("What are your phone hours?", conversation=(conv, customer))
+    assert not after.spooled
+    assert len(ladder.service.spool) == 0
+    with session_scope(ladder.service.db) as s:
+        messages = s.scalars(
+            select(Message).where(Message.conversation_id == conv).order_by(Message.id)
+        ).all()
+        assert [m.content for m in messages][:2] == ["Is my parcel lost?", minimal.OFFLINE]
+        assert messages[0].status == "answered"
+        tickets = s.scalars(select(Ticket).where(Ticket.conversation_id == conv)).all()
+        assert len(tickets) == 1 and tickets[0].contact == "kim@example.com"
+        assert tickets[0].note == "call after 5pm"
+    # replaying again changes nothing: every entry is idempotent
+    assert ladder.service.replay_spool() == 0
+
+
+def test_half_open_probes_climb_back_to_full(ladder):
+    ladder.primary.script = [DependencyFault("timeout", "slow")] * 2
+    first = ladder.ask()
+    assert first.mode == "degraded"
+    assert ladder.health.breaker("llm:scripted:primary").state == "open"
+    calls = ladder.primary.calls
+    second = ladder.ask()
+    assert second.mode == "degraded" and ladder.primary.calls == calls  # open: no call to the primary
+    assert "circuit open" in second.mode_reason or "unavailable" in second.mode_reason
+    ladder.clock.advance(31)
+    assert ladder.health.breaker("llm:scripted:primary").state == "half_open"
+    third = ladder.ask()
+    assert third.mode == "full" and ladder.primary.calls == calls + 1
+    assert ladder.health.breaker("llm:scripted:primary").state == "closed"
+    assert ladder.health.last_mode is not None and ladder.health.last_mode.mode == "full"
+
+
+def test_a_failed_probe_opens_the_breaker_again(ladder):
+    ladder.primary.script = [DependencyFault("server", "x")] * 3
+    ladder.ask()
+    ladder.clock.advance(31)
+    result = ladder.ask()
+    assert result.mode == "degraded"
+    assert ladder.health.breaker("llm:scripted:primary").state == "open"
+
+
+def test_answer_citing_a_passage_it_was_not_given_is_replaced_by_quotes(ladder):
+    ladder.primary.script = [answer_call("Returns are accepted for 365 days [7].")]
+    result = ladder.ask()
+    assert result.mode == "minimal" and "not grounded" in result.mode_reason
+    assert "365" not in result.reply.content
+    _assert_cited(ladder.service, result)
+    record = ladder.record(result.message.id)
+    assert record.guards["grounding"]["blocked"]
+
+
+def test_model_that_cannot_answer_says_so_instead_of_guessing(ladder):
+    ladder.primary.script = [answer_call("I could not find that.", answerable=False, confidence=0.1)]
+    result = ladder.ask("Do you sell garden gnomes shaped like famous chess players?")
+    assert result.outcome in ("unknown",)
+    assert result.reply.content == minimal.UNKNOWN
+    assert not result.reply.citations
+
+
+def test_follow_up_is_rewritten_and_old_turns_are_summarised(demo_service, settings):
+    for ladder in _ladder(demo_service, settings, llm_context_tokens=60):
+        customer = f"c-{uuid.uuid4().hex[:8]}"
+        conv = (ladder.service.start_conversation(customer_id=customer), customer)
+        ladder.ask("How do I return a lamp I bought last week?", conversation=conv)
+        ladder.ask("And how long does the refund take after that?", conversation=conv)
+        result = ladder.ask("Can I get it back on my gift card instead?", conversation=conv)
+        assert result.mode == "full"
+        record = ladder.record(result.message.id)
+        assert {"rewrite", "summary", "answer"} <= set(record.llm_calls)
+        assert record.prompt_versions["rewrite_query"] == 1
+        assert record.prompt_versions["summarise_history"] == 1
+        answer_prompt = ladder.primary.prompts[-1]
+        assert any("Summary of the earlier conversation" in str(m.content) for m in answer_prompt)
+        assert record.input_tokens == sum(c["input_tokens"] for c in record.llm_calls.values())
+
+
+def test_rate_limited_primary_via_chaos_lands_on_the_fallback(ladder):
+    ladder.chaos.set("llm:scripted:primary", FaultSpec(rate_limit_rate=1.0, retry_after_s=5.0))
+    started = time.monotonic()
+    result = ladder.ask()
+    assert result.mode == "degraded" and "rate_limit" in result.mode_reason
+    assert time.monotonic() - started < 2.0  # a Retry-After beyond the model's slot is not waited out
