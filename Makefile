@@ -62,8 +62,9 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 
 bench: $(STAMP)
+	$(PY) -m evals.bench ladder --json var/bench/ladder.json
 	@if [ ! -d "$(RETRIEVAL_SET)" ]; then \
-	  echo "The shared benchmarks are not there ($(RETRIEVAL_SET)); nothing to run."; exit 0; fi; \
+	  echo "The shared benchmarks are not there ($(RETRIEVAL_SET)); retrieval benchmark skipped."; exit 0; fi; \
 	set -x; $(PY) -m evals.bench retrieval --kb $(RETRIEVAL_SET)/kb.jsonl \
 	  --queries $(RETRIEVAL_SET)/queries.jsonl --json var/bench/retrieval.json
 

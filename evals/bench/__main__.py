@@ -1,4 +1,4 @@
-"""`python -m evals.bench retrieval --kb KB --queries Q [--json OUT]`."""
+"""Benchmarks: `python -m evals.bench retrieval|ladder …` (see --help)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,10 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--limit", type=int, default=0, help="only the first N queries (0 = all)")
     r.add_argument("--cache-dir", type=Path, default=None, help="where the built index is kept between runs")
     r.add_argument("--no-baselines", action="store_true")
+    lad = sub.add_parser("ladder", help="non-LLM overhead per turn and failover latency (scripted models)")
+    lad.add_argument("--turns", type=int, default=60)
+    lad.add_argument("--timeout", type=float, default=1.0, help="per-model timeout for the failover runs (s)")
+    lad.add_argument("--json", type=Path, help="also write the figures here as one JSON object")
     args = parser.parse_args(argv)
     configure_logging("WARNING")
 
@@ -41,6 +45,13 @@ def main(argv: list[str] | None = None) -> int:
         except BadInput as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+    elif args.bench == "ladder":
+        from evals.bench.ladder import run_ladder
+
+        if args.turns < 1 or args.timeout <= 0:
+            print("error: --turns must be >= 1 and --timeout > 0", file=sys.stderr)
+            return 2
+        report = run_ladder(turns=args.turns, timeout_s=args.timeout)
     else:  # pragma: no cover - argparse rejects unknown names
         return 2
     if args.json:

@@ -121,3 +121,22 @@ def test_runner_rejects_a_missing_file(tmp_path, capsys):
     code = main(["retrieval", "--kb", str(tmp_path / "nope.jsonl"), "--queries", str(tmp_path / "q.jsonl")])
     assert code == 2
     assert "is not a file" in capsys.readouterr().err
+
+
+def test_ladder_benchmark_prints_overhead_and_failover_figures(tmp_path, capsys):
+    out = tmp_path / "ladder.json"
+    assert main(["ladder", "--turns", "4", "--timeout", "0.3", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["modes"] == {"full": 4}
+    assert report["overhead_ms"]["n"] == 4 and report["overhead_ms"]["p95"] > 0
+    assert report["failover_modes"] == {"degraded": 5}
+    assert report["hang_to_minimal_modes"] == {"minimal": 5}
+    # the hung primary is abandoned at its timeout, not waited out (it would take 30 x the timeout)
+    assert report["failover_ms"]["max"] < 0.3 * 1000 * 5
+    printed = capsys.readouterr().out
+    assert "non-LLM overhead per turn" in printed and "failover (primary hangs)" in printed
+
+
+def test_ladder_benchmark_rejects_nonsense_arguments(capsys):
+    assert main(["ladder", "--turns", "0"]) == 2
+    assert "--turns" in capsys.readouterr().err
