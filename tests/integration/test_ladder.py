@@ -5,10 +5,12 @@ Real knowledge base (embedding model, Chroma, BM25), real SQLite or Postgres; on
 
 from __future__ import annotations
 
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
@@ -62,6 +64,7 @@ class Ladder:
 
 
 def _ladder(demo_service, settings, *, models: int = 2, **overrides) -> Iterator[Ladder]:  # type: ignore[no-untyped-def]
+    """A service over the demo KB with scripted models, a fake clock, chaos, and its own spool folder."""
     clock = FakeClock()
     chaos = ChaosController(seed=7)
     health = HealthRegistry(failure_threshold=2, cooldown_s=30.0, clock=clock, chaos=chaos)
@@ -79,6 +82,7 @@ def _ladder(demo_service, settings, *, models: int = 2, **overrides) -> Iterator
             "llm_backoff_s": 0.01,
             "llm_backoff_max_s": 0.02,
             "llm_prices": {"scripted:primary": (2.0, 8.0)},
+            "data_dir": Path(tempfile.mkdtemp(prefix="ladder-")),
             **overrides,
         }
     )
