@@ -149,6 +149,9 @@ class ChatService:
             models=self.llm.names if self.llm else [],
             dense_configured=dense,
             kb_ready=ready,
+            disabled={s.name: s.error or "not built" for s in self.llm.slots if s.model is None}
+            if self.llm
+            else {},
         )
         self.health.note_mode(decision)
         return decision
@@ -336,7 +339,9 @@ class ChatService:
         try:
             return self._store_reply(conversation_id, customer_id, message_id, record)
         except _DB_DOWN:  # the database went down during the turn: keep the reply for replay
-            logger.warning("database down after the turn: spooling reply of message=%s", message_id, exc_info=True)
+            logger.warning(
+                "database down after the turn: spooling reply of message=%s", message_id, exc_info=True
+            )
             self.spool.append(
                 {"kind": "reply", "conversation_id": conversation_id, "customer_id": customer_id, **record}
             )

@@ -302,3 +302,19 @@ def test_rate_limited_primary_via_chaos_lands_on_the_fallback(ladder):
     result = ladder.ask()
     assert result.mode == "degraded" and "rate_limit" in result.mode_reason
     assert time.monotonic() - started < 2.0  # a Retry-After beyond the model's slot is not waited out
+
+
+def test_a_model_that_cannot_be_built_is_never_tried_and_the_reason_says_why(demo_service, settings):
+    from agent.llm import build_models
+
+    config = settings.model_copy(
+        update={"llm_models": ["nosuch:model"], "breaker_cooldown_s": 0.0, "data_dir": Path(tempfile.mkdtemp())}
+    )
+    slots = build_models(config)
+    assert slots[0].model is None and slots[0].error
+    service = ChatService(config, kb=demo_service.kb, checkpointer=InMemorySaver(), models=slots)
+    conv = service.start_conversation(customer_id="c-unbuilt")
+    result = service.send(conversation_id=conv, customer_id="c-unbuilt", text=QUESTION)
+    assert result.mode == "minimal"  # even with the breaker's cool-down over, an unbuilt model stays out
+    assert "nosuch:model" in result.mode_reason and "not usable" in result.mode_reason
+    _assert_cited(service, result)
