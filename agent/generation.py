@@ -37,6 +37,8 @@ __all__ = [
 
 _MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_MARKERS_AFTER_STOP = re.compile(r"([.!?])((?:\s*\[\d+(?:\s*,\s*\d+)*\])+)")
+"""Markers written after the full stop ("… days. [1]"): they belong to the sentence before them."""
 
 
 class UncitedAnswer(ValueError):
@@ -188,7 +190,7 @@ def cite(text: str, passages: Sequence[dict[str, Any]]) -> tuple[str, list[Citat
         return "".join(f"[{n}]" for n in numbers)
 
     reply = _MARKER.sub(swap, text)
-    sentences = _SENTENCE_END.split(text)
+    sentences = _SENTENCE_END.split(_MARKERS_AFTER_STOP.sub(r"\2\1", text))
     citations: list[Citation] = []
     for old in order:
         citing = " ".join(s for s in sentences if any(old in _numbers(m) for m in _MARKER.finditer(s)))

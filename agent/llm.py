@@ -277,6 +277,8 @@ class LLMLadder:
                     on_reset()
                 if not fault.retryable or attempt > self.settings.llm_max_retries:
                     raise fault from exc
+                if not breaker.available():  # this failure opened it: a retry would be refused
+                    raise fault from exc
                 delay = self._backoff(attempt, fault.retry_after)
                 if time.monotonic() + delay + 0.05 >= slot_deadline:
                     raise fault from exc

@@ -49,7 +49,7 @@ def retry_after_seconds(headers: Any) -> float | None:
     except (TypeError, ValueError):  # neither seconds nor a date: as if the server had said nothing
         return None
     if parsed.tzinfo is None:  # "-0000": an HTTP date is always GMT
-        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+        parsed = parsed.replace(tzinfo=datetime.UTC)
     return max(0.0, parsed.timestamp() - time.time())
 
 

@@ -42,8 +42,13 @@ class Spool:
 
     def append(self, entry: dict[str, Any]) -> None:
         """Store one entry durably (written and fsynced before returning)."""
-        line = _line(entry)
-        with self._locked(), open(self.path, "a", encoding="utf-8") as f:
+        line = _line(entry).encode("utf-8")
+        with self._locked(), open(self.path, "ab+") as f:
+            if f.seek(0, os.SEEK_END) > 0:
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n":
+                    # A crash left a torn last line: end it, or this entry would join it and be lost too.
+                    line = b"\n" + line
             f.write(line)
             f.flush()
             os.fsync(f.fileno())
@@ -52,7 +57,8 @@ class Spool:
         if not self.path.exists():
             return []
         entries: list[dict[str, Any]] = []
-        with open(self.path, encoding="utf-8") as f:
+        # errors="replace": a torn multi-byte character must spoil only its own line, not the whole file.
+        with open(self.path, encoding="utf-8", errors="replace") as f:
             for n, line in enumerate(f, 1):
                 if not line.strip():
                     continue
