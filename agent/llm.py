@@ -328,10 +328,16 @@ class LLMLadder:
             if slot.model is None:
                 continue
             is_primary = slot is self.slots[0]
-            messages, tools = build(slot, is_primary)
-            runnable: Any = slot.model
-            if tools:
-                runnable = slot.model.bind_tools(list(tools), tool_choice=tools[0].__name__)
+            try:
+                messages, tools = build(slot, is_primary)
+                runnable: Any = slot.model
+                if tools:
+                    runnable = slot.model.bind_tools(list(tools), tool_choice=tools[0].__name__)
+            except Exception as exc:  # e.g. a provider that cannot do tool calls: try the next model
+                logger.warning("LLM %s cannot take this request: %s", slot.name, type(exc).__name__)
+                failures.append((slot.name, "client"))
+                skip[slot.name] = "client"
+                continue
             t0 = time.perf_counter()
             try:
                 value, message, attempts = self._call_model(

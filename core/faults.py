@@ -70,7 +70,7 @@ def classify(exc: BaseException) -> DependencyFault:
     name = type(exc).__name__.lower()
     status = _status(exc)
     headers = getattr(getattr(exc, "response", None), "headers", None)
-    if isinstance(exc, TimeoutError) or "timeout" in name or "timedout" in name:
+    if isinstance(exc, TimeoutError) or "timeout" in name or "timedout" in name or status == 408:
         return DependencyFault("timeout", type(exc).__name__)
     if status == 429 or "ratelimit" in name:
         return DependencyFault("rate_limit", type(exc).__name__, retry_after=retry_after_seconds(headers))

@@ -436,3 +436,25 @@ def test_approx_tokens_is_about_four_characters_each():
     assert approx_tokens("a") == 1
     assert approx_tokens("a" * 8) == 2
     assert approx_tokens("a" * 9) == 3
+
+
+def test_a_model_that_cannot_bind_the_answer_tool_is_passed_over_for_the_next():
+    class NoTools(ScriptedChatModel):
+        def bind_tools(self, tools, **kwargs):  # type: ignore[no-untyped-def,override]
+            raise NotImplementedError("this provider has no tool calling")
+
+    health = HealthRegistry()
+    fallback = ScriptedChatModel(script=[answer_call("Fine [1].")])
+    ladder = LLMLadder(
+        [ModelSlot("scripted:notools", NoTools(script=[])), ModelSlot("scripted:ok", fallback)],
+        health=health,
+        settings=Settings(),
+    )
+    result = ladder.run(
+        "answer",
+        lambda slot, primary: ([HumanMessage("q")], [Answer]),
+        parse_answer,
+        deadline=time.monotonic() + 5,
+    )
+    assert result.slot.name == "scripted:ok"
+    assert result.failures == [("scripted:notools", "client")]

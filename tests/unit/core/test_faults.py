@@ -156,6 +156,11 @@ def test_other_4xx_is_a_client_fault(status):
     assert classify(APIStatusError(status)).kind == "client"
 
 
+def test_request_timeout_408_is_a_timeout_and_retried():
+    fault = classify(APIStatusError(408))
+    assert fault.kind == "timeout" and fault.retryable
+
+
 def test_the_status_may_come_from_the_response_alone():
     assert classify(ResponseOnlyError(503)).kind == "server"
     assert classify(ResponseOnlyError(404)).kind == "client"
