@@ -129,7 +129,10 @@ def _text_of(chunk: AIMessageChunk) -> str:
         except Exception:  # half a JSON string that cannot be read yet
             return ""
         text = parsed.get("text") if isinstance(parsed, dict) else None
-        return text if isinstance(text, str) else ""
+        if not isinstance(text, str):
+            return ""
+        # An escaped character split across chunks (\ud83d | \ude00) parses as half a character: wait for it.
+        return text[:-1] if text and "\ud800" <= text[-1] <= "\udbff" else text
     content = chunk.content
     return content if isinstance(content, str) else ""
 

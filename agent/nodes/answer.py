@@ -116,7 +116,7 @@ def generated_answer(state: TurnState, runtime: Runtime[TurnContext]) -> dict[st
     except AllModelsFailed as exc:
         logger.warning("no model answered conversation=%s: %s", state.get("conversation_id"), exc)
         writer({"reset": True})
-        reason = f"no model answered in time ({_fallback_reason(exc.failures)})"
+        reason = f"no model answered ({_fallback_reason(exc.failures)})"
         return extractive_answer(state, runtime) | {"mode": "minimal", "mode_reason": reason}
 
     update: dict[str, Any] = {

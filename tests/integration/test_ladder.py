@@ -307,9 +307,8 @@ def test_rate_limited_primary_via_chaos_lands_on_the_fallback(ladder):
 def test_a_model_that_cannot_be_built_is_never_tried_and_the_reason_says_why(demo_service, settings):
     from agent.llm import build_models
 
-    config = settings.model_copy(
-        update={"llm_models": ["nosuch:model"], "breaker_cooldown_s": 0.0, "data_dir": Path(tempfile.mkdtemp())}
-    )
+    update = {"llm_models": ["nosuch:model"], "breaker_cooldown_s": 0.0, "data_dir": Path(tempfile.mkdtemp())}
+    config = settings.model_copy(update=update)
     slots = build_models(config)
     assert slots[0].model is None and slots[0].error
     service = ChatService(config, kb=demo_service.kb, checkpointer=InMemorySaver(), models=slots)
