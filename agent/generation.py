@@ -61,6 +61,12 @@ def passages_block(passages: Sequence[dict[str, Any]], *, budget_tokens: int | N
     return "\n".join(parts)
 
 
+def fit_passages(passages: Sequence[dict[str, Any]], budget_tokens: int) -> list[dict[str, Any]]:
+    """The leading passages whose blocks fit the budget (at least one): exactly those the model is shown."""
+    shown = len(passages_block(passages, budget_tokens=budget_tokens).split("\n</passage>")) - 1
+    return list(passages[: max(1, shown)])
+
+
 def bounded_history(turns: Sequence[Turn], budget_tokens: int) -> tuple[list[Turn], list[Turn]]:
     """Split earlier turns into (older, kept): the newest turns that fit the budget are kept verbatim."""
     kept: list[Turn] = []

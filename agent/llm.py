@@ -254,9 +254,14 @@ class LLMLadder:
         deadline: float,
         on_text: Callable[[str], None] | None,
         on_reset: Callable[[], None] | None,
+        optional: bool = False,
     ) -> tuple[Any, AIMessageChunk, int]:
         breaker = self.health.breaker(slot.breaker)
-        slot_deadline = min(deadline, time.monotonic() + self.settings.llm_model_timeout_s)
+        now = time.monotonic()
+        slot_deadline = min(deadline, now + self.settings.llm_model_timeout_s)
+        # A timeout only counts against the model when it had (nearly) its own time: not when an optional
+        # step (query rewrite) or a turn budget already spent elsewhere cut it short.
+        timeouts_count = not optional and slot_deadline - now >= 0.8 * self.settings.llm_model_timeout_s
         attempt = 0
         while True:
             attempt += 1
@@ -274,7 +279,10 @@ class LLMLadder:
                 value = parse(message)
             except Exception as exc:
                 fault = classify(exc)
-                breaker.record_failure(fault.kind)
+                if fault.request_rejected or (fault.kind == "timeout" and not timeouts_count):
+                    breaker.release()
+                else:
+                    breaker.record_failure(fault.kind)
                 logger.warning("LLM %s attempt %d failed: %s", slot.name, attempt, fault.kind)
                 if streamed[0] and on_reset is not None:
                     on_reset()
@@ -308,6 +316,7 @@ class LLMLadder:
         only_primary: bool = False,
         on_text: Callable[[str], None] | None = None,
         on_reset: Callable[[], None] | None = None,
+        optional: bool = False,
     ) -> LadderResult:
         """Try the usable models in order until one gives a parseable reply before `deadline`.
 
@@ -344,11 +353,19 @@ class LLMLadder:
             t0 = time.perf_counter()
             try:
                 value, message, attempts = self._call_model(
-                    slot, runnable, messages, parse, deadline=deadline, on_text=on_text, on_reset=on_reset
+                    slot,
+                    runnable,
+                    messages,
+                    parse,
+                    deadline=deadline,
+                    on_text=on_text,
+                    on_reset=on_reset,
+                    optional=optional,
                 )
             except DependencyFault as fault:
                 failures.append((slot.name, fault.kind))
-                skip[slot.name] = fault.kind
+                if not (optional and fault.kind == "timeout") and not fault.request_rejected:
+                    skip[slot.name] = fault.kind  # not tried again this turn
                 continue
             usage = self._usage(purpose, slot, messages, message, (time.perf_counter() - t0) * 1000, attempts)
             return LadderResult(value=value, slot=slot, primary=is_primary, usage=usage, failures=failures)

@@ -28,14 +28,16 @@ def get_service() -> ChatService:
                 cooldown_s=settings.breaker_cooldown_s,
                 chaos=ChaosController() if settings.chaos_enabled else None,
             )
+            migrate_pending = False
             try:
                 upgrade(settings.database_url)
             except Exception:  # the database is down at start: serve Offline (spooling) until it returns
                 health.breaker("database").force_open("unavailable at start")
+                migrate_pending = True
             kb = KnowledgeBase(settings, health=health)
             try:
                 kb.refresh()
             except Exception:
                 health.breaker("database").record_failure("unavailable")
-            _service = ChatService(settings, kb=kb, health=health)
+            _service = ChatService(settings, kb=kb, health=health, migrate_pending=migrate_pending)
         return _service

@@ -7,6 +7,7 @@ itself is down, the message and the Offline notice are spooled on local disk and
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import sqlite3
 import time
@@ -76,6 +77,8 @@ def _mode(value: str | None) -> Mode:
 
 
 _DB_DOWN = (sa_exc.OperationalError, sa_exc.InterfaceError, DatabaseUnavailable, DependencyFault)
+_NOT_STORED = (sa_exc.SQLAlchemyError, DatabaseUnavailable, DependencyFault)
+"""Anything that kept a message or reply out of the database: it goes to the spool instead of being lost."""
 
 
 def _db_failure(exc: BaseException) -> bool:
@@ -83,6 +86,11 @@ def _db_failure(exc: BaseException) -> bool:
     if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
         return True
     return isinstance(exc, _DB_DOWN)
+
+
+def _bounded_key(key: str) -> str:
+    """Idempotency keys of any length map to the stored 64 characters, one to one in practice."""
+    return key if len(key) <= 64 else hashlib.sha256(key.encode()).hexdigest()
 
 
 def _spooled_view(role: str, content: str, *, mode: str | None = None) -> conv_store.MessageView:
@@ -103,8 +111,11 @@ class ChatService:
         health: HealthRegistry | None = None,
         models: list[ModelSlot] | None = None,
         chaos: ChaosController | None = None,
+        migrate_pending: bool = False,
     ) -> None:
         self.settings = settings
+        self._migrate_pending = migrate_pending
+        """True when the database was down at start: the schema is brought up once it answers."""
         self.health = health or HealthRegistry(
             failure_threshold=settings.breaker_failure_threshold,
             cooldown_s=settings.breaker_cooldown_s,
@@ -130,6 +141,7 @@ class ChatService:
     @contextlib.contextmanager
     def _session(self) -> Iterator[Session]:
         """A database session behind the database breaker (and its chaos switch)."""
+        self._migrate_if_pending()
         with self.health.call("database", counts=_db_failure), session_scope(self.db) as session:
             yield session
 
@@ -242,7 +254,8 @@ class ChatService:
         `on_token` receives the answer as it streams (Full and Degraded modes); `on_reset` says to discard
         what was streamed (a model failed mid-answer, or its answer was replaced by a safer one).
         """
-        key = idempotency_key or uuid.uuid4().hex
+        key = _bounded_key(idempotency_key) if idempotency_key else uuid.uuid4().hex
+        text = text.replace("\x00", "")  # no database stores NUL in text; it carries no meaning
         self.replay_spool()
         try:
             with self._session() as s:
@@ -270,7 +283,7 @@ class ChatService:
                         s, conversation=conv, content=text, idempotency_key=key
                     )
                 message_id, message_text = message.id, message.content
-        except _DB_DOWN:
+        except _NOT_STORED:
             return self._spool_turn(conversation_id, customer_id, text, key)
         return self._run_turn(conversation_id, customer_id, message_id, message_text, on_token, on_reset)
 
@@ -338,7 +351,7 @@ class ChatService:
         record = self._record(conversation_id, message_id, mode, reason, state, total_ms, error)
         try:
             return self._store_reply(conversation_id, customer_id, message_id, record)
-        except _DB_DOWN:  # the database went down during the turn: keep the reply for replay
+        except _NOT_STORED:  # the database went down during the turn: keep the reply for replay
             logger.warning(
                 "database down after the turn: spooling reply of message=%s", message_id, exc_info=True
             )
@@ -514,6 +527,19 @@ class ChatService:
             conv.mode = record["mode"]
         return message, reply
 
+    def _migrate_if_pending(self) -> None:
+        if not self._migrate_pending or not self.health.available("database"):
+            return
+        from core.migrate import upgrade
+
+        try:
+            upgrade(self.db)
+        except Exception as exc:  # still down: the turn spools, the next one tries again
+            self.health.breaker("database").record_failure(type(exc).__name__)
+            return
+        self._migrate_pending = False
+        self.kb.refresh()
+
     # the spool -----------------------------------------------------------------------------------
     def replay_spool(self) -> int:
         """Write what was spooled while the database was down; returns how many entries were applied."""
@@ -521,15 +547,27 @@ class ChatService:
             return 0
         if not self.health.available("database"):
             return 0
-        done = self.spool.replay(self._apply_spooled)
+        done = self.spool.replay(self._apply_or_set_aside)
         if done:
             logger.info("replayed %d spooled entries", done)
         return done
+
+    def _apply_or_set_aside(self, entry: dict[str, Any]) -> None:
+        """Apply one entry; one the database rejects for good is set aside, so it cannot block the rest."""
+        try:
+            self._apply_spooled(entry)
+        except _DB_DOWN:
+            raise
+        except Exception as exc:
+            logger.error("spooled %s entry set aside: %s", entry.get("kind"), type(exc).__name__)
+            self.spool.set_aside(entry, reason=type(exc).__name__)
 
     def _apply_spooled(self, entry: dict[str, Any]) -> None:
         with self._session() as s:
             kind = entry.get("kind")
             conv = s.get(conv_store.Conversation, entry["conversation_id"])
+            if conv is not None and kind != "reply" and conv.customer_id != entry["customer_id"]:
+                raise conv_store.NotYourConversation(entry["conversation_id"])
             if conv is None and kind != "reply":
                 conv = conv_store.create_conversation(
                     s, customer_id=entry["customer_id"], conversation_id=entry["conversation_id"]

@@ -39,13 +39,13 @@ class Settings(BaseSettings):
     llm_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """Extra constructor arguments per model, e.g. {"openai:my-model": {"base_url": "http://host/v1"}}.
     API keys come from each provider's usual variable (OPENAI_API_KEY, ANTHROPIC_API_KEY)."""
-    llm_timeout_s: float = 20.0
+    llm_timeout_s: float = Field(default=20.0, gt=0)
     """Budget for all LLM work of one turn; past it the turn is answered in Minimal mode."""
-    llm_model_timeout_s: float = 10.0
+    llm_model_timeout_s: float = Field(default=10.0, gt=0)
     """How long one model may take, its retries included, before the next model is tried."""
     llm_rewrite_timeout_s: float = 3.0
     """Query rewriting and history summaries are optional: they get less time than the answer."""
-    llm_max_retries: int = 2
+    llm_max_retries: int = Field(default=2, ge=0)
     """Retries of one model on 429, 5xx and timeouts, with jittered backoff honouring Retry-After."""
     llm_backoff_s: float = 0.5
     llm_backoff_max_s: float = 4.0
@@ -58,13 +58,15 @@ class Settings(BaseSettings):
     llm_prices: dict[str, tuple[float, float]] = Field(default_factory=dict)
     """USD per million input and output tokens by `provider:model`, for the cost of each turn."""
 
-    breaker_failure_threshold: int = 3
+    breaker_failure_threshold: int = Field(default=3, ge=1)
     """Consecutive failures (timeouts included) that open a dependency's circuit breaker."""
-    breaker_cooldown_s: float = 30.0
+    breaker_cooldown_s: float = Field(default=30.0, ge=0)
     """How long an open breaker waits before letting one probe call through."""
     chaos_enabled: bool = False
     """Fault injection switches in the chat sidebar (never in prod)."""
 
+    retrieval_timeout_s: float = Field(default=2.0, gt=0)
+    """Dense retrieval (embedding + vector index) past this falls back to BM25 for the turn."""
     top_k: int = 5
     retrieval_candidates: int = 30
     """How many hits each retriever (dense, lexical) contributes before rank fusion."""

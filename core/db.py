@@ -40,10 +40,21 @@ def get_engine(url: str) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 10}, hide_parameters=True
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # Errors must not carry customer text into logs; a dead server must fail fast, not hang the turn.
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
+        pool_timeout=5,
+        hide_parameters=True,
+        connect_args={"connect_timeout": 5},
+    )
 
 
 @lru_cache(maxsize=8)

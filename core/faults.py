@@ -16,15 +16,28 @@ RETRYABLE: frozenset[str] = frozenset({"timeout", "rate_limit", "server"})
 class DependencyFault(Exception):
     """A dependency call failed; `kind` says how, `retry_after` (seconds) when the server said when."""
 
-    def __init__(self, kind: FaultKind, detail: str = "", *, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        kind: FaultKind,
+        detail: str = "",
+        *,
+        retry_after: float | None = None,
+        status: int | None = None,
+    ) -> None:
         super().__init__(f"{kind}: {detail}" if detail else kind)
         self.kind: FaultKind = kind
         self.detail = detail
         self.retry_after = retry_after
+        self.status = status
 
     @property
     def retryable(self) -> bool:
         return self.kind in RETRYABLE
+
+    @property
+    def request_rejected(self) -> bool:
+        """The request itself was refused (too long, invalid): the dependency is fine, this call was not."""
+        return self.kind == "client" and self.status in (400, 413, 422)
 
 
 def retry_after_seconds(headers: Any) -> float | None:
@@ -77,7 +90,7 @@ def classify(exc: BaseException) -> DependencyFault:
     if status is not None and status >= 500:
         return DependencyFault("server", f"HTTP {status}", retry_after=retry_after_seconds(headers))
     if status is not None and 400 <= status < 500:
-        return DependencyFault("client", f"HTTP {status}")
+        return DependencyFault("client", f"HTTP {status}", status=status)
     if "json" in name or "decode" in name or "parse" in name or "validation" in name:
         return DependencyFault("malformed", type(exc).__name__)
     if isinstance(exc, ConnectionError) or "connect" in name:

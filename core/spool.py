@@ -73,6 +73,14 @@ class Spool:
         with self._locked():
             return self._read()
 
+    def set_aside(self, entry: dict[str, Any], *, reason: str) -> None:
+        """Keep an entry that can never be applied in a dead-letter file beside the spool, for a person."""
+        dead = self.path.with_name(self.path.stem + ".dead.jsonl")
+        with open(dead, "a", encoding="utf-8") as f:
+            f.write(_line({**entry, "set_aside_because": reason}))
+            f.flush()
+            os.fsync(f.fileno())
+
     def __len__(self) -> int:
         return len(self.pending())
 

@@ -6,6 +6,8 @@ import contextlib
 import logging
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +22,9 @@ from knowledge.types import Doc, Passage
 from knowledge.vector_index import IndexUnavailable, VectorIndex
 
 logger = logging.getLogger(__name__)
+
+_DENSE_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dense")
+"""Dense retrieval runs here so a hung embedding or vector call can be abandoned at its deadline."""
 
 RRF_K = 60
 LEXICAL_WEIGHT = 0.5
@@ -58,8 +63,10 @@ class HybridRetriever:
         vector: VectorIndex | None,
         candidates: int = 30,
         health: HealthRegistry | None = None,
+        dense_timeout_s: float = 2.0,
     ) -> None:
         self.health = health
+        self.dense_timeout_s = dense_timeout_s
         self.docs = {d.id: d for d in docs}
         self.lexical = BM25Index([d.id for d in docs], (d.index_text() for d in docs))
         self.catalog = EntityCatalog(docs)
@@ -75,6 +82,24 @@ class HybridRetriever:
 
     def __len__(self) -> int:
         return len(self.docs)
+
+    def _dense(
+        self,
+        embedder: Embedder,
+        vector: VectorIndex,
+        text: str,
+        where: dict[str, Any] | None,
+        timings: dict[str, float],
+    ) -> list[tuple[str, float]]:
+        t0 = time.perf_counter()
+        with self._guard("embeddings"):
+            vec = embedder.embed([text])[0]
+        timings["embed"] = (time.perf_counter() - t0) * 1000
+        t0 = time.perf_counter()
+        with self._guard("vector_index"):
+            found = vector.query(vec, k=self.candidates, where=where)
+        timings["dense"] = (time.perf_counter() - t0) * 1000
+        return found
 
     def _dense_available(self) -> bool:
         return self.health is None or (
@@ -117,15 +142,14 @@ class HybridRetriever:
         if embedder is not None and vector is not None and not self._dense_available():
             lexical_only = True  # a breaker is open: do not wait on a dependency known to be failing
         elif embedder is not None and vector is not None:
-            t0 = time.perf_counter()
+            future = _DENSE_POOL.submit(self._dense, embedder, vector, text, where, timings)
             try:
-                with self._guard("embeddings"):
-                    vec = embedder.embed([text])[0]
-                timings["embed"] = (time.perf_counter() - t0) * 1000
-                t0 = time.perf_counter()
-                with self._guard("vector_index"):
-                    dense = vector.query(vec, k=self.candidates, where=where)
-                timings["dense"] = (time.perf_counter() - t0) * 1000
+                dense = future.result(timeout=self.dense_timeout_s)
+            except FuturesTimeout:
+                logger.warning("dense retrieval timed out after %.1f s; lexical only", self.dense_timeout_s)
+                if self.health is not None:
+                    self.health.breaker("vector_index").record_failure("timeout")
+                lexical_only = True
             except (IndexUnavailable, EmbeddingUnavailable, DependencyFault) as exc:
                 logger.warning("dense retrieval unavailable (%s); lexical only", type(exc).__name__)
                 lexical_only = True

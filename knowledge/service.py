@@ -96,6 +96,7 @@ class KnowledgeBase:
             vector=vector,
             candidates=self.settings.retrieval_candidates,
             health=self.health,
+            dense_timeout_s=self.settings.retrieval_timeout_s,
         )
         with self._lock:
             self._retriever = retriever

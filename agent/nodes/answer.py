@@ -14,7 +14,14 @@ from langgraph.runtime import Runtime
 from agent.citations import citation_for, quote_block
 from agent.context import TurnContext
 from agent.extractive import extract_quote
-from agent.generation import UncitedAnswer, answer_messages, bounded_history, cite, parse_answer
+from agent.generation import (
+    UncitedAnswer,
+    answer_messages,
+    bounded_history,
+    cite,
+    fit_passages,
+    parse_answer,
+)
 from agent.history import earlier_turns
 from agent.llm import AllModelsFailed, ModelSlot
 from agent.nodes._timing import timed
@@ -90,16 +97,17 @@ def generated_answer(state: TurnState, runtime: Runtime[TurnContext]) -> dict[st
     summary = state.get("summary") if covered else None
     writer = runtime.stream_writer
 
+    degraded_passages = fit_passages(passages[: settings.degraded_top_k], settings.degraded_context_tokens)
+
     def build(slot: ModelSlot, primary: bool) -> tuple[list[BaseMessage], list[type]]:
         full = primary and state.get("mode") == "full"
         messages = answer_messages(
             question=state["text"],
-            passages=passages if full else passages[: settings.degraded_top_k],
+            passages=passages if full else degraded_passages,
             history=kept if full else [],
             summary=summary if full else None,
             company=settings.company_name,
             single_turn=not full,
-            passage_budget_tokens=None if full else settings.degraded_context_tokens,
         )
         return messages, [answer_prompt.Answer]
 
@@ -141,7 +149,7 @@ def generated_answer(state: TurnState, runtime: Runtime[TurnContext]) -> dict[st
             "handoff_reason": HandoffReason.LOW_CONFIDENCE.value,
         }
     try:
-        text, citations = cite(reply.text, passages if full else passages[: settings.degraded_top_k])
+        text, citations = cite(reply.text, passages if full else degraded_passages)
     except UncitedAnswer as exc:
         writer({"reset": True})
         fallback = extractive_answer(state, runtime)

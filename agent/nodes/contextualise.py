@@ -24,6 +24,8 @@ from agent.state import TurnState
 logger = logging.getLogger(__name__)
 
 _MAX_QUERY_CHARS = 300
+_MAX_SUMMARISED_TURNS = 12
+"""Turns folded into the summary at once; the summary itself carries what came before."""
 
 
 @timed("contextualise")
@@ -42,13 +44,16 @@ def contextualise(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, 
             result = ctx.llm.run(
                 "summary",
                 lambda slot, primary: (
-                    summary_messages(previous=state.get("summary"), turns=older[covered:]),
+                    summary_messages(
+                        previous=state.get("summary"), turns=older[covered:][-_MAX_SUMMARISED_TURNS:]
+                    ),
                     None,
                 ),
                 parse_text,
                 deadline=deadline,
                 skip=ctx.failed_models,
                 only_primary=True,
+                optional=True,
             )
             update |= {"summary": result.value[:2000], "summary_upto": len(older)}
             update["llm_usage"]["summary"] = result.usage.as_dict()
@@ -65,6 +70,7 @@ def contextualise(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, 
             deadline=deadline,
             skip=ctx.failed_models,
             only_primary=True,
+            optional=True,
         )
     except AllModelsFailed as exc:
         logger.warning("query rewrite skipped: %s", exc)

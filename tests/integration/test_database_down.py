@@ -78,3 +78,26 @@ def test_postgres_outage_spools_turns_and_tickets_and_replays_them_in_order(demo
             assert len(tickets) == 1
             assert tickets[0].contact == "+1 415 555 0199" and tickets[0].reason == "offline"
         assert [c["id"] for c in service.conversations(customer_id=customer)].count(new_conv) == 1
+
+
+def test_postgres_stores_nul_bytes_and_overlong_keys_without_losing_the_message(
+    demo_service, settings, tmp_path
+):
+    with postgres_server() as server:
+        config = settings.model_copy(update={"database_url": server.url, "data_dir": tmp_path})
+        # the database came up empty after the app started: the schema is created on first use
+        service = ChatService(
+            config, kb=demo_service.kb, checkpointer=InMemorySaver(), models=[], migrate_pending=True
+        )
+        customer = f"c-{uuid.uuid4().hex[:8]}"
+        conv = service.start_conversation(customer_id=customer)
+        key = "k" * 200
+        first = service.send(
+            conversation_id=conv, customer_id=customer, text="refund\x00 please", idempotency_key=key
+        )
+        assert not first.spooled and first.message.content == "refund please"
+        again = service.send(
+            conversation_id=conv, customer_id=customer, text="refund\x00 please", idempotency_key=key
+        )
+        assert again.replayed and again.reply.id == first.reply.id
+        assert len(service.spool) == 0

@@ -317,3 +317,39 @@ def test_a_model_that_cannot_be_built_is_never_tried_and_the_reason_says_why(dem
     assert result.mode == "minimal"  # even with the breaker's cool-down over, an unbuilt model stays out
     assert "nosuch:model" in result.mode_reason and "not usable" in result.mode_reason
     _assert_cited(service, result)
+
+
+def test_a_hung_vector_index_is_abandoned_at_the_retrieval_timeout(demo_service, settings):
+    retriever = demo_service.kb.retriever
+    for ladder in _ladder(demo_service, settings):
+        retriever.dense_timeout_s = 0.5
+        ladder.chaos.set("vector_index", FaultSpec(hang_rate=1.0, hang_s=5.0))
+        started = time.monotonic()
+        result = ladder.ask()
+        assert time.monotonic() - started < 1.5
+        assert result.mode == "degraded" and "lexical" in result.mode_reason
+        _assert_cited(ladder.service, result)
+    retriever.dense_timeout_s = settings.retrieval_timeout_s
+
+
+def test_a_spooled_entry_the_database_rejects_is_set_aside_and_the_rest_replayed(ladder):
+    owner = f"c-{uuid.uuid4().hex[:8]}"
+    taken = ladder.service.start_conversation(customer_id=owner)
+    ladder.service.spool.append(  # claims someone else's conversation: must never be applied
+        {
+            "kind": "turn",
+            "conversation_id": taken,
+            "customer_id": "intruder",
+            "text": "hi",
+            "key": "x1",
+            "reply": minimal.OFFLINE,
+        }
+    )
+    other = str(uuid.uuid4())
+    ladder.service.spool.append({"kind": "conversation", "conversation_id": other, "customer_id": "c-late"})
+    assert ladder.service.replay_spool() == 2
+    assert len(ladder.service.spool) == 0
+    dead = ladder.service.spool.path.with_name("pending.dead.jsonl").read_text()
+    assert "intruder" in dead and "NotYourConversation" in dead
+    assert [c["id"] for c in ladder.service.conversations(customer_id="c-late")] == [other]
+    assert ladder.service.transcript(conversation_id=taken, customer_id=owner) == []

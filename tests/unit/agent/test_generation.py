@@ -304,3 +304,13 @@ def test_the_passage_budget_keeps_the_first_passages_that_fit_and_always_one():
     assert messages[-1].content.count("<passage ") == 1
     messages = _messages(single_turn=True, passage_budget_tokens=60)
     assert messages[-1].content.count("<passage ") == 2
+
+
+def test_fit_passages_returns_exactly_the_passages_the_budget_shows():
+    from agent.generation import fit_passages
+
+    passages = [{"id": f"p{i}", "title": "T", "section": "S", "text": "word " * 200} for i in range(3)]
+    shown = fit_passages(passages, budget_tokens=300)
+    assert [p["id"] for p in shown] == ["p0"]
+    assert len(fit_passages(passages, budget_tokens=10_000)) == 3
+    assert len(fit_passages(passages, budget_tokens=1)) == 1  # never none

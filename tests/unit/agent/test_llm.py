@@ -458,3 +458,53 @@ def test_a_model_that_cannot_bind_the_answer_tool_is_passed_over_for_the_next():
     )
     assert result.slot.name == "scripted:ok"
     assert result.failures == [("scripted:notools", "client")]
+
+
+class Rejected(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status_code = status
+
+
+def test_a_request_the_provider_rejects_as_invalid_does_not_count_against_its_breaker():
+    a = ScriptedChatModel(script=[Rejected(400), Rejected(413)])
+    b = ScriptedChatModel(script=[answer_call(TEXT), answer_call(TEXT)])
+    ladder = _ladder(a, b, health=HealthRegistry(failure_threshold=1, clock=FakeClock()))
+    assert _run(ladder).slot.name == B
+    assert _run(ladder).slot.name == B
+    assert ladder.health.breaker(f"llm:{A}").state == "closed"  # one customer's bad request is not an outage
+
+
+def test_a_bad_api_key_does_count_against_the_breaker():
+    a = ScriptedChatModel(script=[Rejected(401)])
+    b = ScriptedChatModel(script=[answer_call(TEXT)])
+    ladder = _ladder(a, b, health=HealthRegistry(failure_threshold=1, clock=FakeClock()))
+    _run(ladder)
+    assert ladder.health.breaker(f"llm:{A}").state == "open"
+
+
+def test_an_optional_step_cut_short_by_its_own_deadline_does_not_bench_the_model():
+    a = ScriptedChatModel(script=["slow rewrite"], latency_s=1.0)
+    ladder = _ladder(a, health=HealthRegistry(failure_threshold=1, clock=FakeClock()))
+    skip: dict[str, str] = {}
+    with pytest.raises(AllModelsFailed):
+        ladder.run(
+            "rewrite",
+            lambda slot, primary: (PROMPT, None),
+            parse_text,
+            deadline=time.monotonic() + 0.2,
+            skip=skip,
+            optional=True,
+        )
+    assert ladder.health.breaker(f"llm:{A}").state == "closed"
+    assert skip == {}  # the answer may still use it this turn
+
+
+def test_a_timeout_under_a_turn_budget_spent_elsewhere_does_not_count():
+    a = ScriptedChatModel(script=[answer_call(TEXT)], latency_s=1.0)
+    ladder = _ladder(
+        a, health=HealthRegistry(failure_threshold=1, clock=FakeClock()), llm_model_timeout_s=2.0
+    )
+    with pytest.raises(AllModelsFailed):
+        ladder.run("answer", _build, parse_answer, deadline=time.monotonic() + 0.2)
+    assert ladder.health.breaker(f"llm:{A}").state == "closed"
