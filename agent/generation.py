@@ -45,26 +45,29 @@ class UncitedAnswer(ValueError):
     """The model's reply states facts without valid citations."""
 
 
-def passages_block(passages: Sequence[dict[str, Any]], *, budget_tokens: int | None = None) -> str:
-    parts: list[str] = []
-    used = 0
-    for n, p in enumerate(passages, 1):
-        title = p.get("title") or ""
-        if p.get("section") and p["section"] != "Overview":
-            title = f"{title} › {p['section']}"
-        block = answer_prompt.PASSAGE.format(n=n, title=title.replace('"', "'"), text=p["text"].strip())
-        cost = approx_tokens(block)
-        if budget_tokens is not None and parts and used + cost > budget_tokens:
-            break
-        parts.append(block)
-        used += cost
-    return "\n".join(parts)
+def _passage(n: int, p: dict[str, Any]) -> str:
+    title = p.get("title") or ""
+    if p.get("section") and p["section"] != "Overview":
+        title = f"{title} › {p['section']}"
+    return answer_prompt.PASSAGE.format(n=n, title=title.replace('"', "'"), text=p["text"].strip())
+
+
+def passages_block(passages: Sequence[dict[str, Any]]) -> str:
+    """The numbered, delimited passages exactly as the model sees them."""
+    return "\n".join(_passage(n, p) for n, p in enumerate(passages, 1))
 
 
 def fit_passages(passages: Sequence[dict[str, Any]], budget_tokens: int) -> list[dict[str, Any]]:
     """The leading passages whose blocks fit the budget (at least one): exactly those the model is shown."""
-    shown = len(passages_block(passages, budget_tokens=budget_tokens).split("\n</passage>")) - 1
-    return list(passages[: max(1, shown)])
+    shown: list[dict[str, Any]] = []
+    used = 0
+    for n, p in enumerate(passages, 1):
+        cost = approx_tokens(_passage(n, p))
+        if shown and used + cost > budget_tokens:
+            break
+        shown.append(p)
+        used += cost
+    return shown
 
 
 def bounded_history(turns: Sequence[Turn], budget_tokens: int) -> tuple[list[Turn], list[Turn]]:
@@ -89,7 +92,6 @@ def answer_messages(
     summary: str | None,
     company: str,
     single_turn: bool,
-    passage_budget_tokens: int | None = None,
 ) -> list[BaseMessage]:
     """Full: summary + recent turns + passages + question. Degraded (`single_turn`): passages + question."""
     system = answer_prompt.SYSTEM.format(company=company)
@@ -101,7 +103,7 @@ def answer_messages(
             messages.append(SystemMessage(answer_prompt.HISTORY_SUMMARY.format(summary=summary)))
         for turn in history:
             messages.append(HumanMessage(turn.text) if turn.role == "customer" else AIMessage(turn.text))
-    block = passages_block(passages, budget_tokens=passage_budget_tokens)
+    block = passages_block(passages)
     messages.append(HumanMessage(answer_prompt.PASSAGES.format(passages=block, question=question)))
     return messages
 

@@ -13,6 +13,7 @@ from agent.generation import (
     answer_messages,
     bounded_history,
     cite,
+    fit_passages,
     parse_answer,
     parse_text,
 )
@@ -300,15 +301,13 @@ def test_single_turn_context_leaves_out_history_and_summary():
 
 
 def test_the_passage_budget_keeps_the_first_passages_that_fit_and_always_one():
-    messages = _messages(single_turn=True, passage_budget_tokens=1)
+    messages = _messages(single_turn=True, passages=fit_passages(SHORT, budget_tokens=1))
     assert messages[-1].content.count("<passage ") == 1
-    messages = _messages(single_turn=True, passage_budget_tokens=60)
+    messages = _messages(single_turn=True, passages=fit_passages(SHORT, budget_tokens=60))
     assert messages[-1].content.count("<passage ") == 2
 
 
 def test_fit_passages_returns_exactly_the_passages_the_budget_shows():
-    from agent.generation import fit_passages
-
     passages = [{"id": f"p{i}", "title": "T", "section": "S", "text": "word " * 200} for i in range(3)]
     shown = fit_passages(passages, budget_tokens=300)
     assert [p["id"] for p in shown] == ["p0"]
