@@ -16,20 +16,14 @@ from core.migrate import upgrade
 from core.models import Message
 from core.spool import Spool
 from handoff.models import Ticket
+from tests.clock import FakeClock
 from tests.postgres import postgres_available, postgres_server
 
 pytestmark = pytest.mark.skipif(not postgres_available(), reason="PostgreSQL server binaries not installed")
 
 
-class Clock:
-    now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_postgres_outage_spools_turns_and_tickets_and_replays_them_in_order(demo_service, settings, tmp_path):
-    clock = Clock()
+    clock = FakeClock()
     with postgres_server() as server:
         upgrade(server.url)
         config = settings.model_copy(update={"database_url": server.url, "data_dir": tmp_path})
@@ -54,7 +48,7 @@ def test_postgres_outage_spools_turns_and_tickets_and_replays_them_in_order(demo
         assert len(Spool(config.spool_path)) == 4
 
         server.start()
-        clock.now += 11  # the breaker lets a probe through; the next turn replays the spool first
+        clock.advance(11)  # the breaker lets a probe through; the next turn replays the spool first
         after = service.send(
             conversation_id=new_conv, customer_id=customer, text="What are your phone hours?"
         )

@@ -27,19 +27,9 @@ from core.models import Message, TurnRecord
 from evals.scripted import ScriptedChatModel, answer_call, grounded_answer
 from handoff.models import Ticket
 from knowledge.store import get_passage
+from tests.clock import FakeClock
 
 QUESTION = "How long do I have to return an item?"
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @dataclass

@@ -23,6 +23,7 @@ from core.breakers import HealthRegistry
 from core.db import session_scope
 from core.models import TurnRecord
 from knowledge.store import get_passage
+from tests.clock import FakeClock
 from tests.stub_openai import StubOpenAI
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]  # setup loads the embedding model
@@ -357,10 +358,10 @@ def test_malformed_output_from_both_models_ends_in_a_cited_quote(make_service, s
 def test_open_breaker_skips_the_primary_and_a_successful_probe_climbs_back_to_full(
     make_service, settings, primary, fallback
 ):
-    now = [1_000.0]
+    now = FakeClock()
     svc = make_service(
         {PRIMARY: primary, FALLBACK: fallback},
-        clock=lambda: now[0],
+        clock=now,
         breaker_failure_threshold=2,
         llm_max_retries=0,
     )
@@ -379,7 +380,7 @@ def test_open_breaker_skips_the_primary_and_a_successful_probe_climbs_back_to_fu
     _assert_grounded(skipped, settings.database_url)
     assert len(primary.chat_requests()) == asked  # not even one request while open
 
-    now[0] += svc.settings.breaker_cooldown_s + 1
+    now.advance(svc.settings.breaker_cooldown_s + 1)
     assert breaker.state == "half_open"
     assert svc.status().mode == "full"
     primary.set_default("ok")
@@ -392,15 +393,13 @@ def test_open_breaker_skips_the_primary_and_a_successful_probe_climbs_back_to_fu
 
 
 def test_failed_probe_goes_to_the_fallback_without_waiting_out_retry_after(make_service, primary, fallback):
-    now = [1_000.0]
-    svc = make_service(
-        {PRIMARY: primary, FALLBACK: fallback}, clock=lambda: now[0], breaker_failure_threshold=1
-    )
+    now = FakeClock()
+    svc = make_service({PRIMARY: primary, FALLBACK: fallback}, clock=now, breaker_failure_threshold=1)
     primary.script(["500"])
     _assert_on_rung(_turn(svc), "degraded", model=FALLBACK)  # one failure opens it (threshold 1)
     assert len(primary.chat_requests()) == 1
 
-    now[0] += svc.settings.breaker_cooldown_s + 1
+    now.advance(svc.settings.breaker_cooldown_s + 1)
     primary.script(["429:1.5"])
     probe = _turn(svc)
 
@@ -411,10 +410,10 @@ def test_failed_probe_goes_to_the_fallback_without_waiting_out_retry_after(make_
 
 
 def test_failed_probe_opens_the_breaker_again_for_another_cooldown(make_service, primary, fallback):
-    now = [1_000.0]
+    now = FakeClock()
     svc = make_service(
         {PRIMARY: primary, FALLBACK: fallback},
-        clock=lambda: now[0],
+        clock=now,
         breaker_failure_threshold=1,
         llm_max_retries=0,
     )
@@ -423,7 +422,7 @@ def test_failed_probe_opens_the_breaker_again_for_another_cooldown(make_service,
     _assert_on_rung(_turn(svc), "degraded", model=FALLBACK)
     assert breaker.state == "open"
 
-    now[0] += svc.settings.breaker_cooldown_s + 1
+    now.advance(svc.settings.breaker_cooldown_s + 1)
     probe = _turn(svc)
     _assert_on_rung(probe, "degraded", model=FALLBACK)
     assert len(primary.chat_requests()) == 2

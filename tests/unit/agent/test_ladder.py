@@ -9,20 +9,10 @@ from agent.llm import LLMLadder, ModelSlot
 from core.breakers import HealthRegistry
 from core.config import Settings
 from evals.scripted import ScriptedChatModel
+from tests.clock import FakeClock
 
 PRIMARY, FALLBACK = "openai:gpt-4.1-mini", "anthropic:claude-haiku"
 MODELS = [PRIMARY, FALLBACK]
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture

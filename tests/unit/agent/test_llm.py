@@ -18,21 +18,11 @@ from core.chaos import ChaosController, FaultSpec
 from core.config import Settings
 from core.faults import DependencyFault
 from evals.scripted import ScriptedChatModel, answer_call
+from tests.clock import FakeClock
 
 A, B = "scripted:a", "scripted:b"
 TEXT = "You can return most items within 30 days of delivery, and refunds reach your card within a week [1]."
 PROMPT: list[BaseMessage] = [HumanMessage("How long do I have to return an item?")]
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class APIStatusError(Exception):

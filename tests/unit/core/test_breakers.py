@@ -7,17 +7,7 @@ import pytest
 from core.breakers import CircuitBreaker, HealthRegistry, ModeDecision
 from core.chaos import ChaosController, FaultSpec
 from core.faults import DependencyFault
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from tests.clock import FakeClock
 
 
 class CustomerError(Exception):
