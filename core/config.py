@@ -76,6 +76,33 @@ class Settings(BaseSettings):
     """Longer customer messages are stored whole but truncated for processing."""
     quote_max_passages: int = 2
 
+    handoff_sentiment_threshold: float = Field(default=-0.6, ge=-1, le=0)
+    """One customer message scoring at or below this (VADER plus support cues, -1..1) hands off."""
+    handoff_trend_floor: float = Field(default=-0.3, ge=-1, le=0)
+    """A falling trend hands off only once the latest message is at or below this."""
+    handoff_trend_drop: float = Field(default=0.5, gt=0, le=2)
+    """...and has fallen at least this much from the best of the recent window."""
+    handoff_trend_window: int = Field(default=4, ge=2)
+    """Customer messages the trend looks back over."""
+    handoff_unresolved_turns: int = Field(default=2, ge=1)
+    """Unresolved bot turns in a row ("I don't know", failures) that hand off."""
+    handoff_rephrase_similarity: float = Field(default=0.6, gt=0, le=1)
+    """A question this similar to an earlier one the bot could not answer counts as a repeat."""
+    handoff_risky_topics: list[str] = Field(
+        default_factory=lambda: [
+            "legal_threat", "bereavement", "fraud", "account_takeover", "self_harm", "safety"
+        ]
+    )
+    """High-risk topics that always go to a person (handoff/triggers/topics.py defines each)."""
+    handoff_sla_minutes: dict[str, float] = Field(
+        default_factory=lambda: {"urgent": 5.0, "high": 15.0, "normal": 60.0}
+    )
+    """First-response due time by priority band (urgent >= 80, high >= 60, normal below)."""
+    handoff_aging_minutes: float = Field(default=5.0, gt=0)
+    """A waiting ticket gains one priority point per this many minutes, so nothing waits forever."""
+    handoff_handle_minutes: float = Field(default=6.0, gt=0)
+    """Estimated minutes per conversation ahead in the queue, until there is history to measure."""
+
     @model_validator(mode="after")
     def _fill_paths(self) -> Settings:
         if self.env == "prod" and self.chaos_enabled:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, utcnow
@@ -41,7 +41,25 @@ class Message(Base):
     """Customer messages: stored -> answered | failed. Replies: delivered."""
     citations: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     mode: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    author: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """Agent replies and events: the person's display name (customers see it, e.g. "Alex")."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class User(Base):
+    """Staff and customer accounts. Passwords are stored only as salted scrypt hashes."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(20))
+    """customer | agent | editor | admin"""
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
 class TurnRecord(Base):
