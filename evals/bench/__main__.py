@@ -1,4 +1,4 @@
-"""Benchmarks: `python -m evals.bench retrieval|ladder …` (see --help)."""
+"""Benchmarks: `python -m evals.bench retrieval|ladder|handoff …` (see --help)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     lad.add_argument("--turns", type=int, default=60)
     lad.add_argument("--timeout", type=float, default=1.0, help="per-model timeout for the failover runs (s)")
     lad.add_argument("--json", type=Path, help="also write the figures here as one JSON object")
+    h = sub.add_parser("handoff", help="precision/recall of the explicit-request trigger, complaint recall")
+    h.add_argument("--cases", required=True, type=Path, help="messages.jsonl: one customer message a line")
+    h.add_argument("--json", type=Path, help="also write the figures here as one JSON object")
     args = parser.parse_args(argv)
     configure_logging("WARNING")
 
@@ -52,6 +55,18 @@ def main(argv: list[str] | None = None) -> int:
             print("error: --turns must be >= 1 and --timeout > 0", file=sys.stderr)
             return 2
         report = run_ladder(turns=args.turns, timeout_s=args.timeout)
+    elif args.bench == "handoff":
+        from evals.bench.handoff import BadInput as BadCases
+        from evals.bench.handoff import run_handoff
+
+        if not args.cases.is_file():
+            print(f"error: {args.cases} is not a file", file=sys.stderr)
+            return 2
+        try:
+            report = run_handoff(cases_path=args.cases)
+        except BadCases as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     else:  # pragma: no cover - argparse rejects unknown names
         return 2
     if args.json:
