@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from handoff.models import Ticket
-from handoff.reasons import HandoffReason
+from core.db import utcnow
+from handoff.models import Ticket, TicketEvent
+from handoff.reasons import BASE_PRIORITY, HandoffReason
 
 __all__ = ["InvalidContact", "Ticket", "ensure_ticket", "open_ticket", "validate_contact"]
 
@@ -46,25 +49,90 @@ def ensure_ticket(
     contact: str | None = None,
     note: str | None = None,
     source_key: str | None = None,
+    priority: int | None = None,
+    summary: str | None = None,
+    packet: dict[str, Any] | None = None,
+    sla_due_at: datetime | None = None,
+    now: datetime | None = None,
 ) -> Ticket:
-    """The conversation's open ticket (updated with any new contact details), or a new one."""
+    """The conversation's open ticket (updated with any new details), or a new one with a "created" event.
+
+    A waiting ticket takes the newer summary and packet unless the new reason ranks lower; priority only
+    ever rises, and the reason follows it when the new reason ranks higher. `sla_due_at` applies to a new
+    ticket only (the default priority is the reason's base priority).
+    """
     if source_key is not None:
         same = session.scalar(select(Ticket).where(Ticket.source_key == source_key))
         if same is not None:
             return same
     ticket = open_ticket(session, conversation_id=conversation_id)
     if ticket is None:
+        at = now or utcnow()
         ticket = Ticket(
             conversation_id=conversation_id,
             customer_id=customer_id,
             reason=reason.value,
             status="waiting",
+            priority=BASE_PRIORITY[reason] if priority is None else priority,
+            sla_due_at=sla_due_at,
+            summary=summary,
+            packet=packet or {},
             source_key=source_key,
+            created_at=at,
+            updated_at=at,
         )
         session.add(ticket)
+        session.flush()
+        session.add(
+            TicketEvent(ticket_id=ticket.id, kind="created", actor="bot", body=reason.value, created_at=at)
+        )
+    else:
+        _refresh(ticket, reason=reason, priority=priority, summary=summary, packet=packet)
     if contact:
         ticket.contact = contact
     if note and note not in (ticket.note or ""):  # a replayed request adds nothing twice
         ticket.note = f"{ticket.note}\n\n{note}" if ticket.note else note
     session.flush()
     return ticket
+
+
+def _refresh(
+    ticket: Ticket,
+    *,
+    reason: HandoffReason,
+    priority: int | None,
+    summary: str | None,
+    packet: dict[str, Any] | None,
+) -> None:
+    # An agent who already owns it reads the packet they claimed; a less urgent reason (an Offline notice
+    # after a trigger) never replaces the richer packet, which also says where the handoff began.
+    if ticket.status == "waiting" and BASE_PRIORITY[reason] >= _base_priority(ticket.reason):
+        if summary is not None:
+            ticket.summary = summary
+        if packet is not None:
+            ticket.packet = packet
+    if priority is not None and priority > ticket.priority:
+        ticket.priority = priority
+        if BASE_PRIORITY[reason] > _base_priority(ticket.reason):
+            ticket.reason = reason.value
+
+
+def _base_priority(reason: str) -> int:
+    try:
+        return BASE_PRIORITY[HandoffReason(reason)]
+    except ValueError:  # a reason code this version no longer knows
+        return 0
+
+
+def holding_ticket(session: Session, *, conversation_id: str) -> Ticket | None:
+    """The ticket under which a person owns the conversation, so the bot stays silent, or None.
+
+    A person owns it once a ticket is assigned, and from the moment a trigger handed it over (the customer
+    waits for a person). An Offline ticket waiting for follow-up does not silence the bot once it is back.
+    """
+    ticket = open_ticket(session, conversation_id=conversation_id)
+    if ticket is None:
+        return None
+    if ticket.status == "assigned" or ticket.reason != HandoffReason.OFFLINE.value:
+        return ticket
+    return None
