@@ -10,7 +10,7 @@ from langgraph.graph.state import CompiledStateGraph
 
 from agent import nodes
 from agent.context import TurnContext
-from agent.routing import after_retrieve, after_screen
+from agent.routing import after_assess, after_deliver, after_retrieve
 from agent.state import TurnState
 
 TurnGraph = CompiledStateGraph[TurnState, TurnContext, TurnState, TurnState]
@@ -20,7 +20,10 @@ def build_graph(*, checkpointer: BaseCheckpointSaver | None, min_confidence: flo
     g = StateGraph(TurnState, context_schema=TurnContext)
     g.add_node("screen_input", nodes.screen_input)
     g.add_node("curated_reply", nodes.curated_reply)
-    g.add_node("offer_human", nodes.offer_human)
+    g.add_node("assess", nodes.assess_turn)
+    g.add_node("hand_off", nodes.hand_off)
+    g.add_node("await_human", nodes.await_human)
+    g.add_node("offer_contact", nodes.offer_contact)
     g.add_node("contextualise", nodes.contextualise)
     g.add_node("retrieve", nodes.retrieve)
     g.add_node("answer", nodes.answer)
@@ -29,13 +32,15 @@ def build_graph(*, checkpointer: BaseCheckpointSaver | None, min_confidence: flo
     g.add_node("deliver", nodes.deliver)
 
     g.add_edge(START, "screen_input")
-    g.add_conditional_edges("screen_input", after_screen)
+    g.add_edge("screen_input", "assess")
+    g.add_conditional_edges("assess", after_assess)
     g.add_edge("contextualise", "retrieve")
     g.add_conditional_edges(
         "retrieve", partial(after_retrieve, min_confidence=min_confidence), ["answer", "say_unknown"]
     )
     g.add_edge("answer", "check_output")
-    for name in ("check_output", "curated_reply", "offer_human", "say_unknown"):
+    for name in ("check_output", "curated_reply", "offer_contact", "say_unknown", "hand_off"):
         g.add_edge(name, "deliver")
-    g.add_edge("deliver", END)
+    g.add_conditional_edges("deliver", after_deliver, ["await_human", END])
+    g.add_edge("await_human", END)
     return g.compile(checkpointer=checkpointer)

@@ -1,4 +1,6 @@
-"""Curated intents Minimal mode answers without the knowledge base: greetings, thanks, asking for a person.
+"""Curated intents answered without searching for an answer: greetings, thanks, how to reach support.
+
+An explicit request for a person is a handoff trigger (handoff/triggers/explicit.py), not an intent.
 
 Deliberately narrow: a message that also asks something goes to retrieval.
 """
@@ -6,6 +8,8 @@ Deliberately narrow: a message that also asks something goes to retrieval.
 from __future__ import annotations
 
 import re
+
+from handoff.triggers.explicit import contact_channel_request
 
 _GREETING = re.compile(
     r"^\W*(hi|hello|hey|good (morning|afternoon|evening)|hiya|howdy)\W*(there|team)?\W*$", re.I
@@ -15,20 +19,6 @@ _THANKS = re.compile(
     r"|great,? thanks?|perfect,? thanks?)\W*$",
     re.I,
 )
-# An explicit request for a person; "human resources" or "is a person allowed to" are not requests.
-_WHO = (
-    r"(?:a |an |the |some |your |one of your )?(?:member of (?:your |the )?)?"
-    r"(?:real |live |actual )?"
-    r"(?:human|person|agent|someone|somebody|representative|rep|operator|staff|manager|supervisor|people)\b"
-    r"(?! resources)"
-)
-_HUMAN = re.compile(
-    rf"\b(speak|talk|chat)\s+(to|with)\s+{_WHO}"
-    rf"|\b(connect|transfer|put)\s+me\s+(through\s+)?(to|with)\s+{_WHO}"
-    r"|\b(human|live|real) (agent|person|support|operator|representative)\b"
-    r"|^\W*(agent|human|representative|operator)\W*(please|pls|now)?\W*$",
-    re.I,
-)
 
 
 def curated_intent(text: str) -> str | None:
@@ -36,6 +26,6 @@ def curated_intent(text: str) -> str | None:
         return "greeting"
     if _THANKS.match(text):
         return "thanks"
-    if _HUMAN.search(text):
-        return "human"
+    if contact_channel_request(text):
+        return "contact"
     return None

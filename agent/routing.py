@@ -7,13 +7,23 @@ from typing import Literal
 from agent.state import TurnState
 
 
-def after_screen(state: TurnState) -> Literal["curated_reply", "offer_human", "contextualise"]:
+def after_assess(
+    state: TurnState,
+) -> Literal["hand_off", "curated_reply", "offer_contact", "contextualise"]:
+    """A trigger that escalates wins over everything; then curated intents; then the knowledge base."""
+    if any(t.get("escalate") for t in state.get("triggers", [])):
+        return "hand_off"
     intent = state.get("intent")
     if intent in ("empty", "greeting", "thanks"):
         return "curated_reply"
-    if intent == "human":
-        return "offer_human"
+    if intent == "contact":
+        return "offer_contact"
     return "contextualise"
+
+
+def after_deliver(state: TurnState) -> Literal["await_human", "__end__"]:
+    """A handed-off turn waits for the person; every other turn ends."""
+    return "await_human" if state.get("handoff") else "__end__"
 
 
 def after_retrieve(state: TurnState, *, min_confidence: float) -> Literal["answer", "say_unknown"]:

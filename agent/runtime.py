@@ -8,8 +8,10 @@ from agent.service import ChatService
 from core.breakers import HealthRegistry
 from core.chaos import ChaosController
 from core.config import get_settings
+from core.db import session_scope
 from core.logging import configure_logging
 from core.migrate import upgrade
+from core.users import check_no_default_credentials
 from knowledge.service import KnowledgeBase
 
 _lock = threading.Lock()
@@ -39,5 +41,8 @@ def get_service() -> ChatService:
                 kb.refresh()
             except Exception:
                 health.breaker("database").record_failure("unavailable")
+            if settings.env == "prod" and not migrate_pending:
+                with session_scope(settings.database_url) as session:
+                    check_no_default_credentials(session, settings)  # refuses to serve with demo passwords
             _service = ChatService(settings, kb=kb, health=health, migrate_pending=migrate_pending)
         return _service

@@ -25,12 +25,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from agent.context import TurnContext
+from agent.desk import HandoffDesk
 from agent.graph import build_graph
 from agent.ladder import decide_mode
 from agent.llm import LLMLadder, ModelSlot, build_models
 from agent.prompts import minimal
 from agent.state import RESET, Mode
 from core import conversations as conv_store
+from core import users
 from core.breakers import HealthRegistry, ModeDecision
 from core.chaos import ChaosController
 from core.config import Settings
@@ -38,7 +40,9 @@ from core.db import DatabaseUnavailable, session_scope, utcnow
 from core.faults import DependencyFault
 from core.models import Message, TurnRecord
 from core.spool import Spool
-from handoff import tickets
+from core.users import AuthenticatedUser
+from handoff import queue, tickets
+from handoff.packet import offline_packet, offline_summary
 from handoff.reasons import HandoffReason
 from knowledge.service import KnowledgeBase
 
@@ -52,7 +56,8 @@ class TurnResult:
     conversation_id: str
     message: conv_store.MessageView
     """The stored customer message (id 0 while it waits in the spool)."""
-    reply: conv_store.MessageView
+    reply: conv_store.MessageView | None
+    """The bot's reply; None while a person owns the conversation (the bot stays silent)."""
     mode: Mode
     outcome: str
     confidence: float | None
@@ -61,6 +66,8 @@ class TurnResult:
     mode_reason: str = ""
     spooled: bool = False
     """True when the database was down: message and reply wait on local disk, to be replayed."""
+    held: bool = False
+    """True when the conversation is with a person: the message is stored for them, the bot is silent."""
 
 
 def sqlite_checkpointer(path: str) -> SqliteSaver:
@@ -133,6 +140,8 @@ class ChatService:
         self.graph = build_graph(
             checkpointer=self.checkpointer, min_confidence=settings.answer_min_confidence
         )
+        self.desk = HandoffDesk(self)
+        """The agents' side: queue, claim, live replies, resolve and hand back."""
 
     @property
     def db(self) -> str:
@@ -170,6 +179,12 @@ class ChatService:
 
     def mode(self) -> Mode:
         return self.status().mode
+
+    # staff -----------------------------------------------------------------------------------------
+    def authenticate(self, *, username: str, password: str) -> AuthenticatedUser | None:
+        """The user for these credentials, or None (one answer for an unknown user or a wrong password)."""
+        with self._session() as s:
+            return users.authenticate(s, username=username, password=password)
 
     # conversations -------------------------------------------------------------------------------
     def start_conversation(self, *, customer_id: str) -> str:
@@ -283,6 +298,17 @@ class ChatService:
                         s, conversation=conv, content=text, idempotency_key=key
                     )
                 message_id, message_text = message.id, message.content
+                if tickets.holding_ticket(s, conversation_id=conversation_id) is not None:
+                    message.status = "for_agent"  # the person sees it; the bot stays silent
+                    return TurnResult(
+                        conversation_id,
+                        conv_store.view(message),
+                        None,
+                        _mode(conv.mode),
+                        "with_human",
+                        None,
+                        held=True,
+                    )
         except _NOT_STORED:
             return self._spool_turn(conversation_id, customer_id, text, key)
         return self._run_turn(conversation_id, customer_id, message_id, message_text, on_token, on_reset)
@@ -450,6 +476,7 @@ class ChatService:
             "latencies_ms": {**state.get("latencies_ms", {}), "total": round(total_ms, 2)},
             "guards": state.get("guards", {}),
             "handoff_reason": state.get("handoff_reason"),
+            "handoff": state.get("handoff"),
             "prompt_versions": state.get("prompt_versions", {}),
             "model": state.get("model"),
             "input_tokens": inp,
@@ -518,9 +545,29 @@ class ChatService:
                 error=record["error"],
             )
         )
-        if record["handoff_reason"] == HandoffReason.OFFLINE.value:
-            tickets.ensure_ticket(
-                s, conversation_id=conversation_id, customer_id=customer_id, reason=HandoffReason.OFFLINE
+        if record.get("handoff"):  # a trigger escalated: the ticket joins the queue with the reply
+            packet = {**record["handoff"], "message_id": message.id}
+            queue.enqueue(
+                s,
+                conversation_id=conversation_id,
+                customer_id=customer_id,
+                reason=HandoffReason(packet["reason"]),
+                summary=packet["summary"],
+                packet=packet,
+                sentiment=packet["sentiment"]["last"],
+                settings=self.settings,
+                source_key=f"handoff:{message.id}",
+            )
+        elif record["handoff_reason"] == HandoffReason.OFFLINE.value:
+            queue.enqueue(
+                s,
+                conversation_id=conversation_id,
+                customer_id=customer_id,
+                reason=HandoffReason.OFFLINE,
+                summary=offline_summary(message.content),
+                packet=offline_packet(message.content, mode=record["mode"], message_id=message.id),
+                sentiment=None,
+                settings=self.settings,
             )
         conv = s.get(conv_store.Conversation, conversation_id)
         if conv is not None:

@@ -60,7 +60,16 @@ class TurnState(TypedDict, total=False):
     llm_usage: Annotated[dict[str, Any], merge_per_turn]
     """Per LLM call of this turn (answer, rewrite, summary): model, tokens, cost, latency, attempts."""
     intent: str | None
-    """A curated intent when one matched (greeting, thanks, human), else None."""
+    """A curated intent when one matched (greeting, thanks, contact), else None."""
+    sentiment: float | None
+    """This customer message's sentiment, -1..1 (VADER plus support cues)."""
+    triggers: list[dict[str, Any]]
+    """Handoff triggers that fired this turn, most urgent first: reason, evidence, escalate, detail."""
+    handoff: dict[str, Any] | None
+    """The handoff packet when this turn hands the conversation to a person, else None."""
+    turn_log: list[dict[str, Any]]
+    """Earlier customer turns (text, outcome, sentiment, answer, citations, confidence), kept across turns
+    by the checkpointer for the triggers and the packet; cleared when a person hands the thread back."""
     passages: list[dict[str, Any]]
     """Passages retrieved for this turn; replaced each turn, never appended."""
     confidence: float

@@ -90,7 +90,12 @@ class Settings(BaseSettings):
     """A question this similar to an earlier one the bot could not answer counts as a repeat."""
     handoff_risky_topics: list[str] = Field(
         default_factory=lambda: [
-            "legal_threat", "bereavement", "fraud", "account_takeover", "self_harm", "safety"
+            "legal_threat",
+            "bereavement",
+            "fraud",
+            "account_takeover",
+            "self_harm",
+            "safety",
         ]
     )
     """High-risk topics that always go to a person (handoff/triggers/topics.py defines each)."""

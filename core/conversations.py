@@ -31,6 +31,8 @@ class MessageView:
     mode: str | None
     created_at: datetime
     reply_to: int | None = None
+    author: str | None = None
+    """Agent replies and events: the person's display name."""
 
 
 def view(msg: Message) -> MessageView:
@@ -42,6 +44,7 @@ def view(msg: Message) -> MessageView:
         mode=msg.mode,
         created_at=msg.created_at,
         reply_to=msg.reply_to,
+        author=msg.author,
     )
 
 

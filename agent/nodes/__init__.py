@@ -4,17 +4,21 @@ from agent.nodes.answer import answer
 from agent.nodes.check_output import check_output
 from agent.nodes.contextualise import contextualise
 from agent.nodes.deliver import deliver
-from agent.nodes.reply import curated_reply, offer_human, say_unknown
+from agent.nodes.handoff import assess_turn, await_human, hand_off
+from agent.nodes.reply import curated_reply, offer_contact, say_unknown
 from agent.nodes.retrieve import retrieve
 from agent.nodes.screen_input import screen_input
 
 __all__ = [
     "answer",
+    "assess_turn",
+    "await_human",
     "check_output",
     "contextualise",
     "curated_reply",
     "deliver",
-    "offer_human",
+    "hand_off",
+    "offer_contact",
     "retrieve",
     "say_unknown",
     "screen_input",

@@ -34,14 +34,14 @@ def _contact_block(runtime: Runtime[TurnContext]) -> tuple[str, list[Any]]:
     return quote_block(1, passage, passage["text"]), [citation_for(1, passage, passage["text"])]
 
 
-@timed("offer_human")
-def offer_human(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
+@timed("offer_contact")
+def offer_contact(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
+    """How to reach customer service (hours, email, phone), quoted from the help center."""
     block, citations = _contact_block(runtime)
     return {
-        "reply": minimal.HUMAN + (f"\n\n{block}" if block else ""),
+        "reply": minimal.CONTACT + (f"\n\n{block}" if block else ""),
         "citations": citations,
-        "outcome": "handoff",
-        "handoff_reason": HandoffReason.EXPLICIT_REQUEST.value,
+        "outcome": "answered",
         "prompt_versions": {minimal.NAME: minimal.VERSION},
     }
 

@@ -3,7 +3,7 @@
 Bump VERSION on any wording change.
 """
 
-NAME, VERSION = "minimal_replies", 2
+NAME, VERSION = "minimal_replies", 3
 
 ANSWER_INTRO = "Here is what our help center says about that:"
 ANSWER_OUTRO = "Open a numbered source to read the whole article. Did that answer your question?"
@@ -18,10 +18,23 @@ GREETING = (
     "Hello! I'm the help-center assistant. Ask me about orders, shipping, returns, billing or your account."
 )
 THANKS = "You're welcome! Is there anything else I can help you with?"
-HUMAN = (
-    "I understand you'd like to talk to a person. I can't transfer this chat yet, but our support team "
-    "can help: see the contact details below."
+HANDOFF = (
+    "I'm connecting you with a member of our support team. They will see this conversation, so you won't "
+    "need to repeat yourself. You can keep writing here while you wait."
 )
+HANDOFF_NOTES = {
+    "self_harm": (
+        "If you are thinking about harming yourself, please reach out right now to someone you trust, "
+        "your local emergency number, or a crisis line such as 988 in the US "
+        "or 116 123 in the UK and Ireland."
+    ),
+    "safety": (
+        "If anyone is in danger, or something is smoking, sparking or smells of gas, stop using it, "
+        "move away and call your local emergency number first."
+    ),
+}
+"""Said before the handoff notice for topics where waiting for a person is not enough."""
+CONTACT = "Here is how to reach our support team. If you'd rather talk to a person in this chat, just say so."
 FAILURE = (
     "Sorry, something went wrong on our side while answering. Your message is saved; "
     "please try again in a moment, or ask for a person."

@@ -1,4 +1,5 @@
-"""The customer's chat: conversations, streamed cited answers, the mode and why, the Offline contact form."""
+"""The customer's chat: streamed cited answers, the mode and why, the Offline contact form, and a person's
+live replies after a handoff (queue position, estimated wait, "Alex joined")."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import uuid
 
 import streamlit as st
 
+from agent.desk import HandoffStatus
 from app.ui.common import MODE_BADGE, chaos_panel, health_panel, mode_badge, service, source_link
 from core.conversations import MessageView, NotYourConversation
 from handoff.tickets import InvalidContact
@@ -60,6 +62,14 @@ except NotYourConversation:
 
 
 def _render(msg: MessageView) -> None:
+    if msg.role == "system":  # "Alex joined the chat", "… handed the conversation back"
+        st.caption(f":material/support_agent: {msg.content}")
+        return
+    if msg.role == "agent":
+        with st.chat_message("agent", avatar=":material/support_agent:"):
+            st.caption(f"**{msg.author or 'Support team'}** · support team")
+            st.markdown(msg.content)
+        return
     role = "user" if msg.role == "customer" else "assistant"
     with st.chat_message(role):
         if msg.role == "customer":
@@ -79,8 +89,32 @@ def _render(msg: MessageView) -> None:
                     st.caption(f"Article “{c['title']}”, version {c['version']}")
 
 
-for msg in messages:
-    _render(msg)
+def _handoff_banner(handoff: HandoffStatus | None) -> None:
+    if handoff is None:
+        return
+    if handoff.state == "assigned":
+        st.success(f"{handoff.agent} from our support team is with you.", icon=":material/support_agent:")
+        return
+    place = f"You are number {handoff.position} in the queue" if handoff.position else "You are in the queue"
+    wait = f", estimated wait about {max(1, round(handoff.wait_s / 60))} min" if handoff.wait_s else ""
+    st.info(f"Connecting you to a person… {place}{wait}.", icon=":material/hourglass_top:")
+
+
+def _live() -> None:
+    """The transcript and the handoff status; refreshed every 2 s while a person holds the chat."""
+    current = svc.transcript(conversation_id=conversation_id, customer_id=customer_id)
+    handoff = svc.desk.status(conversation_id=conversation_id, customer_id=customer_id)
+    for msg in current:
+        _render(msg)
+    _handoff_banner(handoff)
+    if (handoff is None) != (st.session_state.get("held_view") is None):
+        st.session_state["held_view"] = handoff
+        st.rerun()  # the person joined or left: the whole page changes (polling, input hint)
+
+
+held = svc.desk.status(conversation_id=conversation_id, customer_id=customer_id)
+st.session_state["held_view"] = held
+st.fragment(_live, run_every=2 if held is not None else None)()
 
 
 def _contact_form() -> None:
@@ -104,9 +138,13 @@ offline_reply = bool(messages) and messages[-1].mode == "offline"
 if status.mode == "offline" or offline_reply:
     _contact_form()
 
-if prompt := st.chat_input("Ask about orders, shipping, returns, billing…", max_chars=50_000):
+hint = "Write to our support team…" if held else "Ask about orders, shipping, returns, billing…"
+if prompt := st.chat_input(hint, max_chars=50_000):
     with st.chat_message("user"):
         st.text(prompt if prompt.strip() else "(empty message)")
+    if held is not None:  # a person owns the chat: store the message for them, the bot stays silent
+        svc.send(conversation_id=conversation_id, customer_id=customer_id, text=prompt)
+        st.rerun()
     with st.chat_message("assistant"):
         placeholder = st.empty()
         streamed: list[str] = []

@@ -11,6 +11,7 @@ page = st.navigation(
     [
         st.Page(str(_HERE / "chat.py"), title="Chat", icon="💬", default=True),
         st.Page(str(_HERE / "passage.py"), title="Source", icon="📄", url_path="source"),
+        st.Page(str(_HERE / "workspace.py"), title="Agent workspace", icon="🎧", url_path="agent"),
     ],
     position="hidden",
 )

@@ -56,10 +56,16 @@ def test_question_outside_the_help_center_gets_an_honest_dont_know(demo_service)
     assert "couldn't find" in result.reply.content and "person" in result.reply.content
 
 
-def test_asking_for_a_person_quotes_the_contact_details_from_the_help_center(demo_service):
+def test_asking_how_to_reach_customer_service_quotes_the_contact_details_from_the_help_center(demo_service):
+    result = _ask(demo_service, "What are your customer service hours?")
+    assert result.outcome == "answered"
+    assert result.reply.citations and result.reply.citations[0]["article"].startswith("contact-")
+
+
+def test_asking_for_a_person_hands_the_conversation_over(demo_service):
     result = _ask(demo_service, "Can I talk to a real person please?")
     assert result.outcome == "handoff"
-    assert result.reply.citations and result.reply.citations[0]["article"].startswith("contact-")
+    assert "connecting you" in result.reply.content
 
 
 def test_follow_up_question_is_answered_in_the_topic_of_the_earlier_turn(demo_service):

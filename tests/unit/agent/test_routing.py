@@ -4,23 +4,42 @@ from __future__ import annotations
 
 import pytest
 
-from agent.routing import after_retrieve, after_screen
+from agent.routing import after_assess, after_deliver, after_retrieve
 
 PASSAGE = {"id": "refunds#timing-0123456789", "text": "Refunds take 3–5 business days."}
 
 
+ESCALATE = {"reason": "explicit_request", "evidence": "a human", "escalate": True, "detail": {}}
+OFFER = {"reason": "low_confidence", "evidence": "weak", "escalate": False, "detail": {}}
+
+
 @pytest.mark.parametrize("intent", ["empty", "greeting", "thanks"])
 def test_curated_intents_get_a_curated_reply(intent):
-    assert after_screen({"intent": intent}) == "curated_reply"
+    assert after_assess({"intent": intent}) == "curated_reply"
 
 
-def test_a_request_for_a_person_is_offered_a_human():
-    assert after_screen({"intent": "human"}) == "offer_human"
+def test_a_question_about_reaching_support_quotes_the_contact_details():
+    assert after_assess({"intent": "contact"}) == "offer_contact"
+
+
+@pytest.mark.parametrize("intent", [None, "greeting", "contact"])
+def test_an_escalating_trigger_hands_off_whatever_the_intent(intent):
+    assert after_assess({"intent": intent, "triggers": [OFFER, ESCALATE]}) == "hand_off"
+
+
+def test_a_trigger_that_only_offers_a_person_does_not_hand_off():
+    assert after_assess({"intent": None, "triggers": [OFFER]}) == "contextualise"
 
 
 @pytest.mark.parametrize("state", [{}, {"intent": None}, {"intent": "something-new"}])
 def test_anything_else_goes_to_retrieval(state):
-    assert after_screen(state) == "contextualise"
+    assert after_assess(state) == "contextualise"
+
+
+def test_a_handed_off_turn_waits_for_the_person_and_others_end():
+    assert after_deliver({"handoff": {"reason": "explicit_request"}}) == "await_human"
+    assert after_deliver({"handoff": None}) == "__end__"
+    assert after_deliver({}) == "__end__"
 
 
 def test_confidence_above_the_threshold_answers():

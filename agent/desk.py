@@ -1,0 +1,266 @@
+"""The agents' side of a handoff: the queue, the ticket with its packet and transcript, live replies.
+
+Every method takes the logged-in user and checks the role here, on the server side (the workspace page
+also hides itself, but that is not the check). Handing back or resolving resumes the conversation's
+LangGraph thread, so the bot continues with what the person and the customer said meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from langgraph.types import Command
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from agent.context import TurnContext
+from core import conversations as conv_store
+from core.db import DatabaseUnavailable, utcnow
+from core.faults import DependencyFault
+from core.models import Message, User
+from core.users import AuthenticatedUser, Role, require_role
+from handoff import queue
+from handoff.tickets import holding_ticket
+
+if TYPE_CHECKING:
+    from agent.service import ChatService
+
+logger = logging.getLogger(__name__)
+
+STAFF = (Role.AGENT, Role.ADMIN)
+
+
+@dataclass(frozen=True)
+class TicketView:
+    id: int
+    conversation_id: str
+    reason: str
+    status: str
+    priority: int
+    assignee: str | None
+    outcome: str | None
+    summary: str | None
+    packet: dict[str, Any]
+    sla_due_at: Any
+    created_at: Any
+    transcript: list[conv_store.MessageView]
+    events: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class HandoffStatus:
+    """What the customer's page shows while a person is coming or is there."""
+
+    state: str
+    """waiting | assigned"""
+    position: int | None
+    wait_s: float | None
+    agent: str | None
+    """The display name of the person who joined."""
+
+
+REPLY_TEMPLATES: dict[str, str] = {
+    "Greeting": "Hi, I'm {agent} from the support team. I've read your conversation; let me look into this.",
+    "Need order number": "Could you give me your order number (it starts with BW-) so I can check it?",
+    "Checking": "Thanks, I'm checking this now. It may take a couple of minutes.",
+    "Refund started": "I've started your refund. You'll get a confirmation email, and the money "
+    "usually shows on your statement within 5–10 business days.",
+    "Back to assistant": "I'm handing you back to our assistant now. Ask for a person again any time.",
+}
+"""Canned replies agents can insert and edit before sending ({agent} is their display name)."""
+
+
+class HandoffDesk:
+    def __init__(self, service: ChatService) -> None:
+        self._svc = service
+
+    @property
+    def settings(self) -> Any:
+        return self._svc.settings
+
+    def _agents_online(self, s: Any) -> int:
+        since = utcnow() - timedelta(hours=12)
+        n = s.scalar(
+            select(func.count(User.id)).where(
+                User.role.in_([r.value for r in STAFF]), User.active.is_(True), User.last_login_at >= since
+            )
+        )
+        return max(1, int(n or 0))
+
+    # the queue -----------------------------------------------------------------------------------
+    def queue(
+        self,
+        user: AuthenticatedUser | None,
+        *,
+        statuses: tuple[str, ...] = ("waiting", "assigned"),
+        reason: str | None = None,
+        mine: bool = False,
+    ) -> list[queue.QueueItem]:
+        me = require_role(user, *STAFF)
+        with self._svc._session() as s:
+            return queue.list_queue(
+                s,
+                settings=self.settings,
+                statuses=statuses,
+                reason=reason,
+                assignee=me.username if mine else None,
+            )
+
+    def ticket(self, user: AuthenticatedUser | None, ticket_id: int) -> TicketView:
+        require_role(user, *STAFF)
+        with self._svc._session() as s:
+            t = queue.get_ticket(s, ticket_id=ticket_id)
+            return TicketView(
+                id=t.id,
+                conversation_id=t.conversation_id,
+                reason=t.reason,
+                status=t.status,
+                priority=t.priority,
+                assignee=t.assignee,
+                outcome=t.outcome,
+                summary=t.summary,
+                packet=dict(t.packet or {}),
+                sla_due_at=t.sla_due_at,
+                created_at=t.created_at,
+                transcript=conv_store.transcript(s, conversation_id=t.conversation_id),
+                events=[
+                    {"kind": e.kind, "actor": e.actor, "body": e.body, "at": e.created_at}
+                    for e in queue.events(s, ticket_id=t.id)
+                ],
+            )
+
+    # actions -------------------------------------------------------------------------------------
+    def claim(self, user: AuthenticatedUser | None, ticket_id: int) -> int:
+        me = require_role(user, *STAFF)
+        with self._svc._session() as s:
+            return queue.claim(s, ticket_id=ticket_id, agent=me.username, display_name=me.display_name).id
+
+    def claim_next(self, user: AuthenticatedUser | None) -> int | None:
+        me = require_role(user, *STAFF)
+        with self._svc._session() as s:
+            t = queue.claim_next(s, agent=me.username, display_name=me.display_name, settings=self.settings)
+            return t.id if t is not None else None
+
+    def reply(self, user: AuthenticatedUser | None, ticket_id: int, text: str) -> conv_store.MessageView:
+        me = require_role(user, *STAFF)
+        with self._svc._session() as s:
+            msg = queue.agent_reply(
+                s, ticket_id=ticket_id, agent=me.username, display_name=me.display_name, text=text
+            )
+            return conv_store.view(msg)
+
+    def note(self, user: AuthenticatedUser | None, ticket_id: int, body: str) -> None:
+        me = require_role(user, *STAFF)
+        with self._svc._session() as s:
+            queue.add_note(s, ticket_id=ticket_id, author=me.username, body=body)
+
+    def reassign(self, user: AuthenticatedUser | None, ticket_id: int, to_username: str) -> None:
+        me = require_role(user, *STAFF)
+        with self._svc._session() as s:
+            target = s.scalar(select(User).where(User.username == to_username, User.active.is_(True)))
+            if target is None or target.role not in [r.value for r in STAFF]:
+                raise queue.QueueError(f"{to_username!r} is not an active agent.")
+            queue.reassign(
+                s,
+                ticket_id=ticket_id,
+                by=me.username,
+                to=target.username,
+                to_display_name=target.display_name,
+                force=me.role == Role.ADMIN,
+            )
+
+    def agents(self, user: AuthenticatedUser | None) -> list[tuple[str, str]]:
+        """(username, display name) of the active agents, for reassigning."""
+        require_role(user, *STAFF)
+        with self._svc._session() as s:
+            rows = s.execute(
+                select(User.username, User.display_name)
+                .where(User.role.in_([r.value for r in STAFF]), User.active.is_(True))
+                .order_by(User.display_name)
+            )
+            return [(u, d) for u, d in rows]
+
+    def resolve(
+        self, user: AuthenticatedUser | None, ticket_id: int, *, outcome: str, note: str | None = None
+    ) -> None:
+        me = require_role(user, *STAFF)
+        with self._svc._session() as s:
+            t = queue.resolve(s, ticket_id=ticket_id, agent=me.username, outcome=outcome, note=note)
+            conversation_id, since = t.conversation_id, int((t.packet or {}).get("message_id", 0))
+        self._resume(conversation_id, status="resolved", by=me.display_name, since=since)
+
+    def hand_back(self, user: AuthenticatedUser | None, ticket_id: int, *, note: str | None = None) -> None:
+        me = require_role(user, *STAFF)
+        with self._svc._session() as s:
+            t = queue.hand_back(
+                s, ticket_id=ticket_id, agent=me.username, display_name=me.display_name, note=note
+            )
+            conversation_id, since = t.conversation_id, int((t.packet or {}).get("message_id", 0))
+        self._resume(conversation_id, status="returned", by=me.display_name, since=since)
+
+    # the customer's view ---------------------------------------------------------------------------
+    def status(self, *, conversation_id: str, customer_id: str) -> HandoffStatus | None:
+        """Position and estimated wait while waiting, or who joined; None when no person holds the chat."""
+        try:
+            return self._status(conversation_id=conversation_id, customer_id=customer_id)
+        except (SQLAlchemyError, DatabaseUnavailable, DependencyFault):  # the page still works Offline
+            logger.warning("handoff status unavailable: database down")
+            return None
+
+    def _status(self, *, conversation_id: str, customer_id: str) -> HandoffStatus | None:
+        with self._svc._session() as s:
+            conv_store.get_conversation(s, conversation_id=conversation_id, customer_id=customer_id)
+            t = holding_ticket(s, conversation_id=conversation_id)
+            if t is None:
+                return None
+            if t.status == "assigned":
+                agent = s.scalar(select(User.display_name).where(User.username == t.assignee))
+                return HandoffStatus("assigned", None, None, agent or t.assignee)
+            return HandoffStatus(
+                "waiting",
+                queue.position(s, ticket_id=t.id, settings=self.settings),
+                queue.estimated_wait_s(
+                    s, ticket_id=t.id, settings=self.settings, agents_online=self._agents_online(s)
+                ),
+                None,
+            )
+
+    # the thread --------------------------------------------------------------------------------------
+    def _resume(self, conversation_id: str, *, status: str, by: str, since: int) -> None:
+        """Resume the interrupted thread with what was said since the handoff (no-op if not interrupted)."""
+        config: Any = {"configurable": {"thread_id": conversation_id}}
+        svc = self._svc
+        try:
+            if not svc.graph.get_state(config).interrupts:
+                return
+            with svc._session() as s:
+                rows = s.scalars(
+                    select(Message)
+                    .where(
+                        Message.conversation_id == conversation_id,
+                        Message.id > since,
+                        Message.role.in_(("customer", "agent")),
+                    )
+                    .order_by(Message.id)
+                )
+                transcript = [
+                    {"id": m.id, "role": m.role, "content": m.content, "author": m.author} for m in rows
+                ]
+            context = TurnContext(
+                kb=svc.kb,
+                settings=svc.settings,
+                health=svc.health,
+                llm=svc.llm,
+                deadline=time.monotonic() + svc.settings.llm_timeout_s,
+            )
+            svc.graph.invoke(
+                Command(resume={"status": status, "by": by, "transcript": transcript}),
+                config=config,
+                context=context,
+            )
+        except Exception:  # the ticket is closed either way; the next turn starts the thread afresh
+            logger.exception("could not resume the thread of conversation=%s", conversation_id)

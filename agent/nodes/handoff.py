@@ -1,0 +1,187 @@
+"""Handoff: assess the triggers of a turn, hand the conversation to a person, wait while they own it.
+
+`assess_turn` runs on every turn. When a trigger escalates, `hand_off` writes the packet (an LLM summary in
+Full and Degraded modes, a template in Minimal mode or when the model fails) and tells the customer a person
+is coming; the service queues the ticket with the reply. `await_human` then interrupts the thread: the bot
+stays silent until an agent hands the conversation back (or resolves it) and the thread is resumed with
+what was said in the meantime, so the bot continues with the context kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langgraph.runtime import Runtime
+from langgraph.types import interrupt
+
+from agent.context import TurnContext
+from agent.generation import parse_text
+from agent.history import earlier_turns
+from agent.llm import AllModelsFailed
+from agent.nodes._timing import timed
+from agent.prompts import handoff as handoff_prompt
+from agent.prompts import minimal
+from agent.state import TurnState
+from handoff.packet import REASON_LABEL, build_packet, template_summary
+from handoff.reasons import HandoffReason
+from handoff.triggers import EarlierTurn, Trigger
+from handoff.triggers.assess import assess
+
+logger = logging.getLogger(__name__)
+
+_TRANSCRIPT_TURNS = 16
+_TRANSCRIPT_CHARS = 6000
+TURN_LOG_LIMIT = 20
+"""Earlier customer turns the triggers and the packet look back over."""
+
+
+def _earlier(state: TurnState) -> list[EarlierTurn]:
+    return [
+        EarlierTurn(text=t.get("text", ""), outcome=t.get("outcome", ""), sentiment=t.get("sentiment"))
+        for t in state.get("turn_log", [])
+    ]
+
+
+def _as_dict(t: Trigger) -> dict[str, Any]:
+    return {"reason": t.reason.value, "evidence": t.evidence, "escalate": t.escalate, "detail": t.detail}
+
+
+@timed("assess")
+def assess_turn(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
+    """Score the message and run every trigger; the first escalating trigger routes to `hand_off`."""
+    result = assess(
+        state.get("text", ""),
+        earlier=_earlier(state),
+        settings=runtime.context.settings,
+        guards=state.get("guards", {}),
+    )
+    return {
+        "sentiment": round(result.sentiment, 4),
+        "triggers": [_as_dict(t) for t in result.triggers],
+        "handoff": None,
+        "guards": {"handoff": {"sentiment": round(result.sentiment, 4), "trend": result.trend}},
+    }
+
+
+def _transcript(state: TurnState) -> str:
+    turns = earlier_turns(state.get("messages", []), limit=_TRANSCRIPT_TURNS)
+    lines = [f"{'Customer' if t.role == 'customer' else 'Assistant'}: {t.text}" for t in turns]
+    lines.append(f"Customer: {state.get('text', '')}")
+    text = "\n".join(lines)
+    return text[-_TRANSCRIPT_CHARS:]
+
+
+def _summary_messages(state: TurnState, reason: str) -> list[BaseMessage]:
+    return [
+        SystemMessage(handoff_prompt.SYSTEM),
+        HumanMessage(handoff_prompt.USER.format(reason=reason, transcript=_transcript(state))),
+    ]
+
+
+@timed("hand_off")
+def hand_off(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
+    ctx = runtime.context
+    fired = [t for t in state.get("triggers", []) if t["escalate"]]
+    first = fired[0]
+    triggers = [
+        Trigger(reason=HandoffReason(t["reason"]), evidence=t["evidence"], detail=t.get("detail", {}))
+        for t in state.get("triggers", [])
+    ]
+    earlier = list(state.get("turn_log", []))
+    sentiments = [t["sentiment"] for t in earlier if t.get("sentiment") is not None]
+    sentiments.append(state.get("sentiment") or 0.0)
+    trend = state.get("guards", {}).get("handoff", {}).get("trend", "n/a")
+    update: dict[str, Any] = {"llm_usage": {}, "prompt_versions": {minimal.NAME: minimal.VERSION}}
+
+    summary, source = "", "template"
+    if state.get("mode") in ("full", "degraded") and ctx.llm is not None:
+        label = f"{REASON_LABEL.get(first['reason'], first['reason'])} ({first['evidence']})"
+        try:
+            result = ctx.llm.run(
+                "handoff_summary",
+                lambda slot, primary: (_summary_messages(state, label), None),
+                parse_text,
+                deadline=min(ctx.deadline, time.monotonic() + ctx.settings.llm_model_timeout_s),
+                skip=ctx.failed_models,
+                optional=True,
+            )
+            summary, source = " ".join(str(result.value).split())[:1200], "llm"
+            update["llm_usage"]["handoff_summary"] = result.usage.as_dict()
+            update["prompt_versions"][handoff_prompt.NAME] = handoff_prompt.VERSION
+        except AllModelsFailed as exc:
+            logger.warning("handoff summary by template: %s", exc)
+    if not summary:
+        summary = template_summary(
+            reason=first["reason"],
+            triggers=triggers,
+            current=state.get("text", ""),
+            earlier=earlier,
+            trend=trend,
+        )
+    packet = build_packet(
+        reason=first["reason"],
+        triggers=triggers,
+        summary=summary,
+        summary_source=source,
+        current=state.get("text", ""),
+        earlier=earlier,
+        sentiments=sentiments,
+        trend=trend,
+        confidence=state.get("confidence") or (earlier[-1].get("confidence") if earlier else None),
+        guards=dict(state.get("guards", {})),
+        mode=state.get("mode", "minimal"),
+    )
+    note = minimal.HANDOFF_NOTES.get(str(first.get("detail", {}).get("topic", "")), "")
+    return update | {
+        "reply": f"{note}\n\n{minimal.HANDOFF}" if note else minimal.HANDOFF,
+        "citations": [],
+        "outcome": "handoff",
+        "handoff_reason": first["reason"],
+        "handoff": packet,
+        "answer_source": "curated",
+    }
+
+
+_NAME_CHARS = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def await_human(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
+    """Pause the thread until a person hands it back; resume with what was said meanwhile.
+
+    The resume value: {"status": "returned"|"resolved", "by": name, "transcript": [{id, role, content,
+    author}]} — the customer's and the agent's messages since the handoff, oldest first.
+    """
+    resumed = interrupt(
+        {"conversation_id": state.get("conversation_id"), "reason": state.get("handoff_reason")}
+    )
+    messages: list[BaseMessage] = []
+    for m in resumed.get("transcript", []) if isinstance(resumed, dict) else []:
+        if m.get("role") == "customer":
+            messages.append(HumanMessage(content=m["content"], id=f"m{m['id']}"))
+        elif m.get("role") == "agent":
+            name = _NAME_CHARS.sub("_", str(m.get("author") or "agent"))[:60]
+            messages.append(AIMessage(content=m["content"], name=name, id=f"a{m['id']}"))
+    return {
+        "messages": messages,
+        "handoff": None,
+        "turn_log": [],
+        "summary_upto": state.get("summary_upto", 0),
+    }
+
+
+def log_turn(state: TurnState, reply: str) -> list[dict[str, Any]]:
+    """The turn log with this turn appended (what later triggers and packets read), bounded."""
+    cited = [f"{c['title']} › {c['section']}" for c in state.get("citations", [])]
+    entry = {
+        "text": state.get("text", "")[:500],
+        "outcome": state.get("outcome", "failed"),
+        "sentiment": state.get("sentiment"),
+        "answer": reply[:500],
+        "citations": cited,
+        "confidence": state.get("confidence"),
+    }
+    return [*state.get("turn_log", []), entry][-TURN_LOG_LIMIT:]

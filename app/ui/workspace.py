@@ -1,0 +1,236 @@
+"""The agents' workspace: log in, the live queue with SLA countdowns, claim, the handoff packet and the
+transcript with citations, live replies with templates, notes, reassign, resolve, hand back.
+
+Roles are checked by the service on every action (agent/desk.py); this page only decides what to draw.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from agent.desk import REPLY_TEMPLATES
+from app.ui.common import service, source_link
+from core.users import AuthenticatedUser, PermissionDenied, Role
+from handoff.packet import REASON_LABEL
+from handoff.queue import OUTCOMES, QueueError
+
+svc = service()
+STAFF = {Role.AGENT, Role.ADMIN}
+
+
+def _login() -> None:
+    st.title("Agent workspace")
+    with st.form("login"):
+        username = st.text_input("Username", key="login_username")
+        password = st.text_input("Password", type="password", key="login_password")
+        if st.form_submit_button("Log in"):
+            user = svc.authenticate(username=username, password=password)
+            if user is None:
+                st.error("Wrong username or password.")
+            elif user.role not in STAFF:
+                st.error("This workspace is for support agents.")
+            else:
+                st.session_state["user"] = user
+                st.rerun()
+    if svc.settings.env == "dev":
+        st.caption("Demo accounts are printed by `make run` (dev only).")
+
+
+user: AuthenticatedUser | None = st.session_state.get("user")
+if user is None or user.role not in STAFF:
+    _login()
+    st.stop()
+
+with st.sidebar:
+    st.markdown(f"Logged in as **{user.display_name}** ({user.role})")
+    if st.button("Log out", key="logout"):
+        st.session_state.pop("user", None)
+        st.session_state.pop("ticket", None)
+        st.rerun()
+
+
+def _ago(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    return f"{minutes} min" if minutes else f"{int(seconds)} s"
+
+
+def _sla(remaining: float | None) -> str:
+    if remaining is None:
+        return ""
+    if remaining < 0:
+        return f":red[SLA breached {_ago(-remaining)} ago]"
+    minutes, seconds = divmod(int(remaining), 60)
+    colour = "orange" if remaining < 120 else "green"
+    return f":{colour}[first reply due in {minutes}:{seconds:02d}]"
+
+
+def _act(action: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run a desk action; an error an agent can act on (a lost claim race, a closed ticket) is shown."""
+    try:
+        return action(user, *args, **kwargs)
+    except (QueueError, PermissionDenied, ValueError) as exc:
+        st.error(str(exc))
+        return None
+
+
+def _queue() -> None:
+    st.subheader("Queue")
+    c1, c2, c3 = st.columns([2, 2, 1])
+    statuses = c1.multiselect(
+        "Status",
+        ["waiting", "assigned", "resolved", "returned"],
+        default=["waiting", "assigned"],
+        key="f_status",
+    )
+    reasons = ["any", *REASON_LABEL]
+    reason = c2.selectbox("Reason", reasons, key="f_reason", format_func=lambda r: REASON_LABEL.get(r, r))
+    mine = c3.toggle("Mine", key="f_mine")
+    items = _act(
+        svc.desk.queue, statuses=tuple(statuses), reason=None if reason == "any" else reason, mine=mine
+    )
+    if not items:
+        st.caption("No tickets match." if items is not None else "")
+        return
+    if st.button("Claim next", key="claim_next", icon=":material/bolt:"):
+        ticket_id = _act(svc.desk.claim_next)
+        if ticket_id is not None:
+            st.session_state["ticket"] = ticket_id
+            st.rerun()
+    for item in items:
+        with st.container(border=True):
+            head = (
+                f"**#{item.id}** · {REASON_LABEL.get(item.reason, item.reason)} · "
+                f"priority {item.effective_priority} · {item.status}"
+            )
+            if item.status == "waiting":
+                head += f" · waiting {_ago(item.waiting_s)} · {_sla(item.sla_remaining_s)}"
+            elif item.assignee:
+                head += f" · {item.assignee}"
+            st.markdown(head)
+            if item.summary:
+                st.caption(item.summary)
+            b1, b2 = st.columns(2)
+            claimed = item.status == "waiting" and b1.button("Claim", key=f"claim-{item.id}")
+            if claimed and _act(svc.desk.claim, item.id) is not None:
+                st.session_state["ticket"] = item.id
+                st.rerun()
+            if b2.button("Open", key=f"open-{item.id}"):
+                st.session_state["ticket"] = item.id
+                st.rerun()
+
+
+def _packet(packet: dict[str, Any]) -> None:
+    st.markdown(f"**Summary** ({packet.get('summary_source', 'template')}): {packet.get('summary', '')}")
+    for t in packet.get("triggers", []):
+        st.markdown(f"- {REASON_LABEL.get(t['reason'], t['reason'])}: {t['evidence']}")
+    intent = packet.get("intent") or {}
+    if intent:
+        st.markdown(
+            f"**Intent:** {intent.get('question', '')}"
+            + (f" — topic: {intent['topic']}" if intent.get("topic") else "")
+        )
+    sentiment = packet.get("sentiment") or {}
+    if sentiment.get("scores"):
+        scores = ", ".join(f"{s:+.2f}" for s in sentiment["scores"])
+        st.markdown(f"**Sentiment:** {sentiment.get('trend')} ({scores})")
+    if packet.get("confidence") is not None:
+        st.markdown(f"**Retrieval confidence:** {packet['confidence']:.2f}")
+    if packet.get("details"):
+        st.markdown(
+            "**Details given:** " + "; ".join(f"{k}: {', '.join(v)}" for k, v in packet["details"].items())
+        )
+    if packet.get("guard_events"):
+        with st.expander("Guard events"):
+            st.json(packet["guard_events"])
+    for turn in packet.get("bot_turns", []):
+        with st.expander(f"Bot turn ({turn.get('outcome')}): {turn.get('question', '')[:80]}"):
+            st.markdown(turn.get("answer", ""))
+            if turn.get("citations"):
+                st.caption("Cited: " + "; ".join(turn["citations"]))
+
+
+def _transcript(ticket_id: int) -> None:
+    view = _act(svc.desk.ticket, ticket_id)
+    if view is None:
+        return
+    for msg in view.transcript:
+        if msg.role == "system":
+            st.caption(f":material/support_agent: {msg.content}")
+            continue
+        name = {"customer": "user", "assistant": "assistant"}.get(msg.role, "agent")
+        with st.chat_message(name, avatar=":material/support_agent:" if msg.role == "agent" else None):
+            if msg.role == "agent":
+                st.caption(f"**{msg.author}**")
+            st.markdown(msg.content) if msg.role != "customer" else st.text(msg.content)
+            if msg.citations:
+                st.caption(
+                    "Sources: "
+                    + " · ".join(
+                        f"[[{c['n']}] {c['title']} › {c['section']}]({source_link(c)})" for c in msg.citations
+                    )
+                )
+
+
+def _use_template() -> None:
+    name = st.session_state.get("template")
+    if name and name in REPLY_TEMPLATES:
+        st.session_state["reply_text"] = REPLY_TEMPLATES[name].format(agent=user.display_name)
+
+
+def _ticket(ticket_id: int) -> None:
+    view = _act(svc.desk.ticket, ticket_id)
+    if view is None:
+        return
+    st.subheader(f"Ticket #{view.id} · {view.status}" + (f" · {view.assignee}" if view.assignee else ""))
+    if st.button("Back to the queue", key="back"):
+        st.session_state.pop("ticket", None)
+        st.rerun()
+    _packet(view.packet)
+    st.divider()
+    st.fragment(_transcript, run_every=2 if view.status in ("waiting", "assigned") else None)(ticket_id)
+    mine = view.status == "assigned" and view.assignee == user.username
+    if view.status == "waiting" and st.button("Claim", key="claim-open"):
+        _act(svc.desk.claim, ticket_id)
+        st.rerun()
+    if not mine:
+        return
+    st.selectbox("Template", ["", *REPLY_TEMPLATES], key="template", on_change=_use_template)
+    with st.form("reply", clear_on_submit=True):
+        text = st.text_area("Reply to the customer", key="reply_text")
+        if st.form_submit_button("Send reply", icon=":material/send:"):
+            _act(svc.desk.reply, ticket_id, text)
+    with st.form("note", clear_on_submit=True):
+        body = st.text_input("Internal note (never shown to the customer)", key="note_text")
+        if st.form_submit_button("Add note"):
+            _act(svc.desk.note, ticket_id, body)
+    c1, c2, c3 = st.columns(3)
+    if c1.button("Hand back to assistant", key="hand_back", icon=":material/smart_toy:"):
+        _act(svc.desk.hand_back, ticket_id)
+        st.session_state.pop("ticket", None)
+        st.rerun()
+    outcome = c2.selectbox("Outcome", OUTCOMES, key="outcome")
+    if c2.button("Resolve", key="resolve"):
+        _act(svc.desk.resolve, ticket_id, outcome=outcome)
+        st.session_state.pop("ticket", None)
+        st.rerun()
+    agents = [a for a in (_act(svc.desk.agents) or []) if a[0] != user.username]
+    if agents:
+        to = c3.selectbox("Reassign to", [a[0] for a in agents], key="reassign_to")
+        if c3.button("Reassign", key="reassign"):
+            _act(svc.desk.reassign, ticket_id, to)
+            st.rerun()
+    with st.expander("Ticket history"):
+        for e in view.events:
+            st.markdown(
+                f"- {e['at']:%H:%M:%S} **{e['kind']}** by {e['actor']}"
+                + (f": {e['body']}" if e["body"] else "")
+            )
+
+
+st.title("Agent workspace")
+if "ticket" in st.session_state:
+    _ticket(st.session_state["ticket"])
+else:
+    st.fragment(_queue, run_every=3)()

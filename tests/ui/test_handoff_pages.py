@@ -1,0 +1,137 @@
+"""The handoff in the pages (AppTest): the customer's queue banner and the agent's live replies; the
+workspace's login and role check, queue, claim, reply and hand back."""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from langgraph.checkpoint.memory import InMemorySaver
+from streamlit.testing.v1 import AppTest
+
+import agent.runtime
+from agent.service import ChatService
+from core import users
+from core.breakers import HealthRegistry
+from core.db import session_scope
+from core.migrate import upgrade
+
+pytestmark = pytest.mark.slow
+
+UI = Path(__file__).resolve().parents[2] / "app" / "ui"
+PASSWORD = "a-long-test-pass"
+
+
+@pytest.fixture
+def page_service(demo_service, settings, monkeypatch) -> Iterator[ChatService]:  # type: ignore[no-untyped-def]
+    """The pages' service on its own database, with an agent and a customer account."""
+    folder = Path(tempfile.mkdtemp(prefix="handoff-ui-"))
+    config = settings.model_copy(
+        update={"data_dir": folder, "database_url": f"sqlite:///{folder / 'db.sqlite'}"}
+    )
+    upgrade(config.database_url)
+    with session_scope(config.database_url) as s:
+        for name, role in (("alex", "agent"), ("casey", "customer")):
+            users.create_user(
+                s, username=name, display_name=name.title(), role=role, password=PASSWORD, settings=config
+            )
+    kb = demo_service.kb
+    previous = kb.health
+    health = HealthRegistry()
+    kb.attach_health(health)
+    service = ChatService(config, kb=kb, health=health, checkpointer=InMemorySaver(), models=[])
+    monkeypatch.setattr(agent.runtime, "_service", service)
+    st.cache_resource.clear()
+    yield service
+    kb.attach_health(previous)  # type: ignore[arg-type]
+    st.cache_resource.clear()
+
+
+def _workspace() -> AppTest:
+    at = AppTest.from_file(str(UI / "workspace.py"), default_timeout=120)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def _login(at: AppTest, username: str, password: str = PASSWORD) -> AppTest:
+    at.text_input(key="login_username").set_value(username)
+    at.text_input(key="login_password").set_value(password)
+    at.button[0].click().run()
+    assert not at.exception
+    return at
+
+
+def _texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [h.value for h in at.subheader]
+    parts += [e.value for e in at.error] + [i.value for i in at.info] + [s.value for s in at.success]
+    return "\n".join(str(p) for p in parts)
+
+
+def _handed_off(svc: ChatService) -> tuple[str, str]:
+    customer = f"c-{uuid.uuid4().hex[:8]}"
+    conv = svc.start_conversation(customer_id=customer)
+    result = svc.send(
+        conversation_id=conv, customer_id=customer, text="I want to talk to a real person about my sofa"
+    )
+    assert result.outcome == "handoff"
+    return conv, customer
+
+
+def test_the_workspace_asks_for_a_login_and_refuses_wrong_passwords_and_customers(page_service):
+    at = _workspace()
+    assert "Log in" in [b.label for b in at.button]
+    assert "Wrong username or password." in _texts(_login(at, "alex", "not-the-password"))
+    assert "for support agents" in _texts(_login(_workspace(), "casey"))
+    assert not any(b.label == "Claim next" for b in at.button)
+
+
+def test_an_agent_sees_the_ticket_claims_replies_and_hands_back(page_service):
+    svc = page_service
+    conv, customer = _handed_off(svc)
+    at = _login(_workspace(), "alex")
+    text = _texts(at)
+    assert "asked for a person" in text and "my sofa" in text  # reason and summary in the queue
+    assert "first reply due in" in text
+
+    next(b for b in at.button if b.label == "Claim").click().run()
+    assert not at.exception
+    assert "Ticket #" in _texts(at) and "assigned" in _texts(at)
+
+    at.text_area(key="reply_text").set_value("Hi, I'm Alex. Which sofa is it?")
+    next(b for b in at.button if b.label == "Send reply").click().run()
+    assert not at.exception
+    transcript = svc.transcript(conversation_id=conv, customer_id=customer)
+    assert [m.content for m in transcript if m.role == "agent"] == ["Hi, I'm Alex. Which sofa is it?"]
+
+    next(b for b in at.button if b.label == "Hand back to assistant").click().run()
+    assert not at.exception
+    assert svc.desk.status(conversation_id=conv, customer_id=customer) is None
+
+
+def test_the_customer_sees_the_queue_then_the_person_and_their_replies(page_service):
+    svc = page_service
+    conv, customer = _handed_off(svc)
+    at = AppTest.from_file(str(UI / "chat.py"), default_timeout=120)
+    at.query_params["customer"] = customer
+    at.query_params["conversation"] = conv
+    at.run()
+    assert not at.exception
+    assert "Connecting you to a person… You are number 1 in the queue" in _texts(at)
+
+    alex = svc.authenticate(username="alex", password=PASSWORD)
+    ticket_id = svc.desk.queue(alex)[0].id
+    svc.desk.claim(alex, ticket_id)
+    svc.desk.reply(alex, ticket_id, "Hello from Alex")
+    at.run()
+    text = _texts(at)
+    assert "Alex joined the chat" in text and "Alex from our support team is with you." in text
+    assert "Hello from Alex" in text
+
+    at.chat_input[0].set_value("It's the grey corner sofa").run()
+    assert not at.exception
+    assert at.chat_message[-1].name != "assistant"  # the bot stays silent while Alex holds the chat
