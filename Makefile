@@ -39,18 +39,23 @@ migrate: $(STAMP)
 
 seed: migrate
 	$(PY) -m knowledge.seed
+	$(PY) -m core.users seed-demo --skip-in-prod
 
 run: seed
 	@echo "Serving the chat on http://127.0.0.1:$(PORT)  (Ctrl-C stops it)"
 	$(VENV)/bin/streamlit run app/ui/main.py --server.address 127.0.0.1 --server.port $(PORT) \
 	  --server.headless true --browser.gatherUsageStats false
 
-# The integration tests start a throwaway PostgreSQL; install it when we can (root with apt, as in CI).
+# The integration tests start a throwaway PostgreSQL and the browser tests drive chromium; install what is
+# missing when we can (root with apt, as in CI).
 test: $(STAMP)
-	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then \
-	  echo "Installing postgresql with apt-get for the integration tests"; \
+	@missing=""; \
+	compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing="$$missing postgresql"; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "Installing$$missing with apt-get for the integration and browser tests"; \
 	  log=$$(mktemp); \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql; } >"$$log" 2>&1 \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; } >"$$log" 2>&1 \
 	    || { cat "$$log" >&2; rm -f "$$log"; exit 1; }; \
 	  rm -f "$$log"; \
 	fi
@@ -63,6 +68,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m evals.bench ladder --json var/bench/ladder.json
+	@if [ ! -f "$(BENCH_DIR)/handoff/messages.jsonl" ]; then \
+	  echo "The shared benchmarks are not there ($(BENCH_DIR)/handoff); handoff benchmark skipped."; exit 0; fi; \
+	set -x; $(PY) -m evals.bench handoff --cases $(BENCH_DIR)/handoff/messages.jsonl --json var/bench/handoff.json
 	@if [ ! -d "$(RETRIEVAL_SET)" ]; then \
 	  echo "The shared benchmarks are not there ($(RETRIEVAL_SET)); retrieval benchmark skipped."; exit 0; fi; \
 	set -x; $(PY) -m evals.bench retrieval --kb $(RETRIEVAL_SET)/kb.jsonl \

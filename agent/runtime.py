@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from agent.service import ChatService
@@ -14,6 +15,7 @@ from core.migrate import upgrade
 from core.users import check_no_default_credentials
 from knowledge.service import KnowledgeBase
 
+logger = logging.getLogger(__name__)
 _lock = threading.Lock()
 _service: ChatService | None = None
 
@@ -41,6 +43,10 @@ def get_service() -> ChatService:
                 kb.refresh()
             except Exception:
                 health.breaker("database").record_failure("unavailable")
+            try:  # load the model now: the first customer's turn must not pay for it (nor time out on it)
+                kb.embedder.embed(["warm-up"])
+            except Exception:  # no model: the breaker finds out on the first turn and retrieval goes lexical
+                logger.exception("embedding model warm-up failed")
             if settings.env == "prod" and not migrate_pending:
                 with session_scope(settings.database_url) as session:
                     check_no_default_credentials(session, settings)  # refuses to serve with demo passwords
