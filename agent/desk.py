@@ -22,7 +22,7 @@ from core import conversations as conv_store
 from core.db import DatabaseUnavailable, utcnow
 from core.faults import DependencyFault
 from core.models import Message, User
-from core.users import AuthenticatedUser, Role, require_role
+from core.users import AuthenticatedUser, PermissionDenied, Role, require_role
 from handoff import queue
 from handoff.tickets import holding_ticket
 
@@ -45,6 +45,9 @@ class TicketView:
     outcome: str | None
     summary: str | None
     packet: dict[str, Any]
+    contact: str | None
+    """Offline follow-ups: the email or phone number the customer left, and what they wrote with it."""
+    note: str | None
     sla_due_at: Any
     created_at: Any
     transcript: list[conv_store.MessageView]
@@ -91,6 +94,18 @@ class HandoffDesk:
         )
         return max(1, int(n or 0))
 
+    def _staff(self, user: AuthenticatedUser | None) -> AuthenticatedUser:
+        """The user as the database has them now: a deactivated or demoted account loses the desk at once,
+        whatever its page session still holds."""
+        me = require_role(user, *STAFF)
+        with self._svc._session() as s:
+            row = s.get(User, me.id)
+            if row is None or not row.active or row.role not in {r.value for r in STAFF}:
+                raise PermissionDenied("Your account can no longer use the agent workspace.")
+            return AuthenticatedUser(
+                id=row.id, username=row.username, display_name=row.display_name, role=Role(row.role)
+            )
+
     # the queue -----------------------------------------------------------------------------------
     def queue(
         self,
@@ -100,7 +115,7 @@ class HandoffDesk:
         reason: str | None = None,
         mine: bool = False,
     ) -> list[queue.QueueItem]:
-        me = require_role(user, *STAFF)
+        me = self._staff(user)
         with self._svc._session() as s:
             return queue.list_queue(
                 s,
@@ -111,7 +126,7 @@ class HandoffDesk:
             )
 
     def ticket(self, user: AuthenticatedUser | None, ticket_id: int) -> TicketView:
-        require_role(user, *STAFF)
+        self._staff(user)
         with self._svc._session() as s:
             t = queue.get_ticket(s, ticket_id=ticket_id)
             return TicketView(
@@ -124,6 +139,8 @@ class HandoffDesk:
                 outcome=t.outcome,
                 summary=t.summary,
                 packet=dict(t.packet or {}),
+                contact=t.contact,
+                note=t.note,
                 sla_due_at=t.sla_due_at,
                 created_at=t.created_at,
                 transcript=conv_store.transcript(s, conversation_id=t.conversation_id),
@@ -135,18 +152,18 @@ class HandoffDesk:
 
     # actions -------------------------------------------------------------------------------------
     def claim(self, user: AuthenticatedUser | None, ticket_id: int) -> int:
-        me = require_role(user, *STAFF)
+        me = self._staff(user)
         with self._svc._session() as s:
             return queue.claim(s, ticket_id=ticket_id, agent=me.username, display_name=me.display_name).id
 
     def claim_next(self, user: AuthenticatedUser | None) -> int | None:
-        me = require_role(user, *STAFF)
+        me = self._staff(user)
         with self._svc._session() as s:
             t = queue.claim_next(s, agent=me.username, display_name=me.display_name, settings=self.settings)
             return t.id if t is not None else None
 
     def reply(self, user: AuthenticatedUser | None, ticket_id: int, text: str) -> conv_store.MessageView:
-        me = require_role(user, *STAFF)
+        me = self._staff(user)
         with self._svc._session() as s:
             msg = queue.agent_reply(
                 s, ticket_id=ticket_id, agent=me.username, display_name=me.display_name, text=text
@@ -154,12 +171,12 @@ class HandoffDesk:
             return conv_store.view(msg)
 
     def note(self, user: AuthenticatedUser | None, ticket_id: int, body: str) -> None:
-        me = require_role(user, *STAFF)
+        me = self._staff(user)
         with self._svc._session() as s:
             queue.add_note(s, ticket_id=ticket_id, author=me.username, body=body)
 
     def reassign(self, user: AuthenticatedUser | None, ticket_id: int, to_username: str) -> None:
-        me = require_role(user, *STAFF)
+        me = self._staff(user)
         with self._svc._session() as s:
             target = s.scalar(select(User).where(User.username == to_username, User.active.is_(True)))
             if target is None or target.role not in [r.value for r in STAFF]:
@@ -175,7 +192,7 @@ class HandoffDesk:
 
     def agents(self, user: AuthenticatedUser | None) -> list[tuple[str, str]]:
         """(username, display name) of the active agents, for reassigning."""
-        require_role(user, *STAFF)
+        self._staff(user)
         with self._svc._session() as s:
             rows = s.execute(
                 select(User.username, User.display_name)
@@ -186,21 +203,31 @@ class HandoffDesk:
 
     def resolve(
         self, user: AuthenticatedUser | None, ticket_id: int, *, outcome: str, note: str | None = None
-    ) -> None:
-        me = require_role(user, *STAFF)
+    ) -> bool:
+        """Close with an outcome; True when the bot has the thread back (False: it takes it on the
+        customer's next message)."""
+        me = self._staff(user)
         with self._svc._session() as s:
-            t = queue.resolve(s, ticket_id=ticket_id, agent=me.username, outcome=outcome, note=note)
-            conversation_id, since = t.conversation_id, int((t.packet or {}).get("message_id", 0))
-        self._resume(conversation_id, status="resolved", by=me.display_name, since=since)
+            t = queue.resolve(
+                s,
+                ticket_id=ticket_id,
+                agent=me.username,
+                outcome=outcome,
+                note=note,
+                display_name=me.display_name,
+            )
+            conversation_id = t.conversation_id
+        return self.resume(conversation_id, status="resolved", by=me.display_name)
 
-    def hand_back(self, user: AuthenticatedUser | None, ticket_id: int, *, note: str | None = None) -> None:
-        me = require_role(user, *STAFF)
+    def hand_back(self, user: AuthenticatedUser | None, ticket_id: int, *, note: str | None = None) -> bool:
+        """Return the conversation to the bot; True when the thread was resumed (see `resolve`)."""
+        me = self._staff(user)
         with self._svc._session() as s:
             t = queue.hand_back(
                 s, ticket_id=ticket_id, agent=me.username, display_name=me.display_name, note=note
             )
-            conversation_id, since = t.conversation_id, int((t.packet or {}).get("message_id", 0))
-        self._resume(conversation_id, status="returned", by=me.display_name, since=since)
+            conversation_id = t.conversation_id
+        return self.resume(conversation_id, status="returned", by=me.display_name)
 
     # the customer's view ---------------------------------------------------------------------------
     def status(self, *, conversation_id: str, customer_id: str) -> HandoffStatus | None:
@@ -210,6 +237,19 @@ class HandoffDesk:
         except (SQLAlchemyError, DatabaseUnavailable, DependencyFault):  # the page still works Offline
             logger.warning("handoff status unavailable: database down")
             return None
+
+    def withdraw(self, *, conversation_id: str, customer_id: str) -> bool:
+        """The customer stops waiting for a person and goes back to the assistant (before anyone claims).
+
+        Raises NotYourConversation for someone else's thread, InvalidTransition once a person has joined.
+        """
+        with self._svc._session() as s:
+            conv_store.get_conversation(s, conversation_id=conversation_id, customer_id=customer_id)
+            t = holding_ticket(s, conversation_id=conversation_id)
+            if t is None:
+                return True
+            queue.withdraw(s, ticket_id=t.id)
+        return self.resume(conversation_id, status="withdrawn", by="customer")
 
     def _status(self, *, conversation_id: str, customer_id: str) -> HandoffStatus | None:
         with self._svc._session() as s:
@@ -230,37 +270,46 @@ class HandoffDesk:
             )
 
     # the thread --------------------------------------------------------------------------------------
-    def _resume(self, conversation_id: str, *, status: str, by: str, since: int) -> None:
-        """Resume the interrupted thread with what was said since the handoff (no-op if not interrupted)."""
-        config: Any = {"configurable": {"thread_id": conversation_id}}
+    def resume(self, conversation_id: str, *, status: str, by: str) -> bool:
+        """Resume the thread waiting for a person with what was said since the handoff.
+
+        Returns False when it could not (the ticket is closed either way: the customer's next message
+        resumes it then, see ChatService._hold_for_person). A thread not waiting is left as it is.
+        """
         svc = self._svc
-        try:
-            if not svc.graph.get_state(config).interrupts:
-                return
-            with svc._session() as s:
-                rows = s.scalars(
-                    select(Message)
-                    .where(
-                        Message.conversation_id == conversation_id,
-                        Message.id > since,
-                        Message.role.in_(("customer", "agent")),
+        config: Any = {"configurable": {"thread_id": conversation_id}}
+        with svc.thread_lock(conversation_id):
+            try:
+                waiting = svc.interrupted_state(conversation_id)
+                if waiting is None:
+                    return True
+                since = int(waiting.get("message_id") or 0)
+                with svc._session() as s:
+                    rows = s.scalars(
+                        select(Message)
+                        .where(
+                            Message.conversation_id == conversation_id,
+                            Message.id > since,
+                            Message.role.in_(("customer", "agent")),
+                        )
+                        .order_by(Message.id)
                     )
-                    .order_by(Message.id)
+                    transcript = [
+                        {"id": m.id, "role": m.role, "content": m.content, "author": m.author} for m in rows
+                    ]
+                context = TurnContext(
+                    kb=svc.kb,
+                    settings=svc.settings,
+                    health=svc.health,
+                    llm=svc.llm,
+                    deadline=time.monotonic() + svc.settings.llm_timeout_s,
                 )
-                transcript = [
-                    {"id": m.id, "role": m.role, "content": m.content, "author": m.author} for m in rows
-                ]
-            context = TurnContext(
-                kb=svc.kb,
-                settings=svc.settings,
-                health=svc.health,
-                llm=svc.llm,
-                deadline=time.monotonic() + svc.settings.llm_timeout_s,
-            )
-            svc.graph.invoke(
-                Command(resume={"status": status, "by": by, "transcript": transcript}),
-                config=config,
-                context=context,
-            )
-        except Exception:  # the ticket is closed either way; the next turn starts the thread afresh
-            logger.exception("could not resume the thread of conversation=%s", conversation_id)
+                svc.graph.invoke(
+                    Command(resume={"status": status, "by": by, "transcript": transcript}),
+                    config=config,
+                    context=context,
+                )
+                return True
+            except Exception:
+                logger.exception("could not resume the thread of conversation=%s", conversation_id)
+                return False

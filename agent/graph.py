@@ -10,7 +10,7 @@ from langgraph.graph.state import CompiledStateGraph
 
 from agent import nodes
 from agent.context import TurnContext
-from agent.routing import after_assess, after_deliver, after_retrieve
+from agent.routing import after_assess, after_check, after_deliver, after_retrieve
 from agent.state import TurnState
 
 TurnGraph = CompiledStateGraph[TurnState, TurnContext, TurnState, TurnState]
@@ -39,7 +39,8 @@ def build_graph(*, checkpointer: BaseCheckpointSaver | None, min_confidence: flo
         "retrieve", partial(after_retrieve, min_confidence=min_confidence), ["answer", "say_unknown"]
     )
     g.add_edge("answer", "check_output")
-    for name in ("check_output", "curated_reply", "offer_contact", "say_unknown", "hand_off"):
+    g.add_conditional_edges("check_output", after_check, ["hand_off", "deliver"])
+    for name in ("curated_reply", "offer_contact", "say_unknown", "hand_off"):
         g.add_edge(name, "deliver")
     g.add_conditional_edges("deliver", after_deliver, ["await_human", END])
     g.add_edge("await_human", END)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from agent.state import TurnState
+from handoff.triggers.assess import guard_escalations
 
 
 def after_assess(
@@ -19,6 +20,11 @@ def after_assess(
     if intent == "contact":
         return "offer_contact"
     return "contextualise"
+
+
+def after_check(state: TurnState) -> Literal["hand_off", "deliver"]:
+    """A guard that checked the answer may escalate the turn to a person instead of sending it."""
+    return "hand_off" if guard_escalations(state.get("guards", {})) else "deliver"
 
 
 def after_deliver(state: TurnState) -> Literal["await_human", "__end__"]:

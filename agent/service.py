@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import logging
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -42,6 +43,7 @@ from core.models import Message, TurnRecord
 from core.spool import Spool
 from core.users import AuthenticatedUser
 from handoff import queue, tickets
+from handoff.models import Ticket
 from handoff.packet import offline_packet, offline_summary
 from handoff.reasons import HandoffReason
 from knowledge.service import KnowledgeBase
@@ -140,6 +142,8 @@ class ChatService:
         self.graph = build_graph(
             checkpointer=self.checkpointer, min_confidence=settings.answer_min_confidence
         )
+        self._thread_locks: dict[str, threading.RLock] = {}
+        self._locks_guard = threading.Lock()
         self.desk = HandoffDesk(self)
         """The agents' side: queue, claim, live replies, resolve and hand back."""
 
@@ -278,6 +282,17 @@ class ChatService:
                     s, conversation_id=conversation_id, customer_id=customer_id
                 )
                 existing = conv_store.find_by_idempotency_key(s, conversation_id=conversation_id, key=key)
+                if existing is not None and existing.status == "for_agent":  # a person had it: never the bot
+                    return TurnResult(
+                        conversation_id,
+                        conv_store.view(existing),
+                        None,
+                        _mode(conv.mode),
+                        "with_human",
+                        None,
+                        replayed=True,
+                        held=True,
+                    )
                 if existing is not None:
                     earlier = conv_store.reply_to(s, message_id=existing.id)
                     if earlier is not None:
@@ -298,20 +313,80 @@ class ChatService:
                         s, conversation=conv, content=text, idempotency_key=key
                     )
                 message_id, message_text = message.id, message.content
-                if tickets.holding_ticket(s, conversation_id=conversation_id) is not None:
+        except _NOT_STORED:
+            return self._spool_turn(conversation_id, customer_id, text, key)
+        with self.thread_lock(conversation_id):  # one turn or resume at a time on a conversation's thread
+            try:
+                held = self._hold_for_person(conversation_id, customer_id, message_id)
+            except _NOT_STORED:
+                held = None  # the database just went: the turn below ends Offline, stored or spooled
+            if held is not None:
+                return held
+            return self._run_turn(conversation_id, customer_id, message_id, message_text, on_token, on_reset)
+
+    def thread_lock(self, conversation_id: str) -> threading.RLock:
+        """The lock that serialises turns and resumes of one conversation's thread in this process."""
+        with self._locks_guard:
+            lock = self._thread_locks.get(conversation_id)
+            if lock is None:
+                lock = self._thread_locks[conversation_id] = threading.RLock()
+            return lock
+
+    def interrupted_state(self, conversation_id: str) -> dict[str, Any] | None:
+        """The thread's values when it waits for a person (a pending interrupt), else None."""
+        try:
+            snapshot = self.graph.get_state({"configurable": {"thread_id": conversation_id}})
+        except Exception:
+            logger.exception("checkpoint unreadable for conversation=%s", conversation_id)
+            return None
+        return dict(snapshot.values) if snapshot.interrupts else None
+
+    def _hold_for_person(self, conversation_id: str, customer_id: str, message_id: int) -> TurnResult | None:
+        """While a person holds the conversation, store the message for them and keep the bot silent.
+
+        Also repairs the two ways thread and queue can disagree: a turn that crashed after the graph
+        paused but before its ticket was stored (the ticket and the reply are written now), and a
+        hand-back whose resume failed or lost a race (the thread is resumed now, then the bot answers).
+        """
+        waiting = self.interrupted_state(conversation_id)
+        resume: Ticket | None = None
+        with self._session() as s:
+            ticket = tickets.holding_ticket(s, conversation_id=conversation_id)
+            if ticket is None and waiting is not None:
+                key = f"handoff:{waiting.get('message_id')}"
+                handed = s.scalar(select(Ticket).where(Ticket.source_key == key))
+                if handed is None and waiting.get("handoff"):
+                    logger.warning("repairing a handoff without a ticket: conversation=%s", conversation_id)
+                    record = self._record(
+                        conversation_id,
+                        int(waiting["message_id"]),
+                        _mode(waiting.get("mode")),
+                        waiting.get("mode_reason") or "",
+                        waiting,
+                        0.0,
+                        None,
+                    )
+                    self._write_reply(s, conversation_id, customer_id, record)
+                    ticket = tickets.holding_ticket(s, conversation_id=conversation_id)
+                elif handed is not None and handed.status in ("returned", "resolved"):
+                    resume = handed
+            if ticket is not None:
+                message = s.get(Message, message_id)
+                conv = s.get(conv_store.Conversation, conversation_id)
+                if message is not None:
                     message.status = "for_agent"  # the person sees it; the bot stays silent
                     return TurnResult(
                         conversation_id,
                         conv_store.view(message),
                         None,
-                        _mode(conv.mode),
+                        _mode(conv.mode if conv else None),
                         "with_human",
                         None,
                         held=True,
                     )
-        except _NOT_STORED:
-            return self._spool_turn(conversation_id, customer_id, text, key)
-        return self._run_turn(conversation_id, customer_id, message_id, message_text, on_token, on_reset)
+        if resume is not None:
+            self.desk.resume(resume.conversation_id, status=resume.status, by=resume.assignee or "support")
+        return None
 
     def _spool_turn(self, conversation_id: str, customer_id: str, text: str, key: str) -> TurnResult:
         reason = "database unavailable; message saved on local disk"
@@ -377,7 +452,7 @@ class ChatService:
         record = self._record(conversation_id, message_id, mode, reason, state, total_ms, error)
         try:
             return self._store_reply(conversation_id, customer_id, message_id, record)
-        except _NOT_STORED:  # the database went down during the turn: keep the reply for replay
+        except Exception:  # the database went down during the turn (or refused it): keep it for replay
             logger.warning(
                 "database down after the turn: spooling reply of message=%s", message_id, exc_info=True
             )
@@ -458,6 +533,7 @@ class ChatService:
     ) -> dict[str, Any]:
         """Everything the reply and the turn record need, as plain data (it may have to wait in the spool)."""
         calls = state.get("llm_usage", {})
+        triggers = state.get("triggers", [])
         inp = sum(int(c.get("input_tokens", 0)) for c in calls.values())
         out = sum(int(c.get("output_tokens", 0)) for c in calls.values())
         costs = [c["cost_usd"] for c in calls.values() if c.get("cost_usd") is not None]
@@ -474,7 +550,7 @@ class ChatService:
                 for p in state.get("passages", [])
             ],
             "latencies_ms": {**state.get("latencies_ms", {}), "total": round(total_ms, 2)},
-            "guards": state.get("guards", {}),
+            "guards": {**state.get("guards", {}), **({"triggers": triggers} if triggers else {})},
             "handoff_reason": state.get("handoff_reason"),
             "handoff": state.get("handoff"),
             "prompt_versions": state.get("prompt_versions", {}),
@@ -584,6 +660,9 @@ class ChatService:
         except Exception as exc:  # still down: the turn spools, the next one tries again
             self.health.breaker("database").record_failure(type(exc).__name__)
             return
+        if self.settings.env == "prod":  # the check skipped at start, while the database was down
+            with session_scope(self.db) as s:
+                users.check_no_default_credentials(s, self.settings)
         self._migrate_pending = False
         self.kb.refresh()
 

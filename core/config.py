@@ -114,6 +114,12 @@ class Settings(BaseSettings):
             raise ValueError("CHAOS_ENABLED is for dev and test environments only")
         if self.llm_model_timeout_s > self.llm_timeout_s:
             raise ValueError("LLM_MODEL_TIMEOUT_S cannot exceed LLM_TIMEOUT_S (the whole turn's LLM budget)")
+        missing = {"urgent", "high", "normal"} - set(self.handoff_sla_minutes)
+        if missing or any(v <= 0 for v in self.handoff_sla_minutes.values()):
+            raise ValueError(
+                "HANDOFF_SLA_MINUTES needs positive minutes for urgent, high and normal"
+                + (f" (missing: {', '.join(sorted(missing))})" if missing else "")
+            )
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / 'support.db'}"
         if not self.checkpoint_url:

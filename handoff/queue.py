@@ -565,9 +565,10 @@ def resolve(
     agent: str,
     outcome: str,
     note: str | None = None,
+    display_name: str | None = None,
     now: datetime | None = None,
 ) -> Ticket:
-    """Close the ticket with an outcome; the conversation closes with it."""
+    """Close the ticket with an outcome; the customer is told, and the assistant answers what comes next."""
     if outcome not in OUTCOMES:
         raise ValueError(f"Unknown outcome {outcome!r}: choose one of {', '.join(OUTCOMES)}.")
     now = now or utcnow()
@@ -582,6 +583,14 @@ def resolve(
     _event(session, ticket, kind="resolved", actor=agent, body=outcome, now=now)
     if note and note.strip():
         _event(session, ticket, kind="note", actor=agent, body=note.strip(), now=now)
+    display = display_name or _display_name(session, agent)
+    _system_message(
+        session,
+        ticket,
+        author=display,
+        content=f"{display} marked this conversation as resolved. The assistant can help with anything else.",
+        now=now,
+    )
     conv = session.get(Conversation, ticket.conversation_id)
     if conv is not None:
         conv.status = "closed"
@@ -635,4 +644,27 @@ def hand_back(
         conv.status = "open"
     session.flush()
     logger.info("ticket %s handed back by %s", ticket_id, agent)
+    return ticket
+
+
+def withdraw(session: Session, *, ticket_id: int, now: datetime | None = None) -> Ticket:
+    """The customer stops waiting and goes back to the assistant (only while no agent has claimed it)."""
+    now = now or utcnow()
+    result = session.execute(
+        update(Ticket)
+        .where(Ticket.id == ticket_id, Ticket.status == "waiting")
+        .values(status="returned", outcome="withdrawn", closed_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    ticket = get_ticket(session, ticket_id=ticket_id)
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise InvalidTransition(
+            f"Ticket #{ticket_id} is {ticket.status}: it can no longer be withdrawn.", ticket_id=ticket_id
+        )
+    _event(session, ticket, kind="withdrawn", actor="customer", body=None, now=now)
+    _system_message(session, ticket, author="", content="You went back to the assistant.", now=now)
+    conv = session.get(Conversation, ticket.conversation_id)
+    if conv is not None:
+        conv.status = "open"
+    session.flush()
     return ticket

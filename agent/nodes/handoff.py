@@ -29,7 +29,7 @@ from agent.state import TurnState
 from handoff.packet import REASON_LABEL, build_packet, template_summary
 from handoff.reasons import HandoffReason
 from handoff.triggers import EarlierTurn, Trigger
-from handoff.triggers.assess import assess
+from handoff.triggers.assess import assess, guard_escalations
 
 logger = logging.getLogger(__name__)
 
@@ -85,11 +85,18 @@ def _summary_messages(state: TurnState, reason: str) -> list[BaseMessage]:
 @timed("hand_off")
 def hand_off(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
     ctx = runtime.context
-    fired = [t for t in state.get("triggers", []) if t["escalate"]]
-    first = fired[0]
+    fired_data = list(state.get("triggers", []))
+    if not any(t["escalate"] for t in fired_data):  # a guard on the answer escalated after assessment
+        fired_data = [_as_dict(t) for t in guard_escalations(state.get("guards", {}))] + fired_data
+    first = next(t for t in fired_data if t["escalate"])
     triggers = [
-        Trigger(reason=HandoffReason(t["reason"]), evidence=t["evidence"], detail=t.get("detail", {}))
-        for t in state.get("triggers", [])
+        Trigger(
+            reason=HandoffReason(t["reason"]),
+            evidence=t["evidence"],
+            escalate=t["escalate"],
+            detail=t.get("detail", {}),
+        )
+        for t in fired_data
     ]
     earlier = list(state.get("turn_log", []))
     sentiments = [t["sentiment"] for t in earlier if t.get("sentiment") is not None]
@@ -142,6 +149,7 @@ def hand_off(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
         "outcome": "handoff",
         "handoff_reason": first["reason"],
         "handoff": packet,
+        "triggers": fired_data,
         "answer_source": "curated",
     }
 

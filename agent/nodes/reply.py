@@ -56,10 +56,19 @@ def say_unknown(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, An
             "handoff_reason": HandoffReason.OFFLINE.value,
             "prompt_versions": {minimal.NAME: minimal.VERSION},
         }
+    confidence = float(state.get("confidence") or 0.0)
+    floor = runtime.context.settings.answer_min_confidence
+    offer = {
+        "reason": HandoffReason.LOW_CONFIDENCE.value,
+        "evidence": f"retrieval confidence {confidence:.2f} below {floor:.2f}",
+        "escalate": False,  # a person is offered in the reply, not forced: rephrasing may work
+        "detail": {"confidence": round(confidence, 4), "threshold": floor},
+    }
     return {
         "reply": minimal.UNKNOWN,
         "citations": [],
         "outcome": "unknown",
+        "triggers": [*state.get("triggers", []), offer],
         "handoff_reason": HandoffReason.LOW_CONFIDENCE.value,
         "prompt_versions": {minimal.NAME: minimal.VERSION},
     }

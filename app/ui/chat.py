@@ -10,6 +10,7 @@ import streamlit as st
 from agent.desk import HandoffStatus
 from app.ui.common import MODE_BADGE, chaos_panel, health_panel, mode_badge, service, source_link
 from core.conversations import MessageView, NotYourConversation
+from handoff.queue import QueueError
 from handoff.tickets import InvalidContact
 
 svc = service()
@@ -98,6 +99,12 @@ def _handoff_banner(handoff: HandoffStatus | None) -> None:
     place = f"You are number {handoff.position} in the queue" if handoff.position else "You are in the queue"
     wait = f", estimated wait about {max(1, round(handoff.wait_s / 60))} min" if handoff.wait_s else ""
     st.info(f"Connecting you to a person… {place}{wait}.", icon=":material/hourglass_top:")
+    if st.button("Back to the assistant instead", key="withdraw", icon=":material/smart_toy:"):
+        try:
+            svc.desk.withdraw(conversation_id=conversation_id, customer_id=customer_id)
+        except QueueError as exc:  # a person joined a moment ago
+            st.warning(str(exc))
+        st.rerun()
 
 
 def _live() -> None:

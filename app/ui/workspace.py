@@ -6,12 +6,16 @@ Roles are checked by the service on every action (agent/desk.py); this page only
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import streamlit as st
+from sqlalchemy.exc import SQLAlchemyError
 
 from agent.desk import REPLY_TEMPLATES
 from app.ui.common import service, source_link
+from core.db import DatabaseUnavailable
+from core.faults import DependencyFault
 from core.users import AuthenticatedUser, PermissionDenied, Role
 from handoff.packet import REASON_LABEL
 from handoff.queue import OUTCOMES, QueueError
@@ -66,13 +70,35 @@ def _sla(remaining: float | None) -> str:
     return f":{colour}[first reply due in {minutes}:{seconds:02d}]"
 
 
+FAILED = object()
+"""What `_act` returns when the action failed (its error is on the page): never rerun over it."""
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!<>|~$:])")
+
+
+def _plain(text: Any) -> str:
+    """Customer text inside Markdown, escaped: no planted links, images or formatting in the agent's view."""
+    return _MARKDOWN.sub(r"\\\1", str(text))
+
+
 def _act(action: Any, *args: Any, **kwargs: Any) -> Any:
     """Run a desk action; an error an agent can act on (a lost claim race, a closed ticket) is shown."""
     try:
         return action(user, *args, **kwargs)
     except (QueueError, PermissionDenied, ValueError) as exc:
         st.error(str(exc))
-        return None
+    except (SQLAlchemyError, DependencyFault, DatabaseUnavailable):
+        st.error("The database is not answering right now. Nothing was changed; try again in a moment.")
+    return FAILED
+
+
+def _ok(result: Any) -> bool:
+    return result is not FAILED
+
+
+def _open(ticket_id: int) -> None:
+    st.session_state["ticket"] = ticket_id
+    st.rerun()
 
 
 def _queue() -> None:
@@ -90,14 +116,17 @@ def _queue() -> None:
     items = _act(
         svc.desk.queue, statuses=tuple(statuses), reason=None if reason == "any" else reason, mine=mine
     )
+    if not _ok(items):
+        return
     if not items:
-        st.caption("No tickets match." if items is not None else "")
+        st.caption("No tickets match.")
         return
     if st.button("Claim next", key="claim_next", icon=":material/bolt:"):
         ticket_id = _act(svc.desk.claim_next)
-        if ticket_id is not None:
-            st.session_state["ticket"] = ticket_id
-            st.rerun()
+        if ticket_id is None:
+            st.info("Nothing is waiting.")
+        elif _ok(ticket_id):
+            _open(ticket_id)
     for item in items:
         with st.container(border=True):
             head = (
@@ -110,26 +139,27 @@ def _queue() -> None:
                 head += f" · {item.assignee}"
             st.markdown(head)
             if item.summary:
-                st.caption(item.summary)
+                st.caption(_plain(item.summary))
             b1, b2 = st.columns(2)
             claimed = item.status == "waiting" and b1.button("Claim", key=f"claim-{item.id}")
-            if claimed and _act(svc.desk.claim, item.id) is not None:
-                st.session_state["ticket"] = item.id
-                st.rerun()
+            if claimed and _ok(_act(svc.desk.claim, item.id)):
+                _open(item.id)
             if b2.button("Open", key=f"open-{item.id}"):
-                st.session_state["ticket"] = item.id
-                st.rerun()
+                _open(item.id)
 
 
-def _packet(packet: dict[str, Any]) -> None:
-    st.markdown(f"**Summary** ({packet.get('summary_source', 'template')}): {packet.get('summary', '')}")
+def _packet(view: Any) -> None:
+    packet = view.packet
+    st.markdown(
+        f"**Summary** ({packet.get('summary_source', 'template')}): {_plain(packet.get('summary', ''))}"
+    )
     for t in packet.get("triggers", []):
-        st.markdown(f"- {REASON_LABEL.get(t['reason'], t['reason'])}: {t['evidence']}")
+        st.markdown(f"- {REASON_LABEL.get(t['reason'], t['reason'])}: {_plain(t['evidence'])}")
     intent = packet.get("intent") or {}
     if intent:
         st.markdown(
-            f"**Intent:** {intent.get('question', '')}"
-            + (f" — topic: {intent['topic']}" if intent.get("topic") else "")
+            f"**Intent:** {_plain(intent.get('question', ''))}"
+            + (f" — topic: {_plain(intent['topic'])}" if intent.get("topic") else "")
         )
     sentiment = packet.get("sentiment") or {}
     if sentiment.get("scores"):
@@ -137,33 +167,40 @@ def _packet(packet: dict[str, Any]) -> None:
         st.markdown(f"**Sentiment:** {sentiment.get('trend')} ({scores})")
     if packet.get("confidence") is not None:
         st.markdown(f"**Retrieval confidence:** {packet['confidence']:.2f}")
-    if packet.get("details"):
-        st.markdown(
-            "**Details given:** " + "; ".join(f"{k}: {', '.join(v)}" for k, v in packet["details"].items())
-        )
+    details = [f"{k}: {', '.join(v)}" for k, v in (packet.get("details") or {}).items()]
+    if view.contact:
+        details.insert(0, f"contact: {view.contact}")
+    if details:
+        st.markdown("**Details given:** " + _plain("; ".join(details)))
+    if view.note:
+        st.markdown("**Customer's note:**")
+        st.text(view.note)
     if packet.get("guard_events"):
         with st.expander("Guard events"):
             st.json(packet["guard_events"])
     for turn in packet.get("bot_turns", []):
-        with st.expander(f"Bot turn ({turn.get('outcome')}): {turn.get('question', '')[:80]}"):
+        with st.expander(f"Bot turn ({turn.get('outcome')}): {_plain(turn.get('question', '')[:80])}"):
             st.markdown(turn.get("answer", ""))
             if turn.get("citations"):
-                st.caption("Cited: " + "; ".join(turn["citations"]))
+                st.caption("Cited: " + _plain("; ".join(turn["citations"])))
 
 
 def _transcript(ticket_id: int) -> None:
     view = _act(svc.desk.ticket, ticket_id)
-    if view is None:
+    if not _ok(view):
         return
     for msg in view.transcript:
         if msg.role == "system":
-            st.caption(f":material/support_agent: {msg.content}")
+            st.caption(f":material/support_agent: {_plain(msg.content)}")
             continue
         name = {"customer": "user", "assistant": "assistant"}.get(msg.role, "agent")
         with st.chat_message(name, avatar=":material/support_agent:" if msg.role == "agent" else None):
             if msg.role == "agent":
-                st.caption(f"**{msg.author}**")
-            st.markdown(msg.content) if msg.role != "customer" else st.text(msg.content)
+                st.caption(f"**{_plain(msg.author)}**")
+            if msg.role == "customer":
+                st.text(msg.content)
+            else:
+                st.markdown(msg.content)
             if msg.citations:
                 st.caption(
                     "Sources: "
@@ -179,57 +216,84 @@ def _use_template() -> None:
         st.session_state["reply_text"] = REPLY_TEMPLATES[name].format(agent=user.display_name)
 
 
+def _history(view: Any) -> None:
+    with st.expander("Ticket history and internal notes"):
+        for e in view.events:
+            st.markdown(
+                f"- {e['at']:%H:%M:%S} **{e['kind']}** by {_plain(e['actor'])}"
+                + (f": {_plain(e['body'])}" if e["body"] else "")
+            )
+
+
+def _back_to_queue(resumed: Any) -> None:
+    if resumed is False:  # the ticket is closed; the bot takes the thread on the customer's next message
+        st.session_state["flash"] = "Closed. The assistant will pick the conversation up on the next message."
+    st.session_state.pop("ticket", None)
+    st.rerun()
+
+
 def _ticket(ticket_id: int) -> None:
     view = _act(svc.desk.ticket, ticket_id)
-    if view is None:
+    if not _ok(view):
+        if st.button("Back to the queue", key="back-error"):
+            st.session_state.pop("ticket", None)
+            st.rerun()
         return
     st.subheader(f"Ticket #{view.id} · {view.status}" + (f" · {view.assignee}" if view.assignee else ""))
     if st.button("Back to the queue", key="back"):
         st.session_state.pop("ticket", None)
         st.rerun()
-    _packet(view.packet)
+    _packet(view)
     st.divider()
     st.fragment(_transcript, run_every=2 if view.status in ("waiting", "assigned") else None)(ticket_id)
     mine = view.status == "assigned" and view.assignee == user.username
-    if view.status == "waiting" and st.button("Claim", key="claim-open"):
-        _act(svc.desk.claim, ticket_id)
+    if (
+        view.status == "waiting"
+        and st.button("Claim", key="claim-open")
+        and _ok(_act(svc.desk.claim, ticket_id))
+    ):
         st.rerun()
-    if not mine:
-        return
-    st.selectbox("Template", ["", *REPLY_TEMPLATES], key="template", on_change=_use_template)
-    with st.form("reply", clear_on_submit=True):
-        text = st.text_area("Reply to the customer", key="reply_text")
-        if st.form_submit_button("Send reply", icon=":material/send:"):
-            _act(svc.desk.reply, ticket_id, text)
-    with st.form("note", clear_on_submit=True):
-        body = st.text_input("Internal note (never shown to the customer)", key="note_text")
-        if st.form_submit_button("Add note"):
-            _act(svc.desk.note, ticket_id, body)
-    c1, c2, c3 = st.columns(3)
-    if c1.button("Hand back to assistant", key="hand_back", icon=":material/smart_toy:"):
-        _act(svc.desk.hand_back, ticket_id)
-        st.session_state.pop("ticket", None)
-        st.rerun()
-    outcome = c2.selectbox("Outcome", OUTCOMES, key="outcome")
-    if c2.button("Resolve", key="resolve"):
-        _act(svc.desk.resolve, ticket_id, outcome=outcome)
-        st.session_state.pop("ticket", None)
-        st.rerun()
-    agents = [a for a in (_act(svc.desk.agents) or []) if a[0] != user.username]
-    if agents:
-        to = c3.selectbox("Reassign to", [a[0] for a in agents], key="reassign_to")
-        if c3.button("Reassign", key="reassign"):
-            _act(svc.desk.reassign, ticket_id, to)
-            st.rerun()
-    with st.expander("Ticket history"):
-        for e in view.events:
-            st.markdown(
-                f"- {e['at']:%H:%M:%S} **{e['kind']}** by {e['actor']}"
-                + (f": {e['body']}" if e["body"] else "")
-            )
+    if view.status == "assigned" and not mine:
+        st.info(f"{view.assignee} is handling this conversation.")
+    if mine:
+        if st.session_state.pop("clear_reply", False):
+            st.session_state["reply_text"] = ""
+        st.selectbox("Template", ["", *REPLY_TEMPLATES], key="template", on_change=_use_template)
+        with st.form("reply"):
+            text = st.text_area("Reply to the customer", key="reply_text")
+            if st.form_submit_button("Send reply", icon=":material/send:") and _ok(
+                _act(svc.desk.reply, ticket_id, text)
+            ):
+                st.session_state["clear_reply"] = True  # cleared only once sent: a failure keeps the text
+                st.rerun()
+    if view.status in ("waiting", "assigned"):
+        with st.form("note", clear_on_submit=True):
+            body = st.text_input("Internal note (never shown to the customer)", key="note_text")
+            if st.form_submit_button("Add note") and _ok(_act(svc.desk.note, ticket_id, body)):
+                st.rerun()
+    if mine:
+        c1, c2, c3 = st.columns(3)
+        if c1.button("Hand back to assistant", key="hand_back", icon=":material/smart_toy:"):
+            resumed = _act(svc.desk.hand_back, ticket_id)
+            if _ok(resumed):
+                _back_to_queue(resumed)
+        outcome = c2.selectbox("Outcome", OUTCOMES, key="outcome")
+        if c2.button("Resolve", key="resolve"):
+            resumed = _act(svc.desk.resolve, ticket_id, outcome=outcome)
+            if _ok(resumed):
+                _back_to_queue(resumed)
+        agents = _act(svc.desk.agents)
+        others = [a for a in agents if a[0] != user.username] if _ok(agents) else []
+        if others:
+            to = c3.selectbox("Reassign to", [a[0] for a in others], key="reassign_to")
+            if c3.button("Reassign", key="reassign") and _ok(_act(svc.desk.reassign, ticket_id, to)):
+                st.rerun()
+    _history(view)
 
 
 st.title("Agent workspace")
+if flash := st.session_state.pop("flash", None):
+    st.warning(flash)
 if "ticket" in st.session_state:
     _ticket(st.session_state["ticket"])
 else:

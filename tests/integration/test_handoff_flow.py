@@ -25,7 +25,7 @@ from core.migrate import upgrade
 from core.models import Message, TurnRecord
 from core.users import AuthenticatedUser, PermissionDenied
 from evals.scripted import ScriptedChatModel, grounded_answer
-from handoff.models import Ticket
+from handoff.models import Ticket, TicketEvent
 from handoff.queue import ClaimConflict
 
 BRIEF = "Customer wants to return a sofa bought last week and asked for a person."
@@ -142,10 +142,25 @@ def test_a_person_takes_over_replies_live_and_hands_back(desk_service):
 
 def test_only_staff_can_use_the_desk(desk_service):
     svc = desk_service
+    conv, _customer = _chat(svc)
+    svc.send(conversation_id=conv, customer_id=_customer, text="agent please")
+    ticket_id = _ticket(svc, conv).id
     shopper = _agent(svc, "shopper", "Shopper", role="customer")
+    actions = [
+        lambda u: svc.desk.queue(u),
+        lambda u: svc.desk.ticket(u, ticket_id),
+        lambda u: svc.desk.claim(u, ticket_id),
+        lambda u: svc.desk.claim_next(u),
+        lambda u: svc.desk.note(u, ticket_id, "x"),
+        lambda u: svc.desk.reply(u, ticket_id, "x"),
+        lambda u: svc.desk.resolve(u, ticket_id, outcome="solved"),
+        lambda u: svc.desk.hand_back(u, ticket_id),
+    ]
     for user in (None, shopper):
-        with pytest.raises(PermissionDenied):
-            svc.desk.queue(user)
+        for act in actions:
+            with pytest.raises(PermissionDenied):
+                act(user)
+    assert _ticket(svc, conv).status == "waiting"
 
 
 def test_handing_off_is_idempotent_for_a_replayed_message(desk_service):
@@ -198,6 +213,21 @@ def test_the_turn_record_keeps_the_sentiment_and_triggers(desk_service):
         record = s.scalar(select(TurnRecord).where(TurnRecord.message_id == result.message.id))
         assert record is not None and record.handoff_reason == "sentiment"
         assert record.guards["handoff"]["sentiment"] < -0.6
+        assert record.guards["triggers"][0]["reason"] == "sentiment"
+        assert record.guards["triggers"][0]["evidence"]
+
+
+def test_an_unanswerable_question_records_a_low_confidence_offer(desk_service):
+    svc = desk_service
+    conv, customer = _chat(svc)
+    result = svc.send(conversation_id=conv, customer_id=customer, text="What is the airspeed of a swallow?")
+    assert result.outcome == "unknown"
+    with session_scope(svc.db) as s:
+        record = s.scalar(select(TurnRecord).where(TurnRecord.message_id == result.message.id))
+        assert record is not None
+        offer = record.guards["triggers"][-1]
+        assert (offer["reason"], offer["escalate"]) == ("low_confidence", False)
+        assert "confidence" in offer["evidence"]
 
 
 def _briefing(messages: list[BaseMessage]):  # type: ignore[no-untyped-def]
@@ -235,3 +265,96 @@ def test_messages_while_held_are_stored_for_the_person(desk_service):
         stored = s.get(Message, held.message.id)
         assert stored is not None and stored.status == "for_agent"
         assert s.scalar(select(func.count(Message.id)).where(Message.reply_to == held.message.id)) == 0
+
+
+def _handed_to_alex(svc: ChatService) -> tuple[str, str, int, AuthenticatedUser]:
+    conv, customer = _chat(svc)
+    svc.send(conversation_id=conv, customer_id=customer, text="agent please")
+    alex = _agent(svc, f"alex{uuid.uuid4().hex[:6]}", "Alex")
+    ticket_id = _ticket(svc, conv).id
+    svc.desk.claim(alex, ticket_id)
+    return conv, customer, ticket_id, alex
+
+
+def test_a_failed_resume_is_reported_and_repaired_by_the_next_message(desk_service, monkeypatch):
+    svc = desk_service
+    conv, customer, ticket_id, alex = _handed_to_alex(svc)
+    svc.desk.reply(alex, ticket_id, "Your parcel left the warehouse today.")
+    real_invoke = svc.graph.invoke
+    monkeypatch.setattr(svc.graph, "invoke", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))
+
+    assert svc.desk.hand_back(alex, ticket_id) is False
+    assert svc.interrupted_state(conv) is not None  # the thread still waits
+
+    monkeypatch.setattr(svc.graph, "invoke", real_invoke)
+    after = svc.send(conversation_id=conv, customer_id=customer, text="How long do refunds take?")
+    assert after.outcome == "answered" and not after.held
+    contents = [
+        str(m.content) for m in svc.graph.get_state({"configurable": {"thread_id": conv}}).values["messages"]
+    ]
+    assert "Your parcel left the warehouse today." in contents  # the person's words reached the thread
+
+
+def test_a_handoff_whose_ticket_was_never_stored_is_repaired(desk_service):
+    svc = desk_service
+    conv, customer = _chat(svc)
+    first = svc.send(conversation_id=conv, customer_id=customer, text="agent please")
+    with session_scope(svc.db) as s:  # as if the process died after the graph paused, before the write
+        s.query(TurnRecord).filter(TurnRecord.conversation_id == conv).delete()
+        ids = list(s.scalars(select(Ticket.id).where(Ticket.conversation_id == conv)))
+        s.query(TicketEvent).filter(TicketEvent.ticket_id.in_(ids)).delete()
+        s.query(Ticket).filter(Ticket.id.in_(ids)).delete()
+        s.query(Message).filter(Message.reply_to == first.message.id).delete()
+
+    later = svc.send(conversation_id=conv, customer_id=customer, text="hello? is anyone there?")
+
+    assert later.held
+    ticket = _ticket(svc, conv)
+    assert (ticket.status, ticket.reason) == ("waiting", "explicit_request")
+    with session_scope(svc.db) as s:
+        reply = s.scalar(select(Message).where(Message.reply_to == first.message.id))
+        assert reply is not None and "connecting you" in reply.content
+
+
+def test_resending_a_message_the_person_had_never_gets_a_bot_answer(desk_service):
+    svc = desk_service
+    conv, customer, ticket_id, alex = _handed_to_alex(svc)
+    held = svc.send(
+        conversation_id=conv, customer_id=customer, text="It's the blue one", idempotency_key="m-7"
+    )
+    svc.desk.hand_back(alex, ticket_id)
+
+    again = svc.send(
+        conversation_id=conv, customer_id=customer, text="It's the blue one", idempotency_key="m-7"
+    )
+
+    assert held.held and again.held and again.replayed and again.reply is None
+
+
+def test_resolving_tells_the_customer_and_the_bot_answers_what_comes_next(desk_service):
+    svc = desk_service
+    conv, customer, ticket_id, alex = _handed_to_alex(svc)
+    assert svc.desk.resolve(alex, ticket_id, outcome="solved") is True
+    transcript = svc.transcript(conversation_id=conv, customer_id=customer)
+    assert "marked this conversation as resolved" in transcript[-1].content
+    after = svc.send(conversation_id=conv, customer_id=customer, text="How do I return an item?")
+    assert after.outcome == "answered"
+
+
+def test_a_waiting_customer_can_go_back_to_the_assistant(desk_service):
+    svc = desk_service
+    conv, customer = _chat(svc)
+    svc.send(conversation_id=conv, customer_id=customer, text="get me a human")
+    assert svc.desk.withdraw(conversation_id=conv, customer_id=customer) is True
+    assert _ticket(svc, conv).status == "returned"
+    after = svc.send(conversation_id=conv, customer_id=customer, text="How do I return an item?")
+    assert after.outcome == "answered"
+
+
+def test_a_deactivated_agent_loses_the_desk_at_once(desk_service):
+    svc = desk_service
+    _conv, _customer, ticket_id, alex = _handed_to_alex(svc)
+    with session_scope(svc.db) as s:
+        users.deactivate(s, username=alex.username)
+    with pytest.raises(PermissionDenied):
+        svc.desk.reply(alex, ticket_id, "still here")

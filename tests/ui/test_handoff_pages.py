@@ -135,3 +135,18 @@ def test_the_customer_sees_the_queue_then_the_person_and_their_replies(page_serv
     at.chat_input[0].set_value("It's the grey corner sofa").run()
     assert not at.exception
     assert at.chat_message[-1].name != "assistant"  # the bot stays silent while Alex holds the chat
+    stored = svc.transcript(conversation_id=conv, customer_id=customer)
+    assert stored[-1].role == "customer" and stored[-1].content == "It's the grey corner sofa"
+
+
+def test_a_waiting_customer_can_go_back_to_the_assistant(page_service):
+    svc = page_service
+    conv, customer = _handed_off(svc)
+    at = AppTest.from_file(str(UI / "chat.py"), default_timeout=120)
+    at.query_params["customer"] = customer
+    at.query_params["conversation"] = conv
+    at.run()
+    next(b for b in at.button if b.label == "Back to the assistant instead").click().run()
+    assert not at.exception
+    assert "Connecting you to a person" not in _texts(at)
+    assert svc.desk.status(conversation_id=conv, customer_id=customer) is None

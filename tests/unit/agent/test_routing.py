@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.routing import after_assess, after_deliver, after_retrieve
+from agent.routing import after_assess, after_check, after_deliver, after_retrieve
 
 PASSAGE = {"id": "refunds#timing-0123456789", "text": "Refunds take 3–5 business days."}
 
@@ -62,3 +62,13 @@ def test_no_passages_says_unknown_whatever_the_confidence():
 def test_missing_confidence_counts_as_zero():
     assert after_retrieve({"passages": [PASSAGE]}, min_confidence=0.0) == "answer"
     assert after_retrieve({"passages": [PASSAGE]}, min_confidence=0.01) == "say_unknown"
+
+
+def test_a_guard_that_escalates_the_answer_hands_off_instead_of_sending_it():
+    escalating = {
+        "input": {"truncated": False},
+        "output": {"escalate": True, "reason": "unauthorised promise"},
+    }
+    assert after_check({"guards": escalating}) == "hand_off"
+    assert after_check({"guards": {"output": {"escalate": False}}}) == "deliver"
+    assert after_check({}) == "deliver"

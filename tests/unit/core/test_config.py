@@ -28,3 +28,10 @@ def test_models_and_their_options_read_from_json_environment_values(monkeypatch)
     assert s.llm_options["ollama:llama3.2"]["base_url"] == "http://127.0.0.1:11434"
     assert s.llm_prices["openai:gpt-4.1-mini"] == (0.4, 1.6)
     assert s.spool_path.name == "pending.jsonl" and s.spool_path.parent.parent == s.data_dir
+
+
+def test_sla_minutes_must_name_every_priority_band():
+    with pytest.raises(ValueError, match="missing: high, normal"):
+        Settings(handoff_sla_minutes={"urgent": 5})
+    with pytest.raises(ValueError, match="positive"):
+        Settings(handoff_sla_minutes={"urgent": 5, "high": 0, "normal": 60})
