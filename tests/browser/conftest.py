@@ -21,6 +21,8 @@ from typing import Any, NoReturn
 
 import pytest
 
+from tests.ci import unavailable
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MAIN_SCRIPT = PROJECT_ROOT / "app" / "ui" / "main.py"
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
@@ -34,9 +36,7 @@ _HEALTH_TIMEOUT_S = 60
 
 
 def _unavailable(reason: str) -> NoReturn:
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}, and CI must run the browser tests")
-    pytest.skip(reason)
+    unavailable(reason, what="browser tests")
 
 
 def chromium_executable() -> str | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 import uuid
@@ -22,26 +21,11 @@ from core.models import Message
 from handoff import queue
 from handoff.models import TicketEvent
 from handoff.reasons import HandoffReason
-from tests.postgres import postgres_available, throwaway_postgres
 
 AGENTS = 20
 CONFLICT = re.compile(
     r"^Ticket #\d+ is (already being handled by agent-\d+|being claimed by another agent right now)\.$"
 )
-
-
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    if not postgres_available():
-        reason = (
-            "no usable PostgreSQL server (initdb under /usr/lib/postgresql/*/bin,"
-            " and a `postgres` user when root); `make test` installs it"
-        )
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason}, and CI must run the PostgreSQL tests")
-        pytest.skip(reason)
-    with throwaway_postgres() as url:
-        yield url
 
 
 def _fresh_postgres_database(server_url: str) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +14,6 @@ from sqlalchemy.pool import NullPool
 from core import migrate
 from core.db import Base
 from core.models_registry import load_all_models
-from tests.postgres import postgres_available, throwaway_postgres
 
 
 def model_tables() -> set[str]:
@@ -60,20 +57,6 @@ def empty_sqlite(tmp_path: Path) -> str:
     db = tmp_path / "empty.db"
     db.touch()  # a zero-byte file is an empty SQLite database
     return f"sqlite:///{db}"
-
-
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    if not postgres_available():
-        reason = (
-            "no usable PostgreSQL server (initdb under /usr/lib/postgresql/*/bin,"
-            " and a `postgres` user when root); `make test` installs it"
-        )
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason}, and CI must run the PostgreSQL tests")
-        pytest.skip(reason)
-    with throwaway_postgres() as url:
-        yield url
 
 
 def test_upgrade_on_empty_sqlite_creates_every_table(empty_sqlite: str) -> None:
