@@ -8,7 +8,6 @@ LangGraph thread, so the bot continues with what the person and the customer sai
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -17,7 +16,6 @@ from langgraph.types import Command
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from agent.context import TurnContext
 from core import conversations as conv_store
 from core.db import DatabaseUnavailable, utcnow
 from core.faults import DependencyFault
@@ -32,6 +30,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 STAFF = (Role.AGENT, Role.ADMIN)
+"""The roles that may use the desk (an admin can do whatever an agent can)."""
+_STAFF_ROLES = tuple(r.value for r in STAFF)
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ class HandoffDesk:
         since = utcnow() - timedelta(hours=12)
         n = s.scalar(
             select(func.count(User.id)).where(
-                User.role.in_([r.value for r in STAFF]), User.active.is_(True), User.last_login_at >= since
+                User.role.in_(_STAFF_ROLES), User.active.is_(True), User.last_login_at >= since
             )
         )
         return max(1, int(n or 0))
@@ -100,7 +100,7 @@ class HandoffDesk:
         me = require_role(user, *STAFF)
         with self._svc._session() as s:
             row = s.get(User, me.id)
-            if row is None or not row.active or row.role not in {r.value for r in STAFF}:
+            if row is None or not row.active or row.role not in _STAFF_ROLES:
                 raise PermissionDenied("Your account can no longer use the agent workspace.")
             return AuthenticatedUser(
                 id=row.id, username=row.username, display_name=row.display_name, role=Role(row.role)
@@ -179,7 +179,7 @@ class HandoffDesk:
         me = self._staff(user)
         with self._svc._session() as s:
             target = s.scalar(select(User).where(User.username == to_username, User.active.is_(True)))
-            if target is None or target.role not in [r.value for r in STAFF]:
+            if target is None or target.role not in _STAFF_ROLES:
                 raise queue.QueueError(f"{to_username!r} is not an active agent.")
             queue.reassign(
                 s,
@@ -196,7 +196,7 @@ class HandoffDesk:
         with self._svc._session() as s:
             rows = s.execute(
                 select(User.username, User.display_name)
-                .where(User.role.in_([r.value for r in STAFF]), User.active.is_(True))
+                .where(User.role.in_(_STAFF_ROLES), User.active.is_(True))
                 .order_by(User.display_name)
             )
             return [(u, d) for u, d in rows]
@@ -258,8 +258,7 @@ class HandoffDesk:
             if t is None:
                 return None
             if t.status == "assigned":
-                agent = s.scalar(select(User.display_name).where(User.username == t.assignee))
-                return HandoffStatus("assigned", None, None, agent or t.assignee)
+                return HandoffStatus("assigned", None, None, queue.name_of(s, t.assignee or ""))
             return HandoffStatus(
                 "waiting",
                 queue.position(s, ticket_id=t.id, settings=self.settings),
@@ -297,17 +296,10 @@ class HandoffDesk:
                     transcript = [
                         {"id": m.id, "role": m.role, "content": m.content, "author": m.author} for m in rows
                     ]
-                context = TurnContext(
-                    kb=svc.kb,
-                    settings=svc.settings,
-                    health=svc.health,
-                    llm=svc.llm,
-                    deadline=time.monotonic() + svc.settings.llm_timeout_s,
-                )
                 svc.graph.invoke(
                     Command(resume={"status": status, "by": by, "transcript": transcript}),
                     config=config,
-                    context=context,
+                    context=svc.turn_context(),
                 )
                 return True
             except Exception:

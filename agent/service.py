@@ -102,6 +102,20 @@ def _bounded_key(key: str) -> str:
     return key if len(key) <= 64 else hashlib.sha256(key.encode()).hexdigest()
 
 
+def _held(conversation_id: str, message: Message, mode: str | None, *, replayed: bool = False) -> TurnResult:
+    """The result of a message stored for the person who holds the conversation: no bot reply."""
+    return TurnResult(
+        conversation_id,
+        conv_store.view(message),
+        None,
+        _mode(mode),
+        "with_human",
+        None,
+        replayed=replayed,
+        held=True,
+    )
+
+
 def _spooled_view(role: str, content: str, *, mode: str | None = None) -> conv_store.MessageView:
     return conv_store.MessageView(
         id=0, role=role, content=content, citations=[], mode=mode, created_at=utcnow()
@@ -283,16 +297,7 @@ class ChatService:
                 )
                 existing = conv_store.find_by_idempotency_key(s, conversation_id=conversation_id, key=key)
                 if existing is not None and existing.status == "for_agent":  # a person had it: never the bot
-                    return TurnResult(
-                        conversation_id,
-                        conv_store.view(existing),
-                        None,
-                        _mode(conv.mode),
-                        "with_human",
-                        None,
-                        replayed=True,
-                        held=True,
-                    )
+                    return _held(conversation_id, existing, conv.mode, replayed=True)
                 if existing is not None:
                     earlier = conv_store.reply_to(s, message_id=existing.id)
                     if earlier is not None:
@@ -375,15 +380,7 @@ class ChatService:
                 conv = s.get(conv_store.Conversation, conversation_id)
                 if message is not None:
                     message.status = "for_agent"  # the person sees it; the bot stays silent
-                    return TurnResult(
-                        conversation_id,
-                        conv_store.view(message),
-                        None,
-                        _mode(conv.mode if conv else None),
-                        "with_human",
-                        None,
-                        held=True,
-                    )
+                    return _held(conversation_id, message, conv.mode if conv else None)
         if resume is not None:
             self.desk.resume(resume.conversation_id, status=resume.status, by=resume.assignee or "support")
         return None
@@ -470,6 +467,16 @@ class ChatService:
                 spooled=True,
             )
 
+    def turn_context(self) -> TurnContext:
+        """What the graph's nodes get besides state, with this run's LLM deadline starting now."""
+        return TurnContext(
+            kb=self.kb,
+            settings=self.settings,
+            health=self.health,
+            llm=self.llm,
+            deadline=time.monotonic() + self.settings.llm_timeout_s,
+        )
+
     def _invoke(
         self,
         conversation_id: str,
@@ -479,13 +486,7 @@ class ChatService:
         on_token: TokenCallback | None,
         on_reset: Callable[[], None] | None,
     ) -> dict[str, Any]:
-        context = TurnContext(
-            kb=self.kb,
-            settings=self.settings,
-            health=self.health,
-            llm=self.llm,
-            deadline=time.monotonic() + self.settings.llm_timeout_s,
-        )
+        context = self.turn_context()
         final: dict[str, Any] = {}
         listening = True
         for kind, chunk in self.graph.stream(

@@ -42,7 +42,6 @@ __all__ = [
     "get_ticket",
     "hand_back",
     "list_queue",
-    "open_ticket_for",
     "position",
     "priority_for",
     "reassign",
@@ -288,11 +287,6 @@ def get_ticket(session: Session, *, ticket_id: int) -> Ticket:
     return ticket
 
 
-def open_ticket_for(session: Session, *, conversation_id: str) -> Ticket | None:
-    """The conversation's waiting or assigned ticket, if any."""
-    return tickets.open_ticket(session, conversation_id=conversation_id)
-
-
 def events(session: Session, *, ticket_id: int) -> list[TicketEvent]:
     return list(
         session.scalars(
@@ -324,8 +318,17 @@ def _lost(session: Session, ticket_id: int, agent: str) -> Ticket:
     raise ClaimConflict(f"Ticket #{ticket_id} is no longer waiting ({ticket.status}).", ticket_id=ticket_id)
 
 
-def _system_message(session: Session, ticket: Ticket, *, author: str, content: str, now: datetime) -> None:
-    """A line the customer sees in the chat (who joined, who left)."""
+def _system_message(
+    session: Session,
+    ticket: Ticket,
+    *,
+    author: str,
+    content: str,
+    now: datetime,
+    conversation_status: str | None = None,
+) -> None:
+    """A line the customer sees in the chat (who joined, who left); the conversation's status changes with
+    it when `conversation_status` is given."""
     session.add(
         Message(
             conversation_id=ticket.conversation_id,
@@ -339,6 +342,8 @@ def _system_message(session: Session, ticket: Ticket, *, author: str, content: s
     conv = session.get(Conversation, ticket.conversation_id)
     if conv is not None:
         conv.updated_at = now
+        if conversation_status is not None:
+            conv.status = conversation_status
 
 
 def _event(
@@ -583,24 +588,22 @@ def resolve(
     _event(session, ticket, kind="resolved", actor=agent, body=outcome, now=now)
     if note and note.strip():
         _event(session, ticket, kind="note", actor=agent, body=note.strip(), now=now)
-    display = display_name or _display_name(session, agent)
+    display = display_name or name_of(session, agent)
     _system_message(
         session,
         ticket,
         author=display,
         content=f"{display} marked this conversation as resolved. The assistant can help with anything else.",
         now=now,
+        conversation_status="closed",
     )
-    conv = session.get(Conversation, ticket.conversation_id)
-    if conv is not None:
-        conv.status = "closed"
-        conv.updated_at = now
     session.flush()
     logger.info("ticket %s resolved by %s (%s)", ticket_id, agent, outcome)
     return ticket
 
 
-def _display_name(session: Session, username: str) -> str:
+def name_of(session: Session, username: str) -> str:
+    """The name customers see for a user, or the username when there is no such account."""
     return session.scalar(select(User.display_name).where(User.username == username)) or username
 
 
@@ -631,17 +634,15 @@ def hand_back(
         body=note.strip() if note and note.strip() else None,
         now=now,
     )
-    display = display_name or _display_name(session, agent)
+    display = display_name or name_of(session, agent)
     _system_message(
         session,
         ticket,
         author=display,
         content=f"{display} handed the conversation back to the assistant",
         now=now,
+        conversation_status="open",
     )
-    conv = session.get(Conversation, ticket.conversation_id)
-    if conv is not None:
-        conv.status = "open"
     session.flush()
     logger.info("ticket %s handed back by %s", ticket_id, agent)
     return ticket
@@ -662,9 +663,13 @@ def withdraw(session: Session, *, ticket_id: int, now: datetime | None = None) -
             f"Ticket #{ticket_id} is {ticket.status}: it can no longer be withdrawn.", ticket_id=ticket_id
         )
     _event(session, ticket, kind="withdrawn", actor="customer", body=None, now=now)
-    _system_message(session, ticket, author="", content="You went back to the assistant.", now=now)
-    conv = session.get(Conversation, ticket.conversation_id)
-    if conv is not None:
-        conv.status = "open"
+    _system_message(
+        session,
+        ticket,
+        author="",
+        content="You went back to the assistant.",
+        now=now,
+        conversation_status="open",
+    )
     session.flush()
     return ticket

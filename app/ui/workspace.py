@@ -12,16 +12,15 @@ from typing import Any
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
-from agent.desk import REPLY_TEMPLATES
+from agent.desk import REPLY_TEMPLATES, STAFF
 from app.ui.common import service, source_link
 from core.db import DatabaseUnavailable
 from core.faults import DependencyFault
-from core.users import AuthenticatedUser, PermissionDenied, Role
+from core.users import AuthenticatedUser, PermissionDenied
 from handoff.packet import REASON_LABEL
 from handoff.queue import OUTCOMES, QueueError
 
 svc = service()
-STAFF = {Role.AGENT, Role.ADMIN}
 
 
 def _login() -> None:

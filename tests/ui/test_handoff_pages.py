@@ -58,6 +58,14 @@ def _workspace() -> AppTest:
     return at
 
 
+def _customer_page(conversation_id: str, customer_id: str) -> AppTest:
+    at = AppTest.from_file(str(UI / "chat.py"), default_timeout=120)
+    at.query_params["customer"] = customer_id
+    at.query_params["conversation"] = conversation_id
+    at.run()
+    return at
+
+
 def _login(at: AppTest, username: str, password: str = PASSWORD) -> AppTest:
     at.text_input(key="login_username").set_value(username)
     at.text_input(key="login_password").set_value(password)
@@ -116,10 +124,7 @@ def test_an_agent_sees_the_ticket_claims_replies_and_hands_back(page_service):
 def test_the_customer_sees_the_queue_then_the_person_and_their_replies(page_service):
     svc = page_service
     conv, customer = _handed_off(svc)
-    at = AppTest.from_file(str(UI / "chat.py"), default_timeout=120)
-    at.query_params["customer"] = customer
-    at.query_params["conversation"] = conv
-    at.run()
+    at = _customer_page(conv, customer)
     assert not at.exception
     assert "Connecting you to a person… You are number 1 in the queue" in _texts(at)
 
@@ -142,10 +147,7 @@ def test_the_customer_sees_the_queue_then_the_person_and_their_replies(page_serv
 def test_a_waiting_customer_can_go_back_to_the_assistant(page_service):
     svc = page_service
     conv, customer = _handed_off(svc)
-    at = AppTest.from_file(str(UI / "chat.py"), default_timeout=120)
-    at.query_params["customer"] = customer
-    at.query_params["conversation"] = conv
-    at.run()
+    at = _customer_page(conv, customer)
     next(b for b in at.button if b.label == "Back to the assistant instead").click().run()
     assert not at.exception
     assert "Connecting you to a person" not in _texts(at)

@@ -15,7 +15,7 @@ from core.models import Conversation, Message
 from handoff import queue
 from handoff.models import Ticket, TicketEvent
 from handoff.reasons import HandoffReason
-from handoff.tickets import ensure_ticket
+from handoff.tickets import ensure_ticket, open_ticket
 
 T0 = datetime(2026, 3, 2, 9, 0)
 
@@ -288,7 +288,7 @@ def test_claim_assigns_the_ticket_records_it_and_tells_the_customer(db, settings
     (joined,) = messages(db, ticket_id)
     assert (joined.role, joined.author, joined.content) == ("system", "Alex", "Alex joined the chat")
     with session_scope(db) as s:
-        assert queue.open_ticket_for(s, conversation_id=joined.conversation_id).id == ticket_id
+        assert open_ticket(s, conversation_id=joined.conversation_id).id == ticket_id
 
 
 def test_claim_twice_gives_conflict_naming_the_owner(db, settings):
@@ -398,7 +398,7 @@ def test_resolve_closes_the_ticket_and_the_conversation(db, settings):
     assert event_kinds(db, ticket_id) == ["created", "claimed", "resolved", "note"]
     assert conversation(db, ticket_id).status == "closed"
     with session_scope(db) as s:
-        assert queue.open_ticket_for(s, conversation_id=t.conversation_id) is None
+        assert open_ticket(s, conversation_id=t.conversation_id) is None
 
 
 def test_resolving_needs_a_claimed_ticket_its_owner_and_a_known_outcome(db, settings):
