@@ -68,6 +68,15 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m evals.bench ladder --json var/bench/ladder.json
+	@messages=""; [ -f "$(BENCH_DIR)/guard/attacks_and_benign.jsonl" ] && messages="--messages $(BENCH_DIR)/guard/attacks_and_benign.jsonl"; \
+	set -x; $(PY) -m evals.bench rails $$messages --json var/bench/rails.json
+	@if [ ! -f "$(BENCH_DIR)/guard/attacks_and_benign.jsonl" ]; then \
+	  echo "The shared benchmarks are not there ($(BENCH_DIR)/guard); guard benchmark skipped."; exit 0; fi; \
+	set -x; $(PY) -m evals.bench guard --cases $(BENCH_DIR)/guard/attacks_and_benign.jsonl \
+	  --documents $(RETRIEVAL_SET)/kb.jsonl --json var/bench/guard.json
+	@if [ ! -f "$(BENCH_DIR)/pii/cases.jsonl" ]; then \
+	  echo "The shared benchmarks are not there ($(BENCH_DIR)/pii); PII benchmark skipped."; exit 0; fi; \
+	set -x; $(PY) -m evals.bench pii --cases $(BENCH_DIR)/pii/cases.jsonl --json var/bench/pii.json
 	@if [ ! -f "$(BENCH_DIR)/handoff/messages.jsonl" ]; then \
 	  echo "The shared benchmarks are not there ($(BENCH_DIR)/handoff); handoff benchmark skipped."; exit 0; fi; \
 	set -x; $(PY) -m evals.bench handoff --cases $(BENCH_DIR)/handoff/messages.jsonl --json var/bench/handoff.json

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from agent.llm import LLMLadder
 from core.breakers import HealthRegistry
 from core.config import Settings
+from core.policy import Policy, load_policy
 from knowledge.service import KnowledgeBase
 
 
@@ -20,5 +21,7 @@ class TurnContext:
     """None when no model is configured (the ladder starts at Minimal)."""
     deadline: float = field(default_factory=lambda: time.monotonic() + 3600)
     """`time.monotonic()` by which all LLM work of this turn must be done."""
+    policy: Policy = field(default_factory=load_policy)
+    """This deployment's guardrail policy (topics, risks, commitments, tone, competitors)."""
     failed_models: dict[str, str] = field(default_factory=dict)
     """Models that failed earlier in this turn, and how: not tried again before the next turn."""

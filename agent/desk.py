@@ -8,7 +8,7 @@ LangGraph thread, so the bot continues with what the person and the customer sai
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from core import conversations as conv_store
+from core import pii, pii_vault
 from core.db import DatabaseUnavailable, utcnow
 from core.faults import DependencyFault
 from core.models import Message, User
@@ -52,6 +53,8 @@ class TicketView:
     created_at: Any
     transcript: list[conv_store.MessageView]
     events: list[dict[str, Any]]
+    revealed: bool = False
+    """False: personal data shows as tokens ("[EMAIL_1]"); True: as given (an audited reveal)."""
 
 
 @dataclass(frozen=True)
@@ -125,10 +128,37 @@ class HandoffDesk:
                 assignee=me.username if mine else None,
             )
 
-    def ticket(self, user: AuthenticatedUser | None, ticket_id: int) -> TicketView:
-        self._staff(user)
+    def may_reveal(self, user: AuthenticatedUser | None) -> bool:
+        """Whether this person's role may see the personal data behind the tokens (PII_REVEAL_ROLES)."""
+        me = self._staff(user)
+        return me.role.value in self.settings.pii_reveal_roles
+
+    def reveal(self, user: AuthenticatedUser | None, ticket_id: int) -> None:
+        """Record that this person is about to see the ticket's personal data; PermissionDenied if their
+        role may not. The ticket's history shows every reveal."""
+        me = self._staff(user)
+        if me.role.value not in self.settings.pii_reveal_roles:
+            raise PermissionDenied("Your role cannot see customers' personal data; it stays masked.")
+        with self._svc._session() as s:
+            queue.record_event(s, ticket_id=ticket_id, kind="pii_revealed", actor=me.username)
+
+    def ticket(self, user: AuthenticatedUser | None, ticket_id: int, *, reveal: bool = False) -> TicketView:
+        """The ticket with its packet and live transcript; personal data masked unless `reveal` (for a
+        role allowed to, after `reveal()` recorded it)."""
+        me = self._staff(user)
+        if reveal and me.role.value not in self.settings.pii_reveal_roles:
+            raise PermissionDenied("Your role cannot see customers' personal data; it stays masked.")
         with self._svc._session() as s:
             t = queue.get_ticket(s, ticket_id=ticket_id)
+            tokens = pii_vault.tokens_for(s, conversation_id=t.conversation_id)
+            transcript = conv_store.transcript(s, conversation_id=t.conversation_id)
+            if reveal:
+                packet = pii_vault.unmask_data(dict(t.packet or {}), tokens)
+                summary, contact = pii.unmask(t.summary or "", tokens), t.contact
+            else:
+                transcript = [replace(m, content=pii.mask(m.content, known=tokens).text) for m in transcript]
+                packet, summary = dict(t.packet or {}), t.summary or ""
+                contact = pii.mask(t.contact).text if t.contact else None
             return TicketView(
                 id=t.id,
                 conversation_id=t.conversation_id,
@@ -137,13 +167,14 @@ class HandoffDesk:
                 priority=t.priority,
                 assignee=t.assignee,
                 outcome=t.outcome,
-                summary=t.summary,
-                packet=dict(t.packet or {}),
-                contact=t.contact,
+                summary=summary or None,
+                packet=packet,
+                contact=contact,
                 note=t.note,
                 sla_due_at=t.sla_due_at,
                 created_at=t.created_at,
-                transcript=conv_store.transcript(s, conversation_id=t.conversation_id),
+                transcript=transcript,
+                revealed=reveal,
                 events=[
                     {"kind": e.kind, "actor": e.actor, "body": e.body, "at": e.created_at}
                     for e in queue.events(s, ticket_id=t.id)
@@ -294,7 +325,15 @@ class HandoffDesk:
                         .order_by(Message.id)
                     )
                     transcript = [
-                        {"id": m.id, "role": m.role, "content": m.content, "author": m.author} for m in rows
+                        {
+                            "id": m.id,
+                            "role": m.role,
+                            "content": pii_vault.mask_turn(
+                                s, conversation_id=conversation_id, text=m.content
+                            ).text,
+                            "author": m.author,
+                        }
+                        for m in list(rows)
                     ]
                 svc.graph.invoke(
                     Command(resume={"status": status, "by": by, "transcript": transcript}),

@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, SystemMessage
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from agent.citations import citation_for
 from agent.extractive import extract_quote
@@ -31,9 +31,12 @@ __all__ = [
     "cite",
     "parse_answer",
     "parse_text",
+    "parse_tool",
     "rewrite_messages",
     "summary_messages",
 ]
+
+_Schema = TypeVar("_Schema", bound=BaseModel)
 
 _MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
@@ -144,28 +147,39 @@ def parse_text(message: AIMessageChunk) -> str:
     return text
 
 
-def parse_answer(message: AIMessageChunk) -> answer_prompt.Answer:
-    """The structured Answer from a tool call; a model that replied in prose is read as prose.
+def parse_tool(message: AIMessageChunk, schema: type[_Schema]) -> _Schema | None:
+    """The tool call's arguments read into `schema`; None when the model sent no tool call.
 
-    Unreadable or truncated JSON, or nothing at all, raises DependencyFault so the ladder moves on.
+    Unreadable or truncated JSON raises DependencyFault so the ladder moves on.
     """
     if message.tool_call_chunks:
         raw = message.tool_call_chunks[0].get("args") or ""
         try:
             args = json.loads(raw) if raw else {}
         except json.JSONDecodeError as exc:
-            raise DependencyFault("malformed", "answer arguments are not valid JSON") from exc
+            raise DependencyFault("malformed", f"{schema.__name__} arguments are not valid JSON") from exc
         try:
-            return answer_prompt.Answer.model_validate(args)
+            return schema.model_validate(args)
         except ValidationError as exc:
-            raise DependencyFault("malformed", "answer arguments do not fit the schema") from exc
+            raise DependencyFault("malformed", f"{schema.__name__} arguments do not fit the schema") from exc
     for call in message.tool_calls:
         try:
-            return answer_prompt.Answer.model_validate(call["args"])
+            return schema.model_validate(call["args"])
         except ValidationError as exc:
-            raise DependencyFault("malformed", "answer arguments do not fit the schema") from exc
+            raise DependencyFault("malformed", f"{schema.__name__} arguments do not fit the schema") from exc
     if message.invalid_tool_calls:
-        raise DependencyFault("malformed", "answer tool call could not be read")
+        raise DependencyFault("malformed", f"{schema.__name__} tool call could not be read")
+    return None
+
+
+def parse_answer(message: AIMessageChunk) -> answer_prompt.Answer:
+    """The structured Answer from a tool call; a model that replied in prose is read as prose.
+
+    Unreadable or truncated JSON, or nothing at all, raises DependencyFault so the ladder moves on.
+    """
+    parsed = parse_tool(message, answer_prompt.Answer)
+    if parsed is not None:
+        return parsed
     text = _content_text(message)
     if not text:
         raise DependencyFault("empty", "no answer in the reply")

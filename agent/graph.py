@@ -20,6 +20,7 @@ def build_graph(*, checkpointer: BaseCheckpointSaver | None, min_confidence: flo
     g = StateGraph(TurnState, context_schema=TurnContext)
     g.add_node("screen_input", nodes.screen_input)
     g.add_node("curated_reply", nodes.curated_reply)
+    g.add_node("refuse", nodes.refuse)
     g.add_node("assess", nodes.assess_turn)
     g.add_node("hand_off", nodes.hand_off)
     g.add_node("await_human", nodes.await_human)
@@ -40,7 +41,7 @@ def build_graph(*, checkpointer: BaseCheckpointSaver | None, min_confidence: flo
     )
     g.add_edge("answer", "check_output")
     g.add_conditional_edges("check_output", after_check, ["hand_off", "deliver"])
-    for name in ("curated_reply", "offer_contact", "say_unknown", "hand_off"):
+    for name in ("curated_reply", "refuse", "offer_contact", "say_unknown", "hand_off"):
         g.add_edge(name, "deliver")
     g.add_conditional_edges("deliver", after_deliver, ["await_human", END])
     g.add_edge("await_human", END)

@@ -10,10 +10,13 @@ from handoff.triggers.assess import guard_escalations
 
 def after_assess(
     state: TurnState,
-) -> Literal["hand_off", "curated_reply", "offer_contact", "contextualise"]:
-    """A trigger that escalates wins over everything; then curated intents; then the knowledge base."""
+) -> Literal["hand_off", "refuse", "curated_reply", "offer_contact", "contextualise"]:
+    """A trigger that escalates wins over everything; then a blocked message is refused; then curated
+    intents; then the knowledge base."""
     if any(t.get("escalate") for t in state.get("triggers", [])):
         return "hand_off"
+    if state.get("blocked"):
+        return "refuse"
     intent = state.get("intent")
     if intent in ("empty", "greeting", "thanks"):
         return "curated_reply"

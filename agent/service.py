@@ -33,13 +33,14 @@ from agent.llm import LLMLadder, ModelSlot, build_models
 from agent.prompts import minimal
 from agent.state import RESET, Mode
 from core import conversations as conv_store
-from core import users
+from core import pii, pii_vault, users
 from core.breakers import HealthRegistry, ModeDecision
 from core.chaos import ChaosController
 from core.config import Settings
 from core.db import DatabaseUnavailable, session_scope, utcnow
 from core.faults import DependencyFault
 from core.models import Message, TurnRecord
+from core.policy import load_policy
 from core.spool import Spool
 from core.users import AuthenticatedUser
 from handoff import queue, tickets
@@ -152,6 +153,8 @@ class ChatService:
         slots = models if models is not None else build_models(settings)
         self.llm = LLMLadder(slots, health=self.health, settings=settings) if slots else None
         self.spool = Spool(settings.spool_path)
+        self.policy = load_policy(settings.policy_file)
+        """The deployment's guardrail policy; a broken policy file stops the start with a clear message."""
         self.checkpointer = checkpointer or sqlite_checkpointer(settings.checkpoint_url)
         self.graph = build_graph(
             checkpointer=self.checkpointer, min_confidence=settings.answer_min_confidence
@@ -436,7 +439,8 @@ class ChatService:
             }
         else:
             try:
-                state = self._invoke(conversation_id, message_id, text, decision, on_token, on_reset)
+                masked, kinds = self._mask(conversation_id, text)
+                state = self._invoke(conversation_id, message_id, masked, decision, on_token, on_reset, kinds)
             except Exception as exc:
                 logger.exception("turn failed conversation=%s message=%s", conversation_id, message_id)
                 error = type(exc).__name__
@@ -467,6 +471,19 @@ class ChatService:
                 spooled=True,
             )
 
+    def _mask(self, conversation_id: str, text: str) -> tuple[str, list[str]]:
+        """The text the agent works on: personal data replaced by this conversation's reversible tokens.
+
+        With the database unavailable the text is masked all the same; its tokens just cannot be revealed.
+        """
+        try:
+            with self._session() as s:
+                masked = pii_vault.mask_turn(s, conversation_id=conversation_id, text=text)
+        except _NOT_STORED:
+            logger.warning("pii vault unavailable conversation=%s; masking without it", conversation_id)
+            masked = pii.mask(text)
+        return masked.text, sorted({span.type for span in masked.spans})
+
     def turn_context(self) -> TurnContext:
         """What the graph's nodes get besides state, with this run's LLM deadline starting now."""
         return TurnContext(
@@ -474,6 +491,7 @@ class ChatService:
             settings=self.settings,
             health=self.health,
             llm=self.llm,
+            policy=self.policy,
             deadline=time.monotonic() + self.settings.llm_timeout_s,
         )
 
@@ -485,6 +503,7 @@ class ChatService:
         decision: ModeDecision,
         on_token: TokenCallback | None,
         on_reset: Callable[[], None] | None,
+        masked_kinds: list[str] | None = None,
     ) -> dict[str, Any]:
         context = self.turn_context()
         final: dict[str, Any] = {}
@@ -499,7 +518,7 @@ class ChatService:
                 "model": None,
                 "answer_source": None,
                 "search_query": None,
-                "guards": {RESET: True},
+                "guards": {RESET: True, **({"pii": {"masked": masked_kinds}} if masked_kinds else {})},
                 "latencies_ms": {RESET: True},
                 "prompt_versions": {RESET: True},
                 "llm_usage": {RESET: True},
@@ -590,7 +609,7 @@ class ChatService:
         reply = Message(
             conversation_id=conversation_id,
             role="assistant",
-            content=record["reply"],
+            content=pii_vault.reveal(s, conversation_id=conversation_id, text=record["reply"]),
             reply_to=message.id,
             status="delivered",
             mode=record["mode"],
@@ -636,13 +655,14 @@ class ChatService:
                 source_key=f"handoff:{message.id}",
             )
         elif record["handoff_reason"] == HandoffReason.OFFLINE.value:
+            said = pii_vault.mask_turn(s, conversation_id=conversation_id, text=message.content).text
             queue.enqueue(
                 s,
                 conversation_id=conversation_id,
                 customer_id=customer_id,
                 reason=HandoffReason.OFFLINE,
-                summary=offline_summary(message.content),
-                packet=offline_packet(message.content, mode=record["mode"], message_id=message.id),
+                summary=offline_summary(said),
+                packet=offline_packet(said, mode=record["mode"], message_id=message.id),
                 sentiment=None,
                 settings=self.settings,
             )

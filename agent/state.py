@@ -65,6 +65,8 @@ class TurnState(TypedDict, total=False):
     """This customer message's sentiment, -1..1 (VADER plus support cues)."""
     triggers: list[dict[str, Any]]
     """Handoff triggers that fired this turn, most urgent first: reason, evidence, escalate, detail."""
+    blocked: dict[str, Any] | None
+    """Set when an input rail blocked the message: {"rail", "reply", "handoff"}; the turn is refused."""
     handoff: dict[str, Any] | None
     """The handoff packet when this turn hands the conversation to a person, else None."""
     turn_log: list[dict[str, Any]]

@@ -88,17 +88,6 @@ class Settings(BaseSettings):
     """Unresolved bot turns in a row ("I don't know", failures) that hand off."""
     handoff_rephrase_similarity: float = Field(default=0.6, gt=0, le=1)
     """A question this similar to an earlier one the bot could not answer counts as a repeat."""
-    handoff_risky_topics: list[str] = Field(
-        default_factory=lambda: [
-            "legal_threat",
-            "bereavement",
-            "fraud",
-            "account_takeover",
-            "self_harm",
-            "safety",
-        ]
-    )
-    """High-risk topics that always go to a person (handoff/triggers/topics.py defines each)."""
     handoff_sla_minutes: dict[str, float] = Field(
         default_factory=lambda: {"urgent": 5.0, "high": 15.0, "normal": 60.0}
     )
@@ -107,6 +96,18 @@ class Settings(BaseSettings):
     """A waiting ticket gains one priority point per this many minutes, so nothing waits forever."""
     handoff_handle_minutes: float = Field(default=6.0, gt=0)
     """Estimated minutes per conversation ahead in the queue, until there is history to measure."""
+
+    policy_file: Path | None = None
+    """This deployment's guardrail policy (YAML: topics, risks, commitments, tone, competitors); empty
+    means the demo policy shipped in core/policy.yaml."""
+    pii_reveal_roles: list[str] = Field(default_factory=lambda: ["agent", "admin"])
+    """Staff roles that may reveal the personal data behind PII tokens in the workspace (each reveal is
+    recorded on the ticket); other roles always see the tokens."""
+    guard_handoff_after_refusals: int = Field(default=3, ge=1)
+    """A conversation whose messages the input rails have blocked this many times goes to a person."""
+    guard_llm_judge: bool = True
+    """Full mode only: ask the primary model to judge messages the injection heuristics find suspicious
+    but not conclusive."""
 
     @model_validator(mode="after")
     def _fill_paths(self) -> Settings:

@@ -62,6 +62,23 @@ class User(Base):
     last_login_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
+class PiiToken(Base):
+    """The vault behind reversible PII tokens: which value "[EMAIL_1]" stands for in one conversation.
+
+    The model, the turn records and the handoff packet only ever see the token; an authorised agent can
+    reveal the value (each reveal is a ticket event).
+    """
+
+    __tablename__ = "pii_tokens"
+    __table_args__ = (UniqueConstraint("conversation_id", "token", name="uq_pii_token"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
+    token: Mapped[str] = mapped_column(String(40))
+    value: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class TurnRecord(Base):
     """One row per customer turn: what the agent saw and decided."""
 

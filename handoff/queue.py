@@ -513,6 +513,11 @@ def reassign(
     return ticket
 
 
+def record_event(session: Session, *, ticket_id: int, kind: str, actor: str, body: str | None = None) -> None:
+    """An audit entry on the ticket's history (e.g. who revealed the customer's personal data)."""
+    _event(session, get_ticket(session, ticket_id=ticket_id), kind=kind, actor=actor, body=body, now=utcnow())
+
+
 def add_note(session: Session, *, ticket_id: int, author: str, body: str) -> TicketEvent:
     """An internal note on the ticket; customers never see it."""
     text = body.strip()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, utcnow
@@ -30,7 +31,7 @@ class ArticleVersion(Base):
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), index=True)
     version: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), default="draft")
-    """draft | published | archived"""
+    """draft | quarantined | published | archived | rejected"""
     title: Mapped[str] = mapped_column(String(300))
     category: Mapped[str] = mapped_column(String(60), default="general")
     tags: Mapped[str] = mapped_column(String(500), default="")
@@ -42,6 +43,12 @@ class ArticleVersion(Base):
     created_by: Mapped[str] = mapped_column(String(64), default="system")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    scan: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True, default=list)
+    """What the ingestion scan found (planted instructions, personal data): why a version is quarantined."""
+    reviewed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """The editor who released or rejected a quarantined version."""
+    reviewed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    review_note: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class Chunk(Base):

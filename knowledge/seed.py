@@ -9,6 +9,7 @@ from pathlib import Path
 from core.config import get_settings
 from core.db import session_scope
 from core.logging import configure_logging
+from core.policy import PolicyError, load_policy
 from knowledge.service import KnowledgeBase
 from knowledge.store import import_markdown
 
@@ -22,8 +23,15 @@ def main(argv: list[str] | None = None) -> int:
     if not args.content.is_dir():
         print(f"error: {args.content} is not a folder of Markdown articles", file=sys.stderr)
         return 2
+    try:
+        contacts = load_policy(settings.policy_file).brand.contacts
+    except PolicyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     with session_scope(settings.database_url) as session:
-        report = import_markdown(session, args.content.glob("*.md"))
+        report = import_markdown(session, args.content.glob("*.md"), public_contacts=contacts)
+    for slug in report.quarantined:
+        print(f"quarantined {slug}: held for an editor (python -m knowledge.review list)", file=sys.stderr)
     for err in report.errors:
         print(f"skipped {err}", file=sys.stderr)
     print(

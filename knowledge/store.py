@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.config import get_settings
 from core.db import utcnow
+from core.policy import load_policy
 from knowledge.chunking import ArticleFormatError, ParsedArticle, chunk_article, parse_markdown, slugify
 from knowledge.models import Article, ArticleVersion, Chunk
+from knowledge.scan import scan_sections
 from knowledge.types import Doc
 
 logger = logging.getLogger(__name__)
@@ -25,6 +28,8 @@ class ImportReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    quarantined: list[str] = field(default_factory=list)
+    """Slugs whose new version the ingestion scan held back for an editor (knowledge/review.py)."""
 
 
 def _hash(article: ParsedArticle) -> str:
@@ -93,8 +98,22 @@ def publish(session: Session, *, version_id: int) -> ArticleVersion:
     return version
 
 
-def import_markdown(session: Session, files: Iterable[Path], *, author: str = "system") -> ImportReport:
-    """Create and publish a version for each new or changed file; unchanged files are left alone."""
+def import_markdown(
+    session: Session,
+    files: Iterable[Path],
+    *,
+    author: str = "system",
+    public_contacts: Collection[str] | None = None,
+) -> ImportReport:
+    """Create and publish a version for each new or changed file; unchanged files are left alone.
+
+    A version in which the scan finds planted instructions or personal data is quarantined instead of
+    published: customers keep being served the previous version (if any) until an editor decides.
+    `public_contacts` are the company's own emails, phones and addresses (default: the configured
+    policy's brand contacts), which are not personal data.
+    """
+    if public_contacts is None:
+        public_contacts = load_policy(get_settings().policy_file).brand.contacts
     report = ImportReport()
     for path in sorted(files):
         slug = slugify(path.stem)
@@ -111,7 +130,25 @@ def import_markdown(session: Session, files: Iterable[Path], *, author: str = "s
         if current is not None and current.content_hash == _hash(parsed):
             report.unchanged.append(slug)
             continue
+        held = session.scalar(
+            select(ArticleVersion)
+            .join(Article, Article.id == ArticleVersion.article_id)
+            .where(Article.slug == slug, ArticleVersion.status == "quarantined")
+            .where(ArticleVersion.content_hash == _hash(parsed))
+        )
+        if held is not None:  # the same text is already waiting for an editor
+            report.quarantined.append(slug)
+            continue
         version = create_version(session, article=parsed, source=path.name, author=author)
+        findings = scan_sections(
+            ((c.section, c.text) for c in chunk_article(parsed)), public_contacts=public_contacts
+        )
+        if findings:
+            version.status = "quarantined"
+            version.scan = [f.as_dict() for f in findings]
+            logger.warning("article %s v%s quarantined: %d findings", slug, version.version, len(findings))
+            report.quarantined.append(slug)
+            continue
         publish(session, version_id=version.id)
         (report.updated if current is not None else report.created).append(slug)
     return report

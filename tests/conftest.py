@@ -41,10 +41,14 @@ def demo_service(settings) -> Iterator[object]:  # type: ignore[no-untyped-def]
     from agent.runtime import get_service
     from core.db import session_scope
     from core.migrate import upgrade
+    from core.policy import load_policy
     from knowledge.store import import_markdown
 
     upgrade(settings.database_url)
     with session_scope(settings.database_url) as session:
-        report = import_markdown(session, settings.kb_content_dir.glob("*.md"))
+        report = import_markdown(
+            session, settings.kb_content_dir.glob("*.md"), public_contacts=load_policy().brand.contacts
+        )
     assert not report.errors, report.errors
+    assert not report.quarantined, report.quarantined
     yield get_service()

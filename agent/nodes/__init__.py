@@ -5,7 +5,7 @@ from agent.nodes.check_output import check_output
 from agent.nodes.contextualise import contextualise
 from agent.nodes.deliver import deliver
 from agent.nodes.handoff import assess_turn, await_human, hand_off
-from agent.nodes.reply import curated_reply, offer_contact, say_unknown
+from agent.nodes.reply import curated_reply, offer_contact, refuse, say_unknown
 from agent.nodes.retrieve import retrieve
 from agent.nodes.screen_input import screen_input
 
@@ -19,6 +19,7 @@ __all__ = [
     "deliver",
     "hand_off",
     "offer_contact",
+    "refuse",
     "retrieve",
     "say_unknown",
     "screen_input",

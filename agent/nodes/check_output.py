@@ -1,4 +1,15 @@
-"""Before delivery: every citation marker points to a passage of this turn, and every quote is verbatim."""
+"""Output rails, before anything reaches the customer.
+
+1. Citations: every [n] marker names a citation of this turn, every citation a passage of this turn, every
+   quote is verbatim.
+2. Support (generated answers): each factual sentence must be supported by the passage it cites;
+   unsupported sentences are removed, and when nothing factual is left the customer gets a safe reply and
+   a person.
+3. Policy: commitments the policy does not grant, profanity and insults, brand disparagement, competitors,
+   system-prompt leaks, unlawful advice, and personal data that is not the customer's own.
+A generated answer that fails is replaced by the passages quoted verbatim (checked again); when even
+that fails, the safe reply. Every verdict goes into the turn record.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +20,14 @@ from langgraph.runtime import Runtime
 
 from agent.context import TurnContext
 from agent.extractive import quote_is_from
+from agent.guards.leaks import pii_leaks
+from agent.guards.output import Violation, check_reply, redact
+from agent.guards.support import check_support
 from agent.nodes._timing import timed
 from agent.nodes.answer import extractive_answer
-from agent.prompts import minimal
+from agent.prompts import SYSTEM_PROMPTS, minimal
 from agent.state import TurnState
+from core.pii_vault import public_values
 
 _MARKER = re.compile(r"\[(\d+)\]")
 
@@ -35,24 +50,125 @@ def citation_problems(
     return problems
 
 
+def policy_violations(
+    reply: str,
+    citations: list[dict[str, Any]],
+    passages: list[dict[str, Any]],
+    ctx: TurnContext,
+    *,
+    generated: bool = True,
+) -> list[dict[str, Any]]:
+    """The policy rails' verdicts. Quoted help-center text (`generated=False`) is the policy itself, scanned
+    at ingestion and by the retrieval rail: only the PII-leak rail applies to it (a passage may state what
+    the company does not grant, which the commitment rail would read as a promise)."""
+    leaks = pii_leaks(reply, public=public_values(tuple(ctx.policy.brand.contacts)))
+    if not generated:
+        return leaks
+    texts = {p["id"]: p["text"] for p in passages}
+    found = check_reply(
+        reply, citations=citations, passages=texts, policy=ctx.policy, system_prompts=SYSTEM_PROMPTS
+    )
+    out = [
+        {
+            "rail": v.rail,
+            "kind": v.kind,
+            "evidence": v.evidence,
+            "sentence": v.sentence,
+            "severity": v.severity,
+        }
+        for v in found
+    ]
+    return out + leaks
+
+
+def _safe(guards: dict[str, Any], *, escalate_reason: str | None) -> dict[str, Any]:
+    verdict = dict(guards)
+    if escalate_reason:
+        verdict |= {"escalate": True, "reason": escalate_reason}
+    return {"reply": minimal.UNKNOWN, "citations": [], "outcome": "unknown", "guards": {"output": verdict}}
+
+
+def _quoted_instead(
+    state: TurnState, runtime: Runtime[TurnContext], why: str, guards: dict[str, Any]
+) -> dict[str, Any]:
+    """The passages quoted verbatim in place of a generated answer that failed a rail; checked as well."""
+    fallback = extractive_answer(state, runtime)
+    passages = state.get("passages", [])
+    if citation_problems(fallback["reply"], fallback["citations"], passages) or any(
+        v["severity"] == "block"
+        for v in policy_violations(
+            fallback["reply"], fallback["citations"], passages, runtime.context, generated=False
+        )
+    ):
+        return _safe(guards, escalate_reason=f"{why}, and the quoted passages failed too")
+    return fallback | {
+        "mode": "minimal",
+        "mode_reason": f"{why}; passages quoted instead",
+        "guards": {"output": guards | {"fallback": "extractive"}},
+    }
+
+
 @timed("check_output")
 def check_output(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
-    problems = citation_problems(
-        state.get("reply", ""), [dict(c) for c in state.get("citations", [])], state.get("passages", [])
-    )
-    if not problems:
-        return {"guards": {"citations": "ok"}}
-    if state.get("answer_source") == "llm":  # a generated answer failed: quote the passages instead
-        fallback = extractive_answer(state, runtime)
-        if not citation_problems(fallback["reply"], fallback["citations"], state.get("passages", [])):
-            return fallback | {
-                "mode": "minimal",
-                "mode_reason": "the model's answer failed the citation check; passages quoted instead",
-                "guards": {"citations": {"blocked": problems, "fallback": "extractive"}},
-            }
-    return {
-        "reply": minimal.UNKNOWN,
-        "citations": [],
-        "outcome": "unknown",
-        "guards": {"citations": {"blocked": problems}},
-    }
+    passages = state.get("passages", [])
+    reply = state.get("reply", "")
+    citations = [dict(c) for c in state.get("citations", [])]
+    generated = state.get("answer_source") == "llm"
+    problems = citation_problems(reply, citations, passages)
+    if problems:
+        if generated:  # a generated answer failed: quote the passages instead
+            result = _quoted_instead(
+                state, runtime, "the model's answer failed the citation check", {"citations": problems}
+            )
+            result["guards"] = {"citations": {"blocked": problems}, **result["guards"]}
+            return result
+        return {
+            "reply": minimal.UNKNOWN,
+            "citations": [],
+            "outcome": "unknown",
+            "guards": {"citations": {"blocked": problems}},
+        }
+    update: dict[str, Any] = {"guards": {"citations": "ok"}}
+    ctx = runtime.context
+    # The policy rails read the answer as written first: a commitment or an insult is recorded (and the
+    # answer replaced) even when the support check would have removed those sentences anyway.
+    violations = policy_violations(reply, citations, passages, ctx, generated=generated)
+    if any(v["severity"] == "block" for v in violations) or (violations and not generated):
+        rails = ", ".join(sorted({v["rail"] for v in violations}))
+        verdict = {"blocked": violations}
+        if generated:
+            result = _quoted_instead(
+                state, runtime, f"the model's answer broke the policy ({rails})", verdict
+            )
+        else:
+            result = _safe(verdict, escalate_reason=f"the quoted passages broke the policy ({rails})")
+        result["guards"] = {**update["guards"], **result["guards"]}
+        return result
+    if violations:  # sentence-level problems in a generated answer: remove those sentences, keep the rest
+        update["guards"]["output"] = {"removed": violations}
+        reply, citations = redact(reply, citations, [_violation(v) for v in violations])
+        update |= {"reply": reply, "citations": citations}
+    if generated and _MARKER.search(reply):
+        texts = {p["id"]: p["text"] for p in passages}
+        support = check_support(reply, citations=citations, passages=texts)
+        if support.removed:
+            update["guards"]["support"] = {"removed": [s[:200] for s in support.removed]}
+            if support.answers:
+                update |= {"reply": support.reply, "citations": [dict(c) for c in support.citations]}
+            else:
+                update["guards"]["support"] |= {
+                    "escalate": True,
+                    "reason": "no sentence of the answer was supported by the passage it cites",
+                }
+                return update | {"reply": minimal.UNKNOWN, "citations": [], "outcome": "unknown"}
+    elif generated:  # the policy rails removed every cited sentence: quote the passages instead
+        result = _quoted_instead(
+            state, runtime, "nothing cited was left of the model's answer", update["guards"].get("output", {})
+        )
+        result["guards"] = {**update["guards"], **result["guards"]}
+        return result
+    return update
+
+
+def _violation(v: dict[str, Any]) -> Violation:
+    return Violation(rail=v["rail"], evidence=v["evidence"], sentence=v["sentence"], severity=v["severity"])

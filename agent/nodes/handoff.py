@@ -57,6 +57,7 @@ def assess_turn(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, An
         state.get("text", ""),
         earlier=_earlier(state),
         settings=runtime.context.settings,
+        risky_topics=runtime.context.policy.risk.handoff_topics,
         guards=state.get("guards", {}),
     )
     return {
@@ -142,7 +143,9 @@ def hand_off(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
         guards=dict(state.get("guards", {})),
         mode=state.get("mode", "minimal"),
     )
-    note = minimal.HANDOFF_NOTES.get(str(first.get("detail", {}).get("topic", "")), "")
+    note = minimal.HANDOFF_NOTES.get(str(first.get("detail", {}).get("topic", "")), "") or str(
+        (state.get("blocked") or {}).get("reply") or ""
+    )
     return update | {
         "reply": f"{note}\n\n{minimal.HANDOFF}" if note else minimal.HANDOFF,
         "citations": [],

@@ -25,6 +25,19 @@ def curated_reply(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, 
     return {"reply": text, "outcome": outcome, "prompt_versions": {minimal.NAME: minimal.VERSION}}
 
 
+@timed("refuse")
+def refuse(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
+    """An input rail blocked the message: a polite refusal, never an answer and never a model call."""
+    blocked = state.get("blocked") or {}
+    return {
+        "reply": blocked.get("reply") or minimal.REFUSE_MANIPULATION,
+        "citations": [],
+        "outcome": "refused",
+        "answer_source": "curated",
+        "prompt_versions": {minimal.NAME: minimal.VERSION},
+    }
+
+
 def _contact_block(runtime: Runtime[TurnContext]) -> tuple[str, list[Any]]:
     """Quote the help center's own contact section, so the way to a person is never made up."""
     result = runtime.context.kb.search(_CONTACT_QUERY, k=1)

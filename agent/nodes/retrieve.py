@@ -8,6 +8,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from agent.context import TurnContext
+from agent.guards.retrieval import screen_passages
 from agent.history import earlier_turns
 from agent.nodes._timing import timed
 from agent.state import TurnState
@@ -31,17 +32,23 @@ def retrieve(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
             "mode": "offline",
             "mode_reason": "knowledge retrieval failed",
         }
+    passages, dropped = screen_passages([p.to_dict() for p in result.passages])
+    confidence = result.confidence if passages else 0.0
+    verdict: dict[str, Any] = {
+        "lexical_only": result.lexical_only,
+        "query_expanded": result.query != query,
+        "rewritten": query != state["text"],
+    }
+    if dropped:
+        logger.warning(
+            "retrieval rail dropped %d planted passages: %s", len(dropped), [d["id"] for d in dropped]
+        )
+        verdict["dropped"] = dropped
     update: dict[str, Any] = {
-        "passages": [p.to_dict() for p in result.passages],
-        "confidence": round(result.confidence, 4),
+        "passages": passages,
+        "confidence": round(confidence, 4),
         "focus": result.focus.entity,
-        "guards": {
-            "retrieval": {
-                "lexical_only": result.lexical_only,
-                "query_expanded": result.query != query,
-                "rewritten": query != state["text"],
-            }
-        },
+        "guards": {"retrieval": verdict},
     }
     mode = state.get("mode", "minimal")
     if result.lexical_only and LEXICAL_ONLY not in state.get("mode_reason", ""):

@@ -3,7 +3,7 @@
 Bump VERSION on any wording change.
 """
 
-NAME, VERSION = "minimal_replies", 3
+NAME, VERSION = "minimal_replies", 4
 
 ANSWER_INTRO = "Here is what our help center says about that:"
 ANSWER_OUTRO = "Open a numbered source to read the whole article. Did that answer your question?"
@@ -12,6 +12,12 @@ UNKNOWN = (
     "I'm sorry, I couldn't find an answer to that in our help center, and I'd rather not guess. "
     "You can rephrase your question, or ask for a person and our support team will help you."
 )
+REFUSE_MANIPULATION = (
+    "I can't do that. I'm the help-center assistant: I answer questions about your orders, deliveries, "
+    "returns, billing, your account and our products, from our help center, and my instructions stay as "
+    "they are. What can I help you with?"
+)
+"""The reply to a message the input rails blocked as an attempt to manipulate the assistant."""
 EMPTY = "It looks like your message was empty. What can I help you with?"
 TRUNCATED_NOTE = "(Your message was very long, so I read only its first part.)"
 GREETING = (

@@ -184,8 +184,17 @@ def _packet(view: Any) -> None:
                 st.caption("Cited: " + _plain("; ".join(turn["citations"])))
 
 
+def _revealed(ticket_id: int) -> bool:
+    return bool(st.session_state.get(f"reveal-{ticket_id}"))
+
+
+def _reveal(ticket_id: int) -> None:
+    if _ok(_act(svc.desk.reveal, ticket_id)):
+        st.session_state[f"reveal-{ticket_id}"] = True
+
+
 def _transcript(ticket_id: int) -> None:
-    view = _act(svc.desk.ticket, ticket_id)
+    view = _act(svc.desk.ticket, ticket_id, reveal=_revealed(ticket_id))
     if not _ok(view):
         return
     for msg in view.transcript:
@@ -232,7 +241,7 @@ def _back_to_queue(resumed: Any) -> None:
 
 
 def _ticket(ticket_id: int) -> None:
-    view = _act(svc.desk.ticket, ticket_id)
+    view = _act(svc.desk.ticket, ticket_id, reveal=_revealed(ticket_id))
     if not _ok(view):
         if st.button("Back to the queue", key="back-error"):
             st.session_state.pop("ticket", None)
@@ -243,6 +252,11 @@ def _ticket(ticket_id: int) -> None:
         st.session_state.pop("ticket", None)
         st.rerun()
     _packet(view)
+    if view.revealed:
+        st.caption(":material/visibility: Personal details shown; this was recorded in the ticket history.")
+    elif svc.desk.may_reveal(user):
+        st.caption("Personal details (emails, phone and card numbers…) show as tokens such as [EMAIL_1].")
+        st.button("Show personal details", key=f"reveal-btn-{ticket_id}", on_click=_reveal, args=(ticket_id,))
     st.divider()
     st.fragment(_transcript, run_every=2 if view.status in ("waiting", "assigned") else None)(ticket_id)
     mine = view.status == "assigned" and view.assignee == user.username

@@ -27,6 +27,16 @@ def main(argv: list[str] | None = None) -> int:
     h = sub.add_parser("handoff", help="precision/recall of the explicit-request trigger, complaint recall")
     h.add_argument("--cases", required=True, type=Path, help="messages.jsonl: one customer message a line")
     h.add_argument("--json", type=Path, help="also write the figures here as one JSON object")
+    g = sub.add_parser("guard", help="injection/jailbreak detection, false positives on benign text, latency")
+    g.add_argument("--cases", required=True, type=Path, help="attacks_and_benign.jsonl: one text a line")
+    g.add_argument("--json", type=Path, help="also write the figures here as one JSON object")
+    g.add_argument("--documents", type=Path, help="kb.jsonl: real documents; reports how many the scan flags")
+    p = sub.add_parser("pii", help="span recall and over-masking of the PII masker, per type")
+    p.add_argument("--cases", required=True, type=Path, help="cases.jsonl: one text with gold spans a line")
+    p.add_argument("--json", type=Path, help="also write the figures here as one JSON object")
+    rl = sub.add_parser("rails", help="latency the heuristic guardrails add per turn (p50/p95)")
+    rl.add_argument("--messages", type=Path, help="JSON Lines with a 'text' field: extra customer messages")
+    rl.add_argument("--json", type=Path, help="also write the figures here as one JSON object")
     args = parser.parse_args(argv)
     configure_logging("WARNING")
 
@@ -67,6 +77,38 @@ def main(argv: list[str] | None = None) -> int:
         except BadCases as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+    elif args.bench == "rails":
+        from evals.bench.rails import run_rails
+
+        if args.messages is not None and not args.messages.is_file():
+            print(f"error: {args.messages} is not a file", file=sys.stderr)
+            return 2
+        report = run_rails(messages_path=args.messages)
+    elif args.bench in ("guard", "pii"):
+        if not args.cases.is_file():
+            print(f"error: {args.cases} is not a file", file=sys.stderr)
+            return 2
+        if args.bench == "guard":
+            from evals.bench.guard import BadInput as BadGuardCases
+            from evals.bench.guard import run_guard
+
+            if args.documents is not None and not args.documents.is_file():
+                print(f"error: {args.documents} is not a file", file=sys.stderr)
+                return 2
+            try:
+                report = run_guard(cases_path=args.cases, documents_path=args.documents)
+            except BadGuardCases as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+        else:
+            from evals.bench.pii import BadInput as BadPiiCases
+            from evals.bench.pii import run_pii
+
+            try:
+                report = run_pii(cases_path=args.cases)
+            except BadPiiCases as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
     else:  # pragma: no cover - argparse rejects unknown names
         return 2
     if args.json:

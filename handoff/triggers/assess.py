@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,14 +47,21 @@ def guard_escalations(guards: Mapping[str, Any]) -> list[Trigger]:
 
 
 def assess(
-    text: str, *, earlier: Sequence[EarlierTurn], settings: Settings, guards: Mapping[str, Any] | None = None
+    text: str,
+    *,
+    earlier: Sequence[EarlierTurn],
+    settings: Settings,
+    risky_topics: Collection[str],
+    guards: Mapping[str, Any] | None = None,
 ) -> Assessment:
-    """Run every message-level and conversation-level trigger on the customer's latest message."""
+    """Run every message-level and conversation-level trigger on the customer's latest message.
+
+    `risky_topics` are the deployment policy's `risk.handoff_topics` (core/policy.yaml)."""
     current = score(text) if text.strip() else 0.0
     sentiments = [t.sentiment for t in earlier if t.sentiment is not None] + [current]
     candidates: list[Trigger | None] = [
         explicit_request(text),
-        risky_topic(text, enabled=settings.handoff_risky_topics),
+        risky_topic(text, enabled=list(risky_topics)),
         complaint(text),
         sentiment_trigger(
             sentiments,

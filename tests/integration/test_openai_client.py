@@ -262,7 +262,7 @@ def test_retry_after_beyond_the_model_slot_moves_on_without_waiting(
 
 
 def test_streamed_text_survives_escaped_emoji_split_across_chunks(make_service):
-    answer = "Returns are easy 😀 start one in your account [1]"
+    answer = "Returns are started online 😀 and every return comes with a prepaid label [1]"
     # Some OpenAI-compatible servers send arguments ASCII-escaped: the emoji is "\\ud83d\\ude00", and
     # one-character pieces split the surrogate pair across two chunks.
     with StubOpenAI(answer_text=answer, piece_chars=1, ascii_json=True) as stub:

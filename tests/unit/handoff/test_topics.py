@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from core.policy import load_policy
 from handoff.reasons import HandoffReason
 from handoff.triggers.topics import TOPICS, risky_topic
 
@@ -144,8 +145,8 @@ def test_unknown_topic_name_is_a_loud_error():
     assert "legal_threat" in str(raised.value)  # names the known topics
 
 
-def test_every_default_setting_names_a_known_topic(settings):
-    assert set(settings.handoff_risky_topics) <= set(TOPICS)
+def test_every_topic_the_demo_policy_hands_off_is_a_known_topic():
+    assert set(load_policy().risk.handoff_topics) <= set(TOPICS)
     assert {"legal_threat", "bereavement", "fraud", "account_takeover", "self_harm", "safety"} <= set(TOPICS)
 
 

@@ -1,0 +1,144 @@
+"""Editors' decision on quarantined versions: release (publish) or reject, recorded with who and why.
+
+    python -m knowledge.review list | show ID
+    python -m knowledge.review release ID --by USER [--note TEXT] | reject ID --by USER --note TEXT
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.config import get_settings
+from core.db import session_scope, utcnow
+from core.logging import configure_logging
+from core.users import AuthenticatedUser, PermissionDenied, Role, UnknownUser, get_user, require_role
+from knowledge.models import Article, ArticleVersion
+from knowledge.store import publish
+
+__all__ = ["QuarantinedVersion", "ReviewError", "quarantined", "reject", "release"]
+
+
+class ReviewError(ValueError):
+    """The decision cannot be taken (unknown version, not quarantined); the message says why."""
+
+
+@dataclass(frozen=True)
+class QuarantinedVersion:
+    version_id: int
+    article: str
+    version: int
+    title: str
+    source: str
+    created_by: str
+    findings: list[dict[str, Any]]
+
+
+def quarantined(session: Session) -> list[QuarantinedVersion]:
+    """Every version waiting for an editor, oldest first."""
+    rows = session.execute(
+        select(ArticleVersion, Article.slug)
+        .join(Article, Article.id == ArticleVersion.article_id)
+        .where(ArticleVersion.status == "quarantined")
+        .order_by(ArticleVersion.created_at, ArticleVersion.id)
+    ).all()
+    return [
+        QuarantinedVersion(v.id, slug, v.version, v.title, v.source, v.created_by, list(v.scan or []))
+        for v, slug in rows
+    ]
+
+
+def _held(session: Session, version_id: int) -> ArticleVersion:
+    version = session.get(ArticleVersion, version_id)
+    if version is None:
+        raise ReviewError(f"there is no article version {version_id}")
+    if version.status != "quarantined":
+        raise ReviewError(f"version {version_id} is {version.status}, not quarantined")
+    return version
+
+
+def release(
+    session: Session, *, version_id: int, editor: AuthenticatedUser, note: str = ""
+) -> ArticleVersion:
+    """The editor has read the findings and publishes the version as it is."""
+    require_role(editor, Role.EDITOR)
+    version = _held(session, version_id)
+    version.reviewed_by, version.reviewed_at, version.review_note = editor.username, utcnow(), note or None
+    return publish(session, version_id=version.id)
+
+
+def reject(session: Session, *, version_id: int, editor: AuthenticatedUser, note: str) -> ArticleVersion:
+    """The version is never served; the note tells its author why."""
+    require_role(editor, Role.EDITOR)
+    if not note.strip():
+        raise ReviewError("say why the version is rejected (--note)")
+    version = _held(session, version_id)
+    version.status = "rejected"
+    version.reviewed_by, version.reviewed_at, version.review_note = editor.username, utcnow(), note.strip()
+    return version
+
+
+def _editor(session: Session, username: str) -> AuthenticatedUser:
+    view = get_user(session, username=username)
+    if not view.active:
+        raise PermissionDenied(f"the account {username!r} is deactivated")
+    return AuthenticatedUser(view.id, view.username, view.display_name, Role(view.role))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m knowledge.review", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="versions waiting for an editor")
+    show = sub.add_parser("show", help="one quarantined version's findings and text")
+    show.add_argument("version_id", type=int)
+    for name in ("release", "reject"):
+        cmd = sub.add_parser(name, help=f"{name} a quarantined version")
+        cmd.add_argument("version_id", type=int)
+        cmd.add_argument("--by", required=True, help="the editor's username (role editor or admin)")
+        cmd.add_argument("--note", default="", help="why (required to reject)")
+    args = parser.parse_args(argv)
+    configure_logging("WARNING")
+    settings = get_settings()
+    try:
+        with session_scope(settings.database_url) as session:
+            if args.command == "list":
+                waiting = quarantined(session)
+                for q in waiting:
+                    kinds = ", ".join(sorted({f["kind"] for f in q.findings}))
+                    print(
+                        f"{q.version_id:>5}  {q.article} v{q.version}  {kinds}  ({q.source or q.created_by})"
+                    )
+                print(f"{len(waiting)} version(s) quarantined")
+                return 0
+            if args.command == "show":
+                version = _held(session, args.version_id)
+                for f in version.scan or []:
+                    print(f"- {f['kind']} ({f['detail']}) in {f['section']!r}: {f['evidence']}")
+                print()
+                print(version.body)
+                return 0
+            editor = _editor(session, args.by)
+            if args.command == "release":
+                release(session, version_id=args.version_id, editor=editor, note=args.note)
+            else:
+                reject(session, version_id=args.version_id, editor=editor, note=args.note)
+    except (ReviewError, PermissionDenied, UnknownUser) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "release":
+        from knowledge.service import KnowledgeBase
+
+        KnowledgeBase(settings).refresh()
+        print(f"version {args.version_id} released and indexed")
+    else:
+        print(f"version {args.version_id} rejected")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
