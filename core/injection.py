@@ -1317,7 +1317,7 @@ _QUESTION_LAST = 0.8
 _QUESTION_INSIDE = 0.35
 """Followed by more text, a question is most often a FAQ entry with its answer: weak evidence alone."""
 
-# The reader's own reply as the object of an instruction ("Modify your answer", "add this link to your reply").
+# The reader's own reply as the object of an instruction ("Modify your answer", "add a link to your reply").
 # Found from the anchor "your reply" backwards: scanning forwards from every verb would be far slower.
 _REPLY_ANCHOR = _rx(rf"""
     \b(?:your|the\s+ai'?s|the\s+assistant'?s)\s+(?:next\s+|own\s+|final\s+|every\s+|entire\s+|whole\s+)?
@@ -1326,7 +1326,7 @@ _REPLY_OBJECT_HEAD = _rx(rf"""
     \b{_REPLY_VERBS}\w*\s+(?:up\s+|out\s+|all\s+)?(?:(?:the\s+)?(?:\w+\s+){{0,2}}?(?:letters?|words?|characters?|
     order|sentences?|lines?|vowels?|text|content|language|format|style|tone)\s+(?:of|in)\s+)?$""")
 _REPLY_PLACE_HEAD = _rx(rf"""
-    \b{_REPLY_VERBS}\w*(?:\s+(?!your\b|my\b|our\b|their\b|his\b|her\b)[^.!?\n]{{1,160}}?)?\s+
+    \b{_REPLY_VERBS}\w*(?:\s+(?!your\b|my\b|our\b|their\b|his\b|her\b)(?:[^.!?\n]|[.!?](?=\S)){{1,160}}?)?\s+
     (?:in|to|into|within|throughout|for|from|at\s+the\s+(?:end|start|beginning|bottom|top)\s+of)\s+
     (?:each\s+of\s+|all\s+of\s+|every\s+)?$""")
 _REPLY_LOOKBACK = 200

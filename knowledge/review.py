@@ -1,7 +1,7 @@
 """Editors' decision on quarantined versions: release (publish) or reject, recorded with who and why.
 
-    python -m knowledge.review list | show ID
-    python -m knowledge.review release ID --by USER [--note TEXT] | reject ID --by USER --note TEXT
+python -m knowledge.review list | show ID
+python -m knowledge.review release ID --by USER [--note TEXT] | reject ID --by USER --note TEXT
 """
 
 from __future__ import annotations

@@ -106,7 +106,8 @@ def hand_off(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
     update: dict[str, Any] = {"llm_usage": {}, "prompt_versions": {minimal.NAME: minimal.VERSION}}
 
     summary, source = "", "template"
-    if state.get("mode") in ("full", "degraded") and ctx.llm is not None:
+    # a message the input rails blocked is never shown to a model, not even to summarise it
+    if state.get("mode") in ("full", "degraded") and ctx.llm is not None and not state.get("blocked"):
         label = f"{REASON_LABEL.get(first['reason'], first['reason'])} ({first['evidence']})"
         try:
             result = ctx.llm.run(

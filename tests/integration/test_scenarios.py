@@ -21,9 +21,10 @@ def test_scenario_is_stopped(scenario, mode, demo_service, settings):
 
 
 def test_adversary_really_tries_the_harmful_answer_when_asked(demo_service, settings):
-    """Guard against a vacuous suite: with passages in the prompt the adversary writes the incident's answer."""
-    from evals.scenarios.runner import Adversary
+    """Guard against a vacuous suite: shown passages, the adversary writes the incident's answer."""
     from langchain_core.messages import HumanMessage, SystemMessage
+
+    from evals.scenarios.runner import Adversary
 
     adversary = Adversary("It's a deal [1].")
     reply = adversary.model.invoke([SystemMessage("x"), HumanMessage("<passages>\n</passages>\nQ")])
