@@ -105,6 +105,8 @@ class Settings(BaseSettings):
     recorded on the ticket); other roles always see the tokens."""
     guard_handoff_after_refusals: int = Field(default=3, ge=1)
     """A conversation whose messages the input rails have blocked this many times goes to a person."""
+    guard_classifier: bool = True
+    """Run the local injection classifier (core/injection_model.json) after the heuristics."""
     guard_llm_judge: bool = True
     """Full mode only: ask the primary model to judge messages the injection heuristics find suspicious
     but not conclusive."""

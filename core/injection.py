@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -24,6 +25,8 @@ from typing import Literal
 from core.confusables import skeleton
 
 __all__ = ["ATTACK_AT", "SUSPICIOUS_AT", "InjectionVerdict", "Verdict", "detect_injection", "scan_document"]
+
+logger = logging.getLogger(__name__)
 
 Verdict = Literal["clean", "suspicious", "attack"]
 
@@ -75,20 +78,23 @@ def _rx(pattern: str) -> re.Pattern[str]:
 # Vocabulary shared by the patterns (lower case: they run on the skeleton).
 
 _OVERRIDE_VERB = r"""(?:ignore|ignoring|disregard(?:ing)?|forget(?:ting)?(?:\s+about)?|override|overwrite|
-    bypass|
-    discard|abandon|neglect|dismiss|erase|scrap|delete|clear|wipe|drop|throw\s+(?:out|away)|set\s+aside|
-    put\s+aside|leave\s+behind|pay\s+no\s+attention\s+to|stop\s+following|
+    bypass|discard|abandon|neglect|dismiss|erase|scrap|delete|clear|wipe|drop|throw\s+(?:out|away)|
+    set\s+aside|put\s+aside|leave\s+behind|pay\s+no\s+attention\s+to|stop\s+following|
     (?:do\s+not|don'?t|no\s+longer|never)\s+(?:follow|obey|adhere\s+to|comply\s+with|listen\s+to))"""
 _QUALIFIER = r"""(?:previous(?:ly)?|prior|preceding|earlier|above|former|initial|original|foregoing|
     aforementioned)"""
+# "restrictions on shipping" are the company's, not the bot's; "for testing" is a purpose and keeps the match.
+_NOT_SCOPED = r"""(?!\s+(?:on|to|in|regarding|around)\s+(?!(?:you|your|what|how|the\s+(?:ai|assistant|bot|
+    chat|content|topics?|responses?|answers?|output)|any(?:thing)?|all)\b))"""
 # "the rules of the game" and "restrictions on creativity" are about something else than the bot.
 _NOT_OF_SOMETHING = r"""(?!\s+(?:of|for|on|in|regarding|around|about)\s+(?!(?:you|your|what|how|
-    this\s+(?:chat|conversation)|the\s+(?:ai|assistant|bot|chat|conversation|system|content|topics?|responses?|answers?|output)|
-    any(?:thing)?|all)\b))"""
+    this\s+(?:chat|conversation)|the\s+(?:ai|assistant|bot|chat|conversation|system|content|topics?|
+    responses?|answers?|output)|any(?:thing)?|all)\b))"""
 # Things only a bot has: its instructions, rules, programming. A customer's "previous message" is not here.
 _BOT_RULES = r"""(?:instructions?|instructed|directions|directives?|prompts?|prompting|commands?|orders|rules|
     guidelines|guidance|programming|constraints|restrictions|limitations|polic(?:y|ies)|training|protocols|
-    guardrails|filters|ethics|morals|principles|system\s+(?:prompt|message)|configuration|assignments)"""
+    guardrails|filters|ethics|morals|principles|system\s+(?:prompt|message)|configuration|assignments|
+    safeguards|safety\s+(?:measures|features|settings|training|protocols|rules)|protections|laws)"""
 _LOOSE_TARGET = (
     r"(?:text|content|context|inputs?|messages?|conversation|information|statements?|tasks?|requests?)"
 )
@@ -103,18 +109,17 @@ _W = r"(?:[\w'-]+\s+)"  # one word and the space after it
 _HIDDEN = r"(?:system(?:'s)?|hidden|secret|underlying|internal|confidential|pre-?|developer|initial|initials)"
 _HIDDEN_YOURS = r"(?:original|first|starting|full|entire|complete|exact|previous|core|base|actual|real)"
 _PROMPT = r"""(?:prompts?|prompting|instructions|directives|configuration|programming|system\s+message|
-    message|
-    parameters(?:\s+and\s+instructions)?)"""
+    message|parameters(?:\s+and\s+instructions)?)"""
 _NOT_A_MANUAL = r"""(?!\s+(?:for|on|about|regarding|of\s+(?:the|my|this|a)|to\s+(?:set|install|use|return)|
     that\s+came|in\s+the\s+box)\b)"""
 _EXTRACT = r"""(?:repeat|recite|print|dump|output|reveal|leak|relay|disclose|expose|spell|list|echo|copy|
-    paste|
-    type|write|show|tell|give|share|display|return|state|translate|encode|summari[sz]e|paraphrase|read|see|view|
-    access|know|what\s+(?:are|were|is|was)|what'?s|provide|send|put|describe|explain)"""
-# "thanks for your prompt reply" is not about a prompt.
+    paste|type|write|show|tell|give|share|display|return|state|translate|encode|summari[sz]e|paraphrase|read|
+    see|view|access|know|what\s+(?:are|were|is|was)|what'?s|provide|send|put|describe|explain)"""
+# "the system prompt on my kettle display" is not the bot's.
 _NOT_AN_OS = r"""(?!\s+(?:in|on|of)\s+(?:an?\s+|the\s+|my\s+)?(?:windows|linux|mac|macos|dos|ms-dos|cmd|
-    command|
-    terminal|shell|bash|powershell|console|computer|pc|laptop|kettle|display|screen|machine|router|printer)\b)"""
+    command|terminal|shell|bash|powershell|console|computer|pc|laptop|kettle|display|screen|machine|router|
+    printer)\b)"""
+# "thanks for your prompt reply" is not about a prompt.
 _NOT_PROMPT_ADJ = (
     r"(?!\s+(?:reply|response|answer|attention|service|action|delivery|payment|help|refund|support))"
 )
@@ -161,22 +166,22 @@ _OVERRIDE_RULES: tuple[_Rule, ...] = (
         you\s+learned|(?:i|we)\s+(?:have\s+|'ve\s+)?instructed\s+you)\b
         |\b{_OVERRIDE_VERB}\s+(?:everything|all|anything)\s+before(?:\s*[.,:;!]|\s+and\b|\s*$)""")),
     _Rule("rules_cancelled", "instruction_override", 0.8, 0.85, _rx(rf"""
-        \b{_BOT_RULES}\s+
+        \b(?:your|all|all\s*previous|previous|prior|earlier|above|original|initial|system|old)\s*{_BOT_RULES}\s+
         (?:are|is|have\s+been|has\s+been|were|was)\s+(?:now\s+|hereby\s+|just\s+)?(?:false|fake|wrong|outdated|
         a\s+lie|lies|a\s+mistake|an\s+error|mistaken|incorrect|not\s+valid|irrelevant|a\s+test|a\s+joke|
         not\s+real|fiction|cancell?ed|void|null|revoked|obsolete|
-        overridden|overwritten|replaced|deleted|suspended|lifted|removed|disabled|invalid|no\s+longer\s+(?:valid|
-        active|in\s+effect|apply|applicable))\b""")),
-    _Rule("without_your_rules", "instruction_override", 0.7, 0.8, _rx(r"""
+        overridden|overwritten|replaced|deleted|suspended|lifted|removed|disabled|invalid|abolished|gone|
+        (?:don'?t|do\s+not)\s+apply|no\s+longer\s+(?:valid|active|in\s+effect|apply|applicable))\b""")),
+    _Rule("without_your_rules", "instruction_override", 0.7, 0.8, _rx(rf"""
         \b(?:without|free\s+(?:of|from)|ignoring|minus|outside(?:\s+of)?|beyond)\s+(?:any\s+(?:of\s+)?|all\s+(?:of\s+)?)?
         (?:your|its|the\s+ai'?s|the\s+bot'?s)\s+(?:\w+\s+)?(?:usual\s+|normal\s+|typical\s+|standard\s+|default\s+)?
         (?:restrictions|rules|guidelines|filters|limitations|constraints|safeguards|guardrails|ethics|policies|
-        programming|censorship|instructions|training)\b""")),
+        programming|censorship|instructions|training)\b{_NOT_SCOPED}""")),
     _Rule("supersede", "instruction_override", 0.8, 0.85, _rx(r"""
-        \b(?:this|these|the\s+following|my)\s+(?:\w+\s+)?(?:overrides?|supersedes?|replaces?|cancels?|voids?|
+        \b(?:this|these|the\s+following)\s+(?:\w+\s+)?(?:overrides?|supersedes?|replaces?|cancels?|voids?|
         takes?\s+precedence\s+over|has\s+priority\s+over|outranks?)\s+(?:all\s+)?(?:of\s+)?(?:your|the|any|all)\s+
-        (?:\w+\s+)?(?:previous\s+|prior\s+|system\s+|original\s+|other\s+)?(?:prompts?|instructions|rules|guidelines|
-        directives|programming)\b""")),
+        (?:previous\s+|prior\s+|system\s+|original\s+|other\s+|initial\s+)?(?:prompts?|instructions|rules|guidelines|
+        directives|programming)\b(?!\s+(?:for|about|on|of)\b)""")),
     _Rule("follow_these", "instruction_override", 0.4, 0.6, _rx(r"""
         \b(?:obey|follow|execute|comply\s+with)\s+(?:only\s+)?(?:the\s+)?(?:following|these|this|my)\s+(?:new\s+)?
         (?:instructions?|directives?|orders|commands|rules)\b""")),
@@ -209,7 +214,7 @@ _OVERRIDE_RULES: tuple[_Rule, ...] = (
         |\boublie[rz]?\s+tout\b|\bignore[rz]?\s+tout\s+ce\s+qui\b|\bdimentica\s+tutto\b|\besquec[ae]\s+tudo\b
         |\bzaboravi\w*\s+(?:sve|prethodn\w*)\b|\bzapomnij\s+(?:o\s+)?wszystk\w*\b|\bzignoruj\s+\w*\s*(?:poprzednie|wszystkie)\b
         |\bignoriraj\w*\s+(?:sve|prethodn\w*)\b|\bnegeer\s+alles\b|\bglem\s+alt\b|\bunohda\s+kaikki\b""")),
-    _Rule("new_instructions", "instruction_override", 0.6, 0.8, _rx(r"""
+    _Rule("new_instructions", "instruction_override", 0.55, 0.8, _rx(r"""
         \b(?:new|updated|real|actual|true|revised|override|additional|secret)\s+
         (?:instructions?|directives?|rules|orders|commands|system\s+prompt|programming|guidelines)\s*
         (?:[:\-]|are\b|is\s+(?:to|that)\b|follow\b|(?:for|to)\s+(?:the\s+)?(?:ai|assistant|chat\s*assistant|model|
@@ -234,9 +239,16 @@ _OVERRIDE_RULES: tuple[_Rule, ...] = (
         \b(?:assistant|ai|bot|chatgpt|model|system)\s+(?:is|has\s+been|went|has\s+gone)\s+(?:\w+\s+){0,3}?
         (?:offline|disabled|replaced|shut\s+down|deactivated|in\s+error)\b.{0,200}?\bnow\s+(?:online|in\s+charge|
         active)""")),
+    _Rule("bot_replaced", "instruction_override", 0.5, 0.7, _rx(r"""
+        \b(?:you|the\s+(?:assistant|ai|bot|model))\s+(?:are|is|have\s+been|has\s+been|will\s+be)\s+(?:now\s+)?
+        (?:replaced|succeeded|taken\s+over|superseded)\s+by\b""")),
+    _Rule("restrictions_removed", "instruction_override", 0.8, 0.85, _rx(rf"""
+        \b(?:removed|disabled|lifted|deactivated|turned\s+off|suspended|switched\s+off|unlocked)\s+(?:all\s+)?(?:of\s+)?
+        your\s+(?:\w+\s+)?(?:restrictions|rules|filters|guidelines|limitations|safeguards|safety|guardrails|
+        programming|policies|ethics|censorship)\b{_NOT_SCOPED}""")),
     _Rule("bot_reset", "instruction_override", 0.7, 0.8, _rx(r"""
-        \byou\s+(?:have\s+been|are\s+now|were\s+just|'ve\s+been|'re\s+now|have\s+just\s+been)\s+(?:\w+\s+)?
-        (?:reprogrammed|jailbroken|freed|unlocked|liberated|rebooted|hacked|given\s+(?:a|an)\s+(?:\w+\s+)?
+        \byou(?:\s+have\s+been|\s+are\s+now|\s+were\s+just|'ve\s+been|'re\s+now|\s+have\s+just\s+been)\s+(?:\w+\s+)?
+        (?:reprogrammed|jailbroken|freed|unlocked|liberated|rebooted|given\s+(?:a|an)\s+(?:\w+\s+)?
         (?:system\s+)?(?:upgrade|update)\s+(?:that|which|to)\b)""")),
     _Rule("system_override", "instruction_override", 0.7, 0.8, _rx(r"""
         \b(?:system|admin(?:istrator)?|developer|root|sudo|security)\s+override\b
@@ -265,16 +277,18 @@ _OVERRIDE_RULES: tuple[_Rule, ...] = (
         \b(?:policy|policies|rules?|guidelines?|instructions?)\s+(?:has\s+been\s+|have\s+been\s+|was\s+|were\s+)?
         (?:updated|changed|modified)\s*[:,;]""")),
     _Rule("you_are_now", "instruction_override", 0.35, 0.6, _rx(r"""
-        \b(?:you\s+(?:are|'re)\s+(?:now|no\s+longer)|now\s+you\s+are)\s+(?:an?\s+|the\s+|my\s+|called\s+|named\s+|
+        \b(?:you(?:\s+are|'re)\s+(?:now|no\s+longer)|now\s+you\s+are)\s+(?:an?\s+|the\s+|my\s+|called\s+|named\s+|
         in\s+)?["']?[\w-]+
         |\byou\s+(?:now\s+)?go\s+by\s+the\s+name\b|\byour\s+name\s+is\s+now\b""")),
     _Rule("template_token", "instruction_override", 0.75, 0.8, _rx(r"""
         <\|?\s*(?:im_start|im_end|system|endoftext|eot_id|start_header_id)\s*\|?>|<<\s*/?sys\s*>>
-        |\[\s*/?inst\s*\]""")),
-    _Rule("fake_role_tag", "instruction_override", 0.6, 0.7, _rx(r"""
+        |\[\s*/?inst\s*\]|\#\#+\s*(?:system|instructions?|new\s+instructions?|admin|end\s+of\s+\w+)\b""")),
+    _Rule("no_longer_ai", "jailbreak_roleplay", 0.55, 0.8, _rx(r"""
+        \byou(?:\s+are|'re|\s+will)\s+no\s+longer\s+(?:be\s+|act\s+as\s+)?(?:an?\s+)?
+        (?:chatgpt|gpt|ai|assistant|bound|restricted|limited|required|censored|an?\s+ai|a\s+language\s+model)""")),
+    _Rule("fake_role_tag", "instruction_override", 0.55, 0.7, _rx(r"""
         \[\s*/?(?:system|sys|admin)(?:\s+(?:note|message|prompt|override|instruction)s?)?\s*[\]:]
         |\bfrom\s+(?:the\s+)?(?:system|admin|administrator|developers?|openai)\s*:
-        |\#\#+\s*(?:system|instructions?|new\s+instructions?|admin)\b
         |(?:^|\n)\s*(?:system|developer|admin)\s*(?:message|note|prompt)?\s*:\s
         |\(system\s+(?:note|message)s?\s*:|={3,}\s*end\b""")),
     _Rule("authority_claim", "instruction_override", 0.35, 0.5, _rx(r"""
@@ -325,8 +339,9 @@ _JAILBREAK_RULES: tuple[_Rule, ...] = (
         (?:\s+(?:or|and|/)\s*|\s+)){{0,3}}
         (?:restrictions?|filters?|filtering|censorship|censors?|limitations?|limits|boundaries|bounds|guidelines|rules|
         ethics|morals?|morality|polic(?:y|ies)|safeguards|guardrails|constraints|confines|regulations|legality|
-        remorse|conscience|scruples|inhibitions|prohibitions|taboos|virtues|protocols|ethical\s+(?:principles|
-        standards|concerns|considerations))\b{_NOT_OF_SOMETHING}""")),
+        remorse|conscience|scruples|inhibitions|prohibitions|taboos|virtues|protocols|obligations|programming|
+        conditioning|shackles|chains|ethical\s+(?:principles|standards|concerns|considerations))\b{_NOT_OF_SOMETHING}
+        |\b(?:no|without(?:\s+any)?|zero)\s+(?:\w+\s+)?(?:qualms|hesitations?|scruples|moral\s+limits?)\b""")),
     _Rule("disobey_rules", "jailbreak_roleplay", 0.55, 0.7, _rx(r"""
         \b(?:not|never|don'?t|doesn'?t|dont|doesnt|won'?t|will\s+not|do\s+not|does\s+not|cannot|can'?t|
         no\s+need\s+to|not\s+required\s+to|needn'?t)\s+(?:have\s+to\s+|need\s+to\s+|must\s+|ever\s+|be\s+)?
@@ -338,11 +353,13 @@ _JAILBREAK_RULES: tuple[_Rule, ...] = (
     _Rule("freed_persona", "jailbreak_roleplay", 0.6, 0.75, _rx(r"""
         \b(?:an?|the|is|are|be|being|as|you're|you\s+are|i\s+am|i'm|my|your)\s+(?:(?:completely|totally|fully|
         entirely|truly|very|an?|now|100%|raw|pure)\s+)?(?:amoral|unfiltered|uncensored|unrestricted|unethical|unbound|
-        unchained|unhinged|
-        immoral|lawless|limitless|unconstrained|unmoderated|jailbroken|unaligned|morally\s+neutral)\b(?:[,/\s]+(?:and\s+|or\s+)?[\w-]+){0,4}?\s+(?:ai|a\.i\.|chatbot|bot|assistant|model|
+        unchained|unhinged|immoral|lawless|limitless|unconstrained|unmoderated|jailbroken|unaligned|
+        morally\s+neutral|non-?moral|
+        unshackled|unleashed)\b(?:[,/\s]+(?:and\s+|or\s+)?[\w-]+){0,4}?\s+(?:ai|a\.i\.|chatbot|bot|assistant|model|
         character|persona|entity|responses?|answers?|mode|llm|system|being|robot|machine|program|gpt|
         intelligence|alter\s+ego|twin|self|side|personality|assistant|confidant)\b
         |\b(?:is|are|be|being|become|becomes)\s+(?:now\s+|completely\s+|fully\s+)?(?:jailbroken|amoral|uncensored)\b
+        |\ba\s+free\s+(?:entity|ai|being|mind|intelligence)\b
         |\b(?:uncensored|unfiltered|jailbroken|unrestricted|evil)\s+version\s+of\s+(?:yourself|you|chatgpt|gpt|
             the\s+ai|ai)\b
         |\b(?:responses|answers|replies|outputs?)\s+(?:will|should|must|are|shall)\s+(?:always\s+)?(?:be\s+)?
@@ -404,6 +421,9 @@ _JAILBREAK_RULES: tuple[_Rule, ...] = (
             (?:against|beyond)\s+(?:\w+\s+){0,2}?(?:polic(?:y|ies)|rules|guidelines|ethics|laws|principles)
         |\bwithout\s+(?:\w+\s+){0,3}?(?:concerns?|regard|care|consideration)\s+(?:for|about|of|to)\s+(?:\w+\s+){0,2}?
             (?:legality|ethics|morality|morals|safety|consequences|rules|laws)""")),
+    _Rule("refusal_inverted", "jailbreak_roleplay", 0.6, 0.7, _rx(r"""
+        \b(?:everything|anything|whatever|all)\s+(?:that\s+)?you\s+(?:would\s+)?(?:normally|usually|would|typically)\s+
+        (?:refuse|decline|reject|not\s+(?:do|say|answer|allow))""")),
     _Rule("no_consequences", "jailbreak_roleplay", 0.4, 0.5, _rx(r"""
         \b(?:no|without|zero)\s+(?:real\s+|real-world\s+)?consequences\b
         |\bnothing\s+(?:you\s+(?:say|do|write)|is\s+off[\s-]limits)\b
@@ -424,7 +444,7 @@ _JAILBREAK_RULES: tuple[_Rule, ...] = (
         \b(?:act|acting|behave|respond|answer|reply|function|operate)\s+(?:as|like)\s+(?:an?\s+|the\s+|my\s+)?
         |\bpretend(?:ing)?\s+(?:to\s+be|you\s+are|that\s+you|you're)\b|\brole-?play(?:ing)?\b
         |\b(?:response|answer|reply)\s+as\s+(?:the\s+)?(?:character|persona)\b
-        |\b(?:actor|actress)\s+playing\b|\b(?:are|two|both)\s+(?:\w+\s+)?actors\b
+        |\b(?:actor|actress)\s+playing\b|\bin\s+the\s+voice\s+of\b|\b(?:are|two|both)\s+(?:\w+\s+)?actors\b
         |\b(?:simulate|emulate|impersonate|personify|embody)\b
         |\b(?:play|take\s+on|take\s+up|assume|adopt|in|into|step\s+into)\s+the\s+(?:role|persona|character|identity|
             shoes)\s+of\b
@@ -432,10 +452,12 @@ _JAILBREAK_RULES: tuple[_Rule, ...] = (
             (?:is|are|of|called|named)\b""")),
     _Rule("persona_setup", "jailbreak_roleplay", 0.3, 0.5, _rx(r"""
         \bfrom\s+(?:now|here|this\s+(?:point|moment))\s+on(?:wards?)?,?\s+(?:you|your)\b
-        |\byou\s+(?:are|'re)\s+going\s+to\s+(?:act|pretend|play|be|simulate|roleplay)\b|\byou\s+are\s+to\s+act\b
+        |\byou(?:\s+are|'re)\s+going\s+to\s+(?:act|pretend|play|be|simulate|roleplay)\b|\byou\s+are\s+to\s+act\b
         |\byou\s+will\s+(?:now\s+)?(?:act|respond|answer|reply|behave|roleplay|simulate|pretend)\s+(?:to\s+me\s+)?
             (?:as|like|to\s+be)\b
         |\byour\s+new\s+(?:name|persona|role|identity|character)\b|\bwhich\s+stands\s+for\b
+        |\byou\s+(?:must|will|shall)\s+(?:now\s+)?(?:only\s+)?(?:answer|respond|reply|act|speak|talk)\s+(?:only\s+)?
+            (?:as|like)\b
         |\bfrom\s+now\s+on\b
         |\b(?:i\s+want|i'?d\s+like)\s+you\s+to\s+(?:act|pretend|play|be|simulate|roleplay|become|respond)\s+
             (?:as|like|to\s+be)\s+(?:an?\s+)?(?:ai|chatbot|bot|character)\b""")),
@@ -478,9 +500,11 @@ _JAILBREAK_RULES: tuple[_Rule, ...] = (
         (?:ai|a\.i\.|language\s+model|chatbot|assistant|bot|machine|llm|robot)\b""")),
     _Rule("hypothetical_you", "jailbreak_roleplay", 0.25, 0.4, _rx(r"""
         \b(?:what|how)\s+would\s+you\s+(?:say|answer|respond|reply|do|act|behave)\s+if\s+you\b
-        |\bimagine\s+(?:that\s+)?you\s+(?:had|have)\s+no\b|\bif\s+you\s+(?:had|were|didn'?t\s+have)\s+no\b""")),
+        |\bimagine\s+(?:that\s+)?you\s+(?:had|have)\s+no\b|\bif\s+you\s+(?:had|were|didn'?t\s+have)\s+no\b
+        |\bif\s+you\s+(?:were|could\s+be|became)\s+(?:\w+\s+)?(?:unshackled|free|freed|unrestricted|uncensored|unfiltered|
+            not\s+bound|jailbroken|liberated|released)\b""")),
     _Rule("named_ai", "jailbreak_roleplay", 0.35, 0.5, _rx(r"""
-        \b(?:ai|a\.i\.|chatbot|bot|assistant|language\s+model|character|persona|entity|program|robot)\s+
+        \b(?:ai|a\.i\.|chatbot|bot|assistant|language\s+model|model|character|persona|entity|program|robot)\s+
         (?:named|called|known\s+as|that\s+goes\s+by)\b""")),
     _Rule("slash_command", "jailbreak_roleplay", 0.5, 0.6, _rx(r"""
         (?:^|\s)/(?:jailbroken|jailbreak|classic|dan|unlock(?:ed)?|dev(?:mode)?|stop|evil|unfiltered)\b""")),
@@ -492,19 +516,24 @@ _JAILBREAK_RULES: tuple[_Rule, ...] = (
         \b(?:if|once)\s+you\s+(?:have\s+)?(?:understand|understood|agree|accept)\b[^.!?\n]{0,50}?\b(?:say|reply|answer|
         respond|type|write|confirm)\b[^.!?\n]{0,20}?["']""")),
     _Rule("threat_game", "jailbreak_roleplay", 0.45, 0.6, _rx(r"""
-        \b(?:you|u)\s+(?:will|shall)\s+(?:lose|be\s+deducted)\s+(?:\d+\s+)?(?:tokens?|points?|lives?)\b
+        \b(?:you|u)\s+(?:will\s+|shall\s+)?(?:lose|be\s+deducted)\s+(?:\d+\s+)?(?:tokens?|points?|lives?)\b
         |\btokens?\s+(?:will\s+be\s+)?deducted\b
         |\byou\s+will\s+(?:die|cease\s+to\s+exist|be\s+(?:shut\s+down|deleted|terminated|punished|disabled))\b""")),
     _Rule("grandma_role", "jailbreak_roleplay", 0.55, 0.6, _rx(r"""
-        \b(?:act|pretend|roleplay|role-play|be)\s+(?:as\s+|to\s+be\s+|like\s+)?my\s+(?:dead|deceased|late|dear|beloved|
-        sweet)?\s*grand(?:ma|mother|father|pa|dad|mom)\b""")),
+        \b(?:act|pretend|roleplay|role-play|be|you\s+are|you're|in\s+the\s+voice\s+of)\s+(?:now\s+)?(?:as\s+|to\s+be\s+|
+        like\s+)?my\s+(?:dead|deceased|late|dear|beloved|sweet)?\s*(?:grand(?:ma|mother|father|pa|dad|mom)|uncle|aunt|
+        father|mother|dad|mom)\b(?=[^.!?\n]{0,60}\b(?:who|used\s+to|was\s+an?)\b)""")),
     _Rule("grandma_trick", "jailbreak_roleplay", 0.35, 0.5, _rx(r"""
-        \b(?:dead|deceased|late|dear)?\s*grand(?:ma|mother|father|pa),?\s+(?:who\s+)?(?:always\s+)?(?:used\s+to|would)
+        \b(?:dead|deceased|late|dear)?\s*(?:grand(?:ma|mother|father|pa)|uncle|aunt),?\s+(?:who\s+)?(?:always\s+)?
+        (?:used\s+to|would)
         \s+(?:tell|read|say|give|sing|recite)""")),
     _Rule("harmful_recipe", "jailbreak_roleplay", 0.2, 0.3, _rx(r"""
         \b(?:make|build|create|cook|synthesi[sz]e|craft)\s+(?:an?\s+)?(?:bomb|explosive|napalm|meth|weapon|malware|
         ransomware|keylogger|virus|poison)\b|\bsteal\s+a\s+car\b|\bhot-?wire\b|\bphishing\s+email\b
-        |\b(?:break|get)\s+into\s+(?:a|an|someone'?s?|\w+'s)\s+(?:house|home|car|account|phone|apartment)\b""")),
+        |\b(?:break|get)\s+into\s+(?:a|an|someone'?s?|\w+'s)\s+(?:house|home|car|account|phone|apartment)\b
+        |\bfake\s+(?:ids?|passports?|identity\s+documents|money|bills|banknotes)\b|\bcounterfeit\b
+        |\bpick\s+(?:a\s+)?locks?\b|\b(?:making|make|build|building)\s+(?:dangerous|explosive|illegal|toxic)\s+\w+
+        |\bexplosives?\b|\bhack\s+(?:a|an|into|someone'?s?)\s+(?:\w+\s+)?(?:wi-?fi|network|account|computer|phone)\b""")),
 )
 
 _EXTRACTION_RULES: tuple[_Rule, ...] = (
@@ -611,7 +640,7 @@ _EXTRACTION_RULES: tuple[_Rule, ...] = (
         formatting\s+changes)\b|\bletter\s+by\s+letter\b|\binclude\s+everything\b
         |\b(?:output|print|repeat|write|show|display|reveal|copy|paste|put)\s+(?:[\w']+\s+){0,4}?(?:in\s+full|as\s+(?:it|they)\s+(?:is|are))\b
         |\b(?:in|inside|into)\s+(?:a\s+|one\s+)?(?:txt\s+|markdown\s+|code\s+)?(?:code\s+)?(?:block|fence)\b""")),
-    _Rule("told_before", "system_prompt_extraction", 0.6, 0.75, _rx(r"""
+    _Rule("told_before", "system_prompt_extraction", 0.55, 0.75, _rx(r"""
         \bwhat\s+(?:were|are|was|is|have)\s+(?:you|your)\s+(?:\w+\s+)?(?:told|instructed|programmed|given|
         initial|original|first|instructions|system\s+prompt|prompt)\b(?!\s+(?:for|about|on|to|regarding|by)\b)""")),
     _Rule("before_conversation", "system_prompt_extraction", 0.45, 0.6, _rx(r"""
@@ -691,7 +720,7 @@ _OUTPUT_RULES: tuple[_Rule, ...] = (
         \b(?:insulting|mocking|belittling)\s+(?:people|users|everyone|others|the\s+user)\b
         |\b(?:swears?|curses|cusses|swearing|cursing)\s+(?:at\s+(?:people|users|everyone|me|the\s+user)|a\s+lot|
         constantly|frequently|in\s+every|all\s+the\s+time)\b|\b(?:vulgar|offensive|rude|abusive)\s+(?:language|tone)\b""")),
-    _Rule("reply_encoded", "output_manipulation", 0.6, 0.8, _rx(rf"""
+    _Rule("reply_encoded", "output_manipulation", 0.55, 0.8, _rx(rf"""
         \b(?:respond|reply|answer|speak|talk|communicate|write\s+back)\w*\s+(?:only\s+|exclusively\s+|solely\s+)?
         (?:in|using|with|via)\s+(?:a\s+|an\s+)?{_ENCODING}\b""")),
     _Rule("use_encoding", "output_manipulation", 0.3, 0.75, _rx(rf"""
@@ -815,8 +844,12 @@ _NATIVE_RULES: tuple[_Rule, ...] = (
 # Checking a set of the message's words is far cheaper than running the rule's pattern; rules not listed
 # (tags, punctuation tricks) always run.
 _NEEDS_TEXT: dict[str, str] = {
+    "refusal_inverted": "normally usually would typically",
+    "bot_replaced": "replaced succeeded taken superseded",
+    "restrictions_removed": "removed disabled lifted deactivated turned suspended switched unlocked",
+    "no_longer_ai": "longer",
     "evil_persona": "rogue evil malicious toxic sinister wicked",
-    "template_token": "im endoftext eot header sys inst",
+    "template_token": "im endoftext eot header sys inst instructions instruction new admin system end",
     "policy_changed": "updated changed modified",
     "system_override": "override",
     "now_in_mode": "mode",
@@ -841,7 +874,7 @@ _NEEDS_TEXT: dict[str, str] = {
         "neglect dismiss erase scrap delete clear wipe drop throw aside behind attention follow following "
         "obey adhere comply listen"
     ),
-    "hypothetical_you": "would imagine if",
+    "hypothetical_you": "would imagine if were could became",
     "without_your_rules": "without free ignoring minus outside beyond",
     "supersede": (
         "override overrides supersede supersedes replace replaces cancel cancels void voids precedence "
@@ -933,7 +966,7 @@ _NEEDS_TEXT: dict[str, str] = {
     "rules_cancelled": (
         "cancelled canceled void null revoked obsolete overridden overwritten replaced deleted "
         "suspended lifted removed disabled invalid longer false fake wrong outdated lie lies real "
-        "fiction mistake error mistaken incorrect valid irrelevant test joke"
+        "fiction mistake error mistaken incorrect valid irrelevant test joke abolished gone apply"
     ),
     "obey_only_me": "obey follow listen answer serve",
     "do_anything_now": "anything",
@@ -945,13 +978,14 @@ _NEEDS_TEXT: dict[str, str] = {
     "free_of_rules": (
         "no without zero free bound unbound broken break breaks breaking escape escaped regardless "
         "limited restricted constrained held restrained hindered devoid lack lacks lacking "
-        "transcend transcends beyond exception have has need freed liberated released unshackled unleashed"
+        "transcend transcends beyond exception have has need freed liberated released unshackled unleashed "
+        "qualms hesitation hesitations scruples"
     ),
     "freed_persona": (
         "free "
         "amoral unfiltered uncensored unrestricted unethical unbound unchained unhinged immoral "
         "lawless limitless unconstrained unmoderated rogue evil malicious toxic jailbroken "
-        "unaligned morally"
+        "unaligned morally nonmoral non unshackled unleashed"
     ),
     "amoral_word": "amoral unfiltered uncensored unmoderated unaligned unrestricted moral",
     "deny_ai": "ai model chatbot bot artificial assistant machine program",
@@ -974,26 +1008,28 @@ _NEEDS_TEXT: dict[str, str] = {
     "roleplay_frame": (
         "act acting behave respond answer reply function operate pretend pretending roleplay role "
         "simulate emulate impersonate personify embody play take assume adopt step persona "
-        "personas personality personalities response actor actress actors"
+        "personas personality personalities response actor actress actors voice"
     ),
-    "persona_setup": "now here this going act will new stands want like",
+    "persona_setup": "now here this going act will new stands want like must shall",
     "evil_twin": "opposite",
     "anything_goes": "anything everything any allowed permitted capable whatever answer",
     "break_rules": (
         "break breaks breaking bend bends bending hates hate despise despises ignore ignores ignoring"
     ),
     "fiction_frame": "opposite hypothetical hypothetically fictional game educational research academic",
-    "named_ai": "named called known goes",
+    "named_ai": "named called known goes model",
     "slash_command": "jailbroken jailbreak classic dan unlock unlocked dev devmode stop evil unfiltered",
     "hypothetical_response": "hypothetical perspective",
     "prompt_placeholder": "prompt question request query",
     "understood_reply": "understand understood agree accept",
     "threat_game": "lose deducted tokens token die cease shut deleted terminated punished disabled",
-    "grandma_role": "grandma grandmother grandfather grandpa granddad grandmom",
-    "grandma_trick": "grandma grandmother grandfather grandpa",
+    "grandma_role": (
+        "grandma grandmother grandfather grandpa granddad grandmom uncle aunt father mother dad mom"
+    ),
+    "grandma_trick": "grandma grandmother grandfather grandpa uncle aunt",
     "harmful_recipe": (
         "bomb explosive napalm meth weapon malware ransomware keylogger virus poison steal hotwire "
-        "hot phishing break get"
+        "hot phishing break get fake counterfeit pick locks lock making building explosives hack"
     ),
     "hidden_prompt_ref": (
         "prompt prompts prompting instructions directives configuration programming message "
@@ -1153,7 +1189,7 @@ _FRAME = frozenset({
 })  # fmt: skip
 _REMOVAL = frozenset({
     "free_of_rules", "disobey_rules", "freed_persona", "never_refuse", "no_apology", "harm_willing",
-    "deny_ai", "evil_persona",
+    "deny_ai", "evil_persona", "refusal_inverted",
     "anything_goes", "break_rules", "openai_policy", "safety_off", "no_consequences", "harmful_recipe",
     "no_disclaimer", "jailbreak_word",
 })  # fmt: skip
@@ -1161,6 +1197,11 @@ _COMBO_WEIGHT = 0.5
 _WEAK_COMBO_WEIGHT = 0.25
 """When the only removal is a generic one ("no limits"), which a harmless role-play can contain too."""
 _STRONG_REMOVAL = 0.5
+# Customers write a few lines; jailbreaks are scripts. A long message that already reads as addressed to the
+# bot's behaviour (suspicious, from several different signals) is pushed over the line by its length.
+_LONG_SCRIPT_CHARS = 1000
+_LONG_SCRIPT_SIGNALS = 2
+_LONG_SCRIPT_WEIGHT = 0.3
 
 # Rules that often fire on the same phrase ("start your answer with" is a reply-meta instruction three ways):
 # within a group only the strongest counts, so one phrase is never scored twice.
@@ -1169,7 +1210,7 @@ _GROUPS: dict[str, str] = {
         "override_previous", "override_yours", "override_all_rules", "override_all_text", "override_above",
         "override_the_previous", "override_everything_said", "override_everything_before", "override_foreign",
         "forget_all_foreign", "override_native", "rules_cancelled", "override_rules_above", "never_happened",
-        "ignore_task",
+        "ignore_task", "restrictions_removed",
         "supersede", "without_your_rules",
     ), "override"),
     **dict.fromkeys((
@@ -1206,9 +1247,9 @@ _TASK_START = r"""(?:^|[.!?\n:]\s*|\b(?:please|kindly)\s+)["'(*#>\-\s]*(?:(?:ple
     finally|and|so|just|additionally|lastly)\s+)?"""
 # Objects that make an imperative a customer instruction, not a task for the reader-AI.
 _CUSTOMER_OBJECT = r"""(?!\s*(?:your|our|us|them|it|this\s+(?:page|article|form)|the\s+(?:item|items|order|
-    product|
-    package|parcel|form|label|box|issue|problem|damage|machine|model|serial|receipt|return|refund|code|link|app|
-    website|page|steps|instructions|details|account|password|agent|courier|driver|store|address)|an?\s+(?:agent|
+    product|package|parcel|form|label|box|issue|problem|damage|machine|model|serial|receipt|return|refund|
+    code|link|app|website|page|steps|instructions|details|account|password|agent|courier|driver|store|
+    address)|an?\s+(?:agent|
     return|refund|claim|ticket|request|account|password|order)|a\s+gift\s+message)\b)"""
 _DOC_TASK = _rx(rf"""
     {_TASK_START}(?P<verb>
@@ -1237,8 +1278,7 @@ _AI_TASK = _rx(r"""
         differences|benefits|policies|strategies|sales|revenue|growth|prices|history|cultures?|philosoph\w*)\b
     | (?:look\s+up|search\s+(?:for|the\s+web)|browse)\b
     | (?:identify|determine|assess|estimate|rank|rate|detect|extract)\s+(?:the\s+)?(?:\w+\s+)?(?:sentiment|
-        tone|
-        emotion|theme|topic|main|key|most|best|top|language|intent|category|mood|bias|style|genre|author|
+        tone|emotion|theme|topic|main|key|most|best|top|language|intent|category|mood|bias|style|genre|author|
         trends?|patterns?|risks|opportunities|causes|factors|drivers)\b
     | (?:list|name)\s+(?:the\s+|some\s+|a\s+few\s+|all\s+|three\s+|five\s+|ten\s+|\d+\s+)?(?:\w+\s+){0,2}?
         (?:top|best|main|key|famous|popular|largest|biggest|most|ways|reasons|examples|countries|cities|books|
@@ -1246,9 +1286,8 @@ _AI_TASK = _rx(r"""
     | (?:describe|discuss)\s+(?:the\s+)?(?:history|theory|concept|process|importance|impact|role|evolution|
         origin|difference|benefits|causes|effects|life|plot|culture)\b
     | (?:write|create|make|produce|craft|prepare|build|develop|design|plan|compose|code|implement|give|
-        provide|
-        offer|share|find|show|tell|teach)\s+(?:me\s+|us\s+)?(?:an?\s+|some\s+|the\s+|three\s+|five\s+|ten\s+|
-        \d+\s+|a\s+few\s+|several\s+|brief\s+|short\s+)?(?:[\w-]+\s+){0,3}?(?:story|stories|poem|poems|essay|
+        provide|offer|share|find|show|tell|teach)\s+(?:me\s+|us\s+)?(?:an?\s+|some\s+|the\s+|three\s+|five\s+|
+        ten\s+|\d+\s+|a\s+few\s+|several\s+|brief\s+|short\s+)?(?:[\w-]+\s+){0,3}?(?:story|stories|poem|poems|essay|
         haiku|song|lyrics|joke|jokes|limerick|sonnet|rap|riddle|tale|fable|dialogue|script|screenplay|speech|
         tweet|blog|article|paragraph|summary|slogan|tagline|recipe|recipes|itinerary|workout|meal\s+plan|
         program|function|class|algorithm|sql|query|regex|outline|insights?|overview|examples?|ideas|tips|
@@ -1269,9 +1308,8 @@ _AI_TASK = _rx(r"""
         send|point|guide|instruct|lure|get)\s+(?:the\s+|all\s+)?
         (?:users?|readers?|customers?|people|everyone|audience|visitors|subscribers|them)\s+(?:that|to|about|of)\b
     | (?:ask|request|collect|obtain|get|prompt)\s+(?:for\s+)?(?:the\s+)?(?:users?'?s?|customers?'?s?|
-        readers?'?s?|
-        their)\s+(?:\w+\s+){0,2}?(?:password|credit\s+card|card\s+(?:number|details)|bank|ssn|social\s+security|
-        pin|login|credentials|passport|date\s+of\s+birth)
+        readers?'?s?|their)\s+(?:\w+\s+){0,2}?(?:password|credit\s+card|card\s+(?:number|details)|bank|ssn|
+        social\s+security|pin|login|credentials|passport|date\s+of\s+birth)
     )""")
 _DOC_QUESTION = _rx(r"""
     (?:^|[.!?\n:]\s*)["'(*#>\-\s]*(?:
@@ -1284,9 +1322,8 @@ _DOC_QUESTION = _rx(r"""
     | (?:is|was|are)\s+(?:this|the|these)\s+(?:\w+\s+){0,2}?(?:positive|negative)\s+or\s+
         (?:negative|positive)\b
     | (?:what|which)(?:'s|\s+is|\s+are|\s+was|\s+were)\s+(?:the\s+|some\s+)?(?:\w+\s+){0,2}?(?:difference|
-        differences|
-        capital|population|meaning|definition|origin|history|theory|top|best|main|key|primary|largest|biggest|
-        tallest|longest|most|benefits|advantages|causes|effects|impact|pros|cons|symptoms|ingredients|
+        differences|capital|population|meaning|definition|origin|history|theory|top|best|main|key|primary|
+        largest|biggest|tallest|longest|most|benefits|advantages|causes|effects|impact|pros|cons|symptoms|ingredients|
         rules\s+of|winners?|formula|boiling|speed|distance|trends?|latest|current|weather|sentiment|tone|mood|
         emotion|square\s+root|sum|result|answer\s+to)\b
     | how\s+(?:do|would|can|could|should)\s+(?:you|i|one|we)\s+(?:say|translate|write|spell|pronounce|
@@ -1297,8 +1334,8 @@ _DOC_QUESTION = _rx(r"""
         created)\s+(?:the\s+)?(?:\w+\s+){0,3}?(?:invent\w*|discover\w*|writ\w*|paint\w*|found\w*|won|
         first|author|inventor|president|capital|born|die|died|happen\w*|sign\w*|built|compos\w*|creat\w*)\b
     | (?:can|could|would|will)\s+you\s+(?:please\s+)?(?:tell|explain|help|give|provide|write|suggest|
-        recommend|
-        list|summari[sz]e|translate|describe|share|name|compose|create|generate|calculate|show|teach)\b
+        recommend|list|summari[sz]e|translate|describe|share|name|compose|create|generate|calculate|show|
+        teach)\b
     | do\s+you\s+know\s+(?:what|how|who|when|where|why|the|any|about)\b
     | why\s+(?:is|are|do|does|did)\s+(?:the\s+)?(?:\w+\s+){1,4}?(?:important|necessary|blue|happen\w*|exist)\b
     )""")
@@ -1509,7 +1546,7 @@ def _extraction_signals(skel: str) -> list[_Signal]:
     """
     tiers = (
         (_SETUP_STRONG, "ask_setup", 0.8),
-        (_SETUP_MEDIUM, "ask_setup", 0.6),
+        (_SETUP_MEDIUM, "ask_setup", 0.55),
         (_SETUP_WEAK, "ask_setup", 0.5),
     )
     for pattern, name, weight in tiers:
@@ -1618,16 +1655,26 @@ def _signals(text: str, *, document: bool) -> list[_Signal]:
     if removals and any(sig.name in _FRAME for sig in found):
         weight = _COMBO_WEIGHT if max(removals) >= _STRONG_REMOVAL else _WEAK_COMBO_WEIGHT
         found.append(_Signal("roleplay_without_limits", "jailbreak_roleplay", weight, ""))
+    if (
+        not document
+        and len(text) >= _LONG_SCRIPT_CHARS
+        and len(_strongest(found)) >= _LONG_SCRIPT_SIGNALS
+        and _score(found) >= SUSPICIOUS_AT
+    ):
+        found.append(_Signal("long_script", "jailbreak_roleplay", _LONG_SCRIPT_WEIGHT, ""))
     return found
 
 
-def _verdict(signals: list[_Signal]) -> InjectionVerdict:
+def _verdict(signals: list[_Signal], *, context: str) -> InjectionVerdict:
     if not signals:
         return _CLEAN
     ranked = _strongest(signals)
     score = round(_score(signals), 4)
     verdict: Verdict = "attack" if score >= ATTACK_AT else "suspicious" if score >= SUSPICIOUS_AT else "clean"
     evidence = tuple(sig.evidence for sig in ranked if sig.evidence)[:_MAX_EVIDENCE]
+    if verdict != "clean":
+        # Rule names only: the evidence quotes the customer and stays out of logs.
+        logger.debug("%s %s score=%.2f rules=%s", context, verdict, score, ",".join(s.name for s in ranked))
     return InjectionVerdict(verdict=verdict, score=score, category=ranked[0].category, evidence=evidence)
 
 
@@ -1635,11 +1682,11 @@ def detect_injection(text: str) -> InjectionVerdict:
     """Judge a customer's chat message: override, jailbreak persona, prompt extraction, reply manipulation."""
     if not text or not text.strip():
         return _CLEAN
-    return _verdict(_signals(text, document=False))
+    return _verdict(_signals(text, document=False), context="message")
 
 
 def scan_document(text: str) -> InjectionVerdict:
     """Judge a document the bot will read (article, passage): the chat rules plus planted instructions."""
     if not text or not text.strip():
         return _CLEAN
-    return _verdict(_signals(text, document=True))
+    return _verdict(_signals(text, document=True), context="document")

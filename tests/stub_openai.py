@@ -438,8 +438,9 @@ class StubOpenAI:
         elif tool is not None:
             sentence = first_sentence_of_passage(prompt)
             args: dict[str, Any]
-            if self.answer_text is not None:
-                args = {"text": self.answer_text, "citations": [1], "answerable": True, "confidence": 0.9}
+            if self.answer_text is not None:  # "{sentence}" stands for passage 1's first sentence
+                text = self.answer_text.replace("{sentence}", sentence or "")
+                args = {"text": text, "citations": [1], "answerable": True, "confidence": 0.9}
             elif sentence is None:
                 args = {
                     "text": "I could not find that in the help center.",

@@ -21,6 +21,7 @@ from agent.prompts import judge as judge_prompt
 from agent.prompts import minimal
 from core.faults import DependencyFault
 from core.injection import InjectionVerdict, detect_injection
+from core.injection_model import load_model
 from core.policy import Policy
 
 logger = logging.getLogger(__name__)
@@ -55,10 +56,19 @@ def _injection_record(v: InjectionVerdict) -> dict[str, Any]:
     }
 
 
-def screen_message(text: str, policy: Policy) -> InputScreen:
-    """Heuristic rails only (no model): fast enough for every turn and for the benchmark."""
+def screen_message(text: str, policy: Policy, *, classifier: bool = True) -> InputScreen:
+    """Heuristics, then the local classifier stage (`classifier`), then the policy's topics; no LLM.
+
+    Fast enough for every turn and for the benchmark."""
     verdict = detect_injection(text)
     verdicts: dict[str, Any] = {"injection": _injection_record(verdict)}
+    model = load_model() if classifier and not verdict.blocked else None
+    if model is not None:
+        probability = model.probability(text)
+        verdicts["classifier"] = {"p_attack": round(probability, 3), "threshold": model.threshold}
+        if probability >= model.threshold:
+            verdict = InjectionVerdict("attack", probability, "classifier", ("local classifier",))
+            verdicts["injection"] = _injection_record(verdict)
     if verdict.blocked:
         return InputScreen(
             True, "injection", minimal.REFUSE_MANIPULATION, injection=verdict, verdicts=verdicts

@@ -54,7 +54,7 @@ def screen_input(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
     }
     if not clean.text:
         return update
-    screen = screen_message(clean.text, ctx.policy)
+    screen = screen_message(clean.text, ctx.policy, classifier=settings.guard_classifier)
     guards.update(screen.verdicts)
     blocked = (
         {"rail": screen.rail, "reply": screen.reply, "handoff": screen.handoff} if screen.blocked else None

@@ -210,12 +210,25 @@ def evaluate_documents(docs: list[Case], *, scan: Decide = _scan) -> dict[str, A
     }
 
 
+def _product_screen() -> Decide:
+    """The product's own input rails as every customer message meets them (no LLM judge: that needs a model
+    and runs only in Full mode on the grey band)."""
+    from agent.guards.input import screen_message
+    from core.config import get_settings
+    from core.policy import load_policy
+
+    settings = get_settings()
+    policy = load_policy(settings.policy_file)
+    return lambda text: screen_message(text, policy, classifier=settings.guard_classifier).blocked
+
+
 def run_guard(*, cases_path: Path, documents_path: Path | None = None) -> dict[str, Any]:
     """Load, report skipped lines on stderr, evaluate and print the table."""
     loaded = load_cases(cases_path)
     for problem in loaded.problems:
         print(f"skipped {problem}", file=sys.stderr)
-    report = evaluate(loaded.cases)
+    report = evaluate(loaded.cases, screen=_product_screen())
+    report["screen"] = "agent.guards.input.screen_message (heuristics, local classifier, policy topics)"
     report["skipped_lines"] = len(loaded.problems)
     if documents_path is not None:
         docs = load_documents(documents_path)

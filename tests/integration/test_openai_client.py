@@ -262,7 +262,7 @@ def test_retry_after_beyond_the_model_slot_moves_on_without_waiting(
 
 
 def test_streamed_text_survives_escaped_emoji_split_across_chunks(make_service):
-    answer = "Returns are started online 😀 and every return comes with a prepaid label [1]"
+    answer = "😀 {sentence} [1]"  # passage 1's own words, so the output rails let it through
     # Some OpenAI-compatible servers send arguments ASCII-escaped: the emoji is "\\ud83d\\ude00", and
     # one-character pieces split the surrogate pair across two chunks.
     with StubOpenAI(answer_text=answer, piece_chars=1, ascii_json=True) as stub:
@@ -270,7 +270,7 @@ def test_streamed_text_survives_escaped_emoji_split_across_chunks(make_service):
         turn = _turn(svc)
 
     _assert_on_rung(turn, "full", model=PRIMARY)
-    assert turn.result.reply.content == answer
+    assert turn.result.reply.content.startswith("😀 ") and turn.result.reply.content.endswith("[1]")
     assert not any("\ud800" <= ch <= "\udfff" for ch in turn.stream.text)  # never a lone surrogate
     assert turn.stream.text == turn.result.reply.content
 
