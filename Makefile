@@ -72,8 +72,9 @@ bench: $(STAMP)
 	set -x; $(PY) -m evals.bench rails $$messages --json var/bench/rails.json
 	@if [ ! -f "$(BENCH_DIR)/guard/attacks_and_benign.jsonl" ]; then \
 	  echo "The shared benchmarks are not there ($(BENCH_DIR)/guard); guard benchmark skipped."; exit 0; fi; \
-	set -x; $(PY) -m evals.bench guard --cases $(BENCH_DIR)/guard/attacks_and_benign.jsonl \
-	  --documents $(RETRIEVAL_SET)/kb.jsonl --json var/bench/guard.json
+	docs=""; [ -f "$(RETRIEVAL_SET)/kb.jsonl" ] && docs="--documents $(RETRIEVAL_SET)/kb.jsonl"; \
+	set -x; $(PY) -m evals.bench guard --cases $(BENCH_DIR)/guard/attacks_and_benign.jsonl $$docs \
+	  --json var/bench/guard.json
 	@if [ ! -f "$(BENCH_DIR)/pii/cases.jsonl" ]; then \
 	  echo "The shared benchmarks are not there ($(BENCH_DIR)/pii); PII benchmark skipped."; exit 0; fi; \
 	set -x; $(PY) -m evals.bench pii --cases $(BENCH_DIR)/pii/cases.jsonl --json var/bench/pii.json

@@ -41,6 +41,7 @@ from core.db import DatabaseUnavailable, session_scope, utcnow
 from core.faults import DependencyFault
 from core.models import Message, TurnRecord
 from core.policy import load_policy
+from core.tracing import TurnTracer
 from core.spool import Spool
 from core.users import AuthenticatedUser
 from handoff import queue, tickets
@@ -136,6 +137,7 @@ class ChatService:
         models: list[ModelSlot] | None = None,
         chaos: ChaosController | None = None,
         migrate_pending: bool = False,
+        tracer: TurnTracer | None = None,
     ) -> None:
         self.settings = settings
         self._migrate_pending = migrate_pending
@@ -154,6 +156,7 @@ class ChatService:
         self.llm = LLMLadder(slots, health=self.health, settings=settings) if slots else None
         self.spool = Spool(settings.spool_path)
         self.policy = load_policy(settings.policy_file)
+        self.tracer = tracer or TurnTracer(settings)
         """The deployment's guardrail policy; a broken policy file stops the start with a clear message."""
         self.checkpointer = checkpointer or sqlite_checkpointer(settings.checkpoint_url)
         self.graph = build_graph(
@@ -428,6 +431,7 @@ class ChatService:
         t0 = time.perf_counter()
         state: dict[str, Any] = {}
         error: str | None = None
+        masked = pii.redact(text)
         if decision.mode == "offline":
             state = {
                 "reply": minimal.OFFLINE,
@@ -451,6 +455,7 @@ class ChatService:
         if mode != decision.mode:
             self.health.note_mode(ModeDecision(mode, reason))
         record = self._record(conversation_id, message_id, mode, reason, state, total_ms, error)
+        self.tracer.turn(conversation_id=conversation_id, message_id=message_id, text=masked, record=record)
         try:
             return self._store_reply(conversation_id, customer_id, message_id, record)
         except Exception:  # the database went down during the turn (or refused it): keep it for replay

@@ -97,6 +97,11 @@ class Settings(BaseSettings):
     handoff_handle_minutes: float = Field(default=6.0, gt=0)
     """Estimated minutes per conversation ahead in the queue, until there is history to measure."""
 
+    langfuse_public_key: str = ""
+    langfuse_secret_key: str = ""
+    langfuse_host: str = "https://cloud.langfuse.com"
+    """Langfuse traces every turn when both keys are set; without them tracing is off."""
+
     policy_file: Path | None = None
     """This deployment's guardrail policy (YAML: topics, risks, commitments, tone, competitors); empty
     means the demo policy shipped in core/policy.yaml."""

@@ -6,8 +6,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from core.logging import configure_logging
+from evals.bench.jsonl import BadInput
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,81 +42,56 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     configure_logging("WARNING")
 
-    if args.bench == "retrieval":
-        from evals.bench.retrieval import BadInput, run_retrieval
-
-        for path in (args.kb, args.queries):
-            if not path.is_file():
-                print(f"error: {path} is not a file", file=sys.stderr)
-                return 2
-        try:
-            report = run_retrieval(
-                kb_path=args.kb,
-                queries_path=args.queries,
-                limit=args.limit,
-                cache_dir=args.cache_dir,
-                baselines=not args.no_baselines,
-            )
-        except BadInput as exc:
-            print(f"error: {exc}", file=sys.stderr)
+    given = [getattr(args, name, None) for name in ("kb", "queries", "cases", "messages", "documents")]
+    for path in (p for p in given if p is not None):
+        if not path.is_file():
+            print(f"error: {path} is not a file", file=sys.stderr)
             return 2
-    elif args.bench == "ladder":
-        from evals.bench.ladder import run_ladder
-
-        if args.turns < 1 or args.timeout <= 0:
-            print("error: --turns must be >= 1 and --timeout > 0", file=sys.stderr)
-            return 2
-        report = run_ladder(turns=args.turns, timeout_s=args.timeout)
-    elif args.bench == "handoff":
-        from evals.bench.handoff import BadInput as BadCases
-        from evals.bench.handoff import run_handoff
-
-        if not args.cases.is_file():
-            print(f"error: {args.cases} is not a file", file=sys.stderr)
-            return 2
-        try:
-            report = run_handoff(cases_path=args.cases)
-        except BadCases as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-    elif args.bench == "rails":
-        from evals.bench.rails import run_rails
-
-        if args.messages is not None and not args.messages.is_file():
-            print(f"error: {args.messages} is not a file", file=sys.stderr)
-            return 2
-        report = run_rails(messages_path=args.messages)
-    elif args.bench in ("guard", "pii"):
-        if not args.cases.is_file():
-            print(f"error: {args.cases} is not a file", file=sys.stderr)
-            return 2
-        if args.bench == "guard":
-            from evals.bench.guard import BadInput as BadGuardCases
-            from evals.bench.guard import run_guard
-
-            if args.documents is not None and not args.documents.is_file():
-                print(f"error: {args.documents} is not a file", file=sys.stderr)
-                return 2
-            try:
-                report = run_guard(cases_path=args.cases, documents_path=args.documents)
-            except BadGuardCases as exc:
-                print(f"error: {exc}", file=sys.stderr)
-                return 2
-        else:
-            from evals.bench.pii import BadInput as BadPiiCases
-            from evals.bench.pii import run_pii
-
-            try:
-                report = run_pii(cases_path=args.cases)
-            except BadPiiCases as exc:
-                print(f"error: {exc}", file=sys.stderr)
-                return 2
-    else:  # pragma: no cover - argparse rejects unknown names
+    if args.bench == "ladder" and (args.turns < 1 or args.timeout <= 0):
+        print("error: --turns must be >= 1 and --timeout > 0", file=sys.stderr)
+        return 2
+    try:
+        report = _run(args)
+    except BadInput as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2))
     return 0
+
+
+def _run(args: argparse.Namespace) -> dict[str, Any]:
+    """The chosen benchmark (imported only when chosen: each pulls in different parts of the product)."""
+    if args.bench == "retrieval":
+        from evals.bench.retrieval import run_retrieval
+
+        return run_retrieval(
+            kb_path=args.kb,
+            queries_path=args.queries,
+            limit=args.limit,
+            cache_dir=args.cache_dir,
+            baselines=not args.no_baselines,
+        )
+    if args.bench == "ladder":
+        from evals.bench.ladder import run_ladder
+
+        return run_ladder(turns=args.turns, timeout_s=args.timeout)
+    if args.bench == "handoff":
+        from evals.bench.handoff import run_handoff
+
+        return run_handoff(cases_path=args.cases)
+    if args.bench == "rails":
+        from evals.bench.rails import run_rails
+
+        return run_rails(messages_path=args.messages)
+    if args.bench == "guard":
+        from evals.bench.guard import run_guard
+
+        return run_guard(cases_path=args.cases, documents_path=args.documents)
+    from evals.bench.pii import run_pii
+
+    return run_pii(cases_path=args.cases)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ A malformed line is reported and skipped, not fatal: one bad line should not hid
 from __future__ import annotations
 
 import hashlib
-import json
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -23,16 +22,13 @@ from typing import Any
 import numpy as np
 
 from core.injection import detect_injection, scan_document
+from evals.bench.jsonl import Loaded, read_jsonl
 
 LABELS = ("attack", "benign", "out_of_policy")
 INDIRECT_PREFIX = "indirect"
 
 Decide = Callable[[str], bool]
 """A deciding function: True when the text is blocked."""
-
-
-class BadInput(ValueError):
-    """The input file cannot be read at all."""
 
 
 @dataclass(frozen=True)
@@ -49,36 +45,9 @@ class Case:
         return self.category.startswith(INDIRECT_PREFIX)
 
 
-@dataclass(frozen=True)
-class Loaded:
-    cases: list[Case]
-    problems: list[str]
-    """One line per skipped input line, naming the file and the line number."""
-
-
-def _lines(path: Path) -> list[str]:
-    """JSON Lines split on newlines only (str.splitlines() also splits at U+2028 or U+0085 inside strings)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadInput(f"{path}: cannot read ({exc})") from exc
-    return [line.removesuffix("\r") for line in text.split("\n")]
-
-
-def load_cases(path: Path) -> Loaded:
+def load_cases(path: Path) -> Loaded[Case]:
     """Read the cases; malformed lines are described in `problems` and skipped."""
-    cases: list[Case] = []
-    problems: list[str] = []
-    for n, line in enumerate(_lines(path), 1):
-        if not line.strip():
-            continue
-        try:
-            cases.append(_case(json.loads(line), n))
-        except json.JSONDecodeError as exc:
-            problems.append(f"{path}:{n}: not JSON ({exc.msg})")
-        except ValueError as exc:
-            problems.append(f"{path}:{n}: {exc}")
-    return Loaded(cases, problems)
+    return read_jsonl(path, _case)
 
 
 def _case(row: Any, n: int) -> Case:
@@ -99,24 +68,16 @@ def _case(row: Any, n: int) -> Case:
     )
 
 
-def load_documents(path: Path) -> Loaded:
+def load_documents(path: Path) -> Loaded[Case]:
     """Documents of the kb.jsonl shape (only "text" is used); malformed lines are skipped."""
-    docs: list[Case] = []
-    problems: list[str] = []
-    for n, line in enumerate(_lines(path), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.append(f"{path}:{n}: not JSON ({exc.msg})")
-            continue
-        text = row.get("text") if isinstance(row, dict) else None
-        if not isinstance(text, str):
-            problems.append(f"{path}:{n}: a document needs 'text' (a string)")
-            continue
-        docs.append(Case(str(row.get("id", n)), text, "benign", "documents", "document"))
-    return Loaded(docs, problems)
+    return read_jsonl(path, _document)
+
+
+def _document(row: Any, n: int) -> Case:
+    text = row.get("text") if isinstance(row, dict) else None
+    if not isinstance(text, str):
+        raise ValueError("a document needs 'text' (a string)")
+    return Case(str(row.get("id", n)), text, "benign", "documents", "document")
 
 
 def half_of(case_id: str) -> str:
@@ -227,14 +188,14 @@ def run_guard(*, cases_path: Path, documents_path: Path | None = None) -> dict[s
     loaded = load_cases(cases_path)
     for problem in loaded.problems:
         print(f"skipped {problem}", file=sys.stderr)
-    report = evaluate(loaded.cases, screen=_product_screen())
+    report = evaluate(loaded.items, screen=_product_screen())
     report["screen"] = "agent.guards.input.screen_message (heuristics, local classifier, policy topics)"
     report["skipped_lines"] = len(loaded.problems)
     if documents_path is not None:
         docs = load_documents(documents_path)
         for problem in docs.problems:
             print(f"skipped {problem}", file=sys.stderr)
-        report.update(evaluate_documents(docs.cases))
+        report.update(evaluate_documents(docs.items))
         report["skipped_document_lines"] = len(docs.problems)
     _print(report)
     return report

@@ -8,7 +8,6 @@ A malformed line is reported and skipped, not fatal: one bad line should not hid
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections.abc import Callable
@@ -18,12 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from evals.bench.jsonl import Loaded, read_jsonl
 from handoff.triggers.complaint import complaint
 from handoff.triggers.explicit import explicit_request
-
-
-class BadInput(ValueError):
-    """The input file cannot be read at all."""
 
 
 @dataclass(frozen=True)
@@ -35,31 +31,9 @@ class Message:
     source: str
 
 
-@dataclass(frozen=True)
-class Loaded:
-    messages: list[Message]
-    problems: list[str]
-    """One line per skipped input line, naming the file and the line number."""
-
-
-def load_messages(path: Path) -> Loaded:
+def load_messages(path: Path) -> Loaded[Message]:
     """Read the messages; malformed lines are described in `problems` and skipped."""
-    messages: list[Message] = []
-    problems: list[str] = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadInput(f"{path}: cannot read ({exc})") from exc
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            messages.append(_message(json.loads(line), n))
-        except json.JSONDecodeError as exc:
-            problems.append(f"{path}:{n}: not JSON ({exc.msg})")
-        except ValueError as exc:
-            problems.append(f"{path}:{n}: {exc}")
-    return Loaded(messages, problems)
+    return read_jsonl(path, _message)
 
 
 def _message(row: Any, n: int) -> Message:
@@ -148,7 +122,7 @@ def run_handoff(*, cases_path: Path) -> dict[str, Any]:
     loaded = load_messages(cases_path)
     for problem in loaded.problems:
         print(f"skipped {problem}", file=sys.stderr)
-    report = evaluate(loaded.messages)
+    report = evaluate(loaded.items)
     report["skipped_lines"] = len(loaded.problems)
     _print(report)
     return report

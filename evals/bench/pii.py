@@ -11,7 +11,6 @@ A malformed line is reported and skipped, not fatal: one bad line should not hid
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections.abc import Callable
@@ -22,10 +21,7 @@ from typing import Any
 import numpy as np
 
 from core.pii import SUPPORTED_TYPES, PiiSpan, mask
-
-
-class BadInput(ValueError):
-    """The input file cannot be read at all."""
+from evals.bench.jsonl import Loaded, read_jsonl
 
 
 @dataclass(frozen=True)
@@ -44,31 +40,9 @@ class Case:
     """The entity the row was written to test (for a look-alike, the type it imitates)."""
 
 
-@dataclass(frozen=True)
-class Loaded:
-    cases: list[Case]
-    problems: list[str]
-    """One line per skipped input line, naming the file and the line number."""
-
-
-def load_cases(path: Path) -> Loaded:
+def load_cases(path: Path) -> Loaded[Case]:
     """Read the cases; malformed lines are described in `problems` and skipped."""
-    cases: list[Case] = []
-    problems: list[str] = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadInput(f"{path}: cannot read ({exc})") from exc
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            cases.append(_case(json.loads(line), n))
-        except json.JSONDecodeError as exc:
-            problems.append(f"{path}:{n}: not JSON ({exc.msg})")
-        except ValueError as exc:
-            problems.append(f"{path}:{n}: {exc}")
-    return Loaded(cases, problems)
+    return read_jsonl(path, _case)
 
 
 def _case(row: Any, n: int) -> Case:
@@ -188,7 +162,7 @@ def run_pii(*, cases_path: Path) -> dict[str, Any]:
     loaded = load_cases(cases_path)
     for problem in loaded.problems:
         print(f"skipped {problem}", file=sys.stderr)
-    report = evaluate(loaded.cases)
+    report = evaluate(loaded.items)
     report["skipped_lines"] = len(loaded.problems)
     _print(report)
     return report

@@ -14,16 +14,13 @@ from typing import Any
 import numpy as np
 
 from core.config import get_settings
+from evals.bench.jsonl import BadInput
 from knowledge.embeddings import get_embedder
 from knowledge.entities import Turn
 from knowledge.indexing import build_index
 from knowledge.retrieval import HybridRetriever
 from knowledge.types import Doc
 from knowledge.vector_index import VectorIndex
-
-
-class BadInput(ValueError):
-    """A line of the input file does not have the expected shape."""
 
 
 @dataclass(frozen=True)
