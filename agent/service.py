@@ -41,8 +41,8 @@ from core.db import DatabaseUnavailable, session_scope, utcnow
 from core.faults import DependencyFault
 from core.models import Message, TurnRecord
 from core.policy import load_policy
-from core.tracing import TurnTracer
 from core.spool import Spool
+from core.tracing import TurnTracer
 from core.users import AuthenticatedUser
 from handoff import queue, tickets
 from handoff.models import Ticket

@@ -64,6 +64,8 @@ class TurnTracer:
                 input={"message": text},
                 metadata=metadata,
             ) as span:
-                span.update(output={"reply": record.get("reply"), "citations": len(record.get("citations", []))})
+                span.update(
+                    output={"reply": record.get("reply"), "citations": len(record.get("citations", []))}
+                )
         except Exception:  # tracing must never cost a customer their reply
             logger.warning("could not trace the turn of message=%s", message_id, exc_info=True)
