@@ -153,12 +153,22 @@ class HandoffDesk:
             tokens = pii_vault.tokens_for(s, conversation_id=t.conversation_id)
             transcript = conv_store.transcript(s, conversation_id=t.conversation_id)
             if reveal:
+                if not any(
+                    e.kind == "pii_revealed" and e.actor == me.username
+                    for e in queue.events(s, ticket_id=t.id)
+                ):
+                    raise PermissionDenied("Use 'Show personal details' first: every reveal is recorded.")
                 packet = pii_vault.unmask_data(dict(t.packet or {}), tokens)
-                summary, contact = pii.unmask(t.summary or "", tokens), t.contact
+                summary, contact, note = pii.unmask(t.summary or "", tokens), t.contact, t.note
             else:
-                transcript = [replace(m, content=pii.mask(m.content, known=tokens).text) for m in transcript]
+
+                def hide(text: str) -> str:
+                    return pii.mask(pii_vault.normalised(text), known=tokens).text
+
+                transcript = [replace(m, content=hide(m.content)) for m in transcript]
                 packet, summary = dict(t.packet or {}), t.summary or ""
-                contact = pii.mask(t.contact).text if t.contact else None
+                contact = hide(t.contact) if t.contact else None
+                note = hide(t.note) if t.note else None
             return TicketView(
                 id=t.id,
                 conversation_id=t.conversation_id,
@@ -170,7 +180,7 @@ class HandoffDesk:
                 summary=summary or None,
                 packet=packet,
                 contact=contact,
-                note=t.note,
+                note=note,
                 sla_due_at=t.sla_due_at,
                 created_at=t.created_at,
                 transcript=transcript,

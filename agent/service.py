@@ -33,7 +33,7 @@ from agent.llm import LLMLadder, ModelSlot, build_models
 from agent.prompts import minimal
 from agent.state import RESET, Mode
 from core import conversations as conv_store
-from core import pii, pii_vault, users
+from core import pii_vault, users
 from core.breakers import HealthRegistry, ModeDecision
 from core.chaos import ChaosController
 from core.config import Settings
@@ -431,7 +431,7 @@ class ChatService:
         t0 = time.perf_counter()
         state: dict[str, Any] = {}
         error: str | None = None
-        masked = pii.redact(text)
+        masked = ""  # what the trace shows of the message: only ever the masked form
         if decision.mode == "offline":
             state = {
                 "reply": minimal.OFFLINE,
@@ -486,7 +486,7 @@ class ChatService:
                 masked = pii_vault.mask_turn(s, conversation_id=conversation_id, text=text)
         except _NOT_STORED:
             logger.warning("pii vault unavailable conversation=%s; masking without it", conversation_id)
-            masked = pii.mask(text)
+            return pii_vault.unrevealable(text), ["(vault unavailable)"]
         return masked.text, sorted({span.type for span in masked.spans})
 
     def turn_context(self) -> TurnContext:

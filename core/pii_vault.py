@@ -8,6 +8,7 @@ carries tokens. Only an authorised person reveals them (see agent/desk.py).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any
@@ -18,10 +19,22 @@ from sqlalchemy.orm import Session
 
 from core import pii
 from core.models import PiiToken
+from core.text import clean_customer_text
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["PublicValues", "mask_turn", "public_values", "reveal", "tokens_for", "unmask_data"]
+_NUMBERED = re.compile(r"\[([A-Z]+)_\d+\]")
+
+__all__ = [
+    "PublicValues",
+    "mask_turn",
+    "normalised",
+    "public_values",
+    "reveal",
+    "tokens_for",
+    "unmask_data",
+    "unrevealable",
+]
 
 
 class PublicValues:
@@ -57,6 +70,19 @@ def tokens_for(session: Session, *, conversation_id: str) -> dict[str, str]:
     return {token: value for token, value in rows}
 
 
+def normalised(text: str) -> str:
+    """The text as the agent will read it (NFKC, no invisible characters), not truncated: masking must run
+    on this form, or a zero-width space inside an email hides it from the masker and normalisation then
+    joins it back together."""
+    return clean_customer_text(text, max_chars=len(text) + 1).text
+
+
+def unrevealable(text: str) -> str:
+    """Masked without the vault (the database is down): tokens without numbers, so a later reveal can
+    never swap in another value of this conversation."""
+    return _NUMBERED.sub(r"[\1]", pii.mask(normalised(text)).text)
+
+
 def mask_turn(session: Session, *, conversation_id: str, text: str) -> pii.Masked:
     """Mask the text with this conversation's tokens (a value seen before keeps its token) and keep new ones.
 
@@ -64,7 +90,7 @@ def mask_turn(session: Session, *, conversation_id: str, text: str) -> pii.Maske
     taken once; should it clash anyway, the earlier value keeps it and this one stays masked but unrevealable.
     """
     known = tokens_for(session, conversation_id=conversation_id)
-    masked = pii.mask(text, known=known)
+    masked = pii.mask(normalised(text), known=known)
     for token, value in masked.tokens.items():
         if token in known:
             continue

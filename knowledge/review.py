@@ -1,12 +1,17 @@
 """Editors' decision on quarantined versions: release (publish) or reject, recorded with who and why.
 
-python -m knowledge.review list | show ID
-python -m knowledge.review release ID --by USER [--note TEXT] | reject ID --by USER --note TEXT
+    python -m knowledge.review list
+    python -m knowledge.review show ID --by USER
+    python -m knowledge.review release ID --by USER [--note TEXT] | reject ID --by USER --note TEXT
+
+Every command but `list` needs an editor's (or admin's) login: the password is prompted for, or read from
+one line of stdin with --password-stdin (never from the command line).
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +22,7 @@ from sqlalchemy.orm import Session
 from core.config import get_settings
 from core.db import session_scope, utcnow
 from core.logging import configure_logging
-from core.users import AuthenticatedUser, PermissionDenied, Role, UnknownUser, get_user, require_role
+from core.users import AuthenticatedUser, PermissionDenied, Role, UnknownUser, authenticate, require_role
 from knowledge.models import Article, ArticleVersion
 from knowledge.store import publish
 
@@ -68,6 +73,16 @@ def release(
     """The editor has read the findings and publishes the version as it is."""
     require_role(editor, Role.EDITOR)
     version = _held(session, version_id)
+    article = session.get(Article, version.article_id)
+    current = (
+        session.get(ArticleVersion, article.published_version_id)
+        if article and article.published_version_id
+        else None
+    )
+    if current is not None and current.version > version.version:
+        raise ReviewError(
+            f"version {current.version} of this article is already published and newer; reject this one"
+        )
     version.reviewed_by, version.reviewed_at, version.review_note = editor.username, utcnow(), note or None
     return publish(session, version_id=version.id)
 
@@ -83,24 +98,37 @@ def reject(session: Session, *, version_id: int, editor: AuthenticatedUser, note
     return version
 
 
-def _editor(session: Session, username: str) -> AuthenticatedUser:
-    view = get_user(session, username=username)
-    if not view.active:
-        raise PermissionDenied(f"the account {username!r} is deactivated")
-    return AuthenticatedUser(view.id, view.username, view.display_name, Role(view.role))
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    if not sys.stdin.isatty():
+        raise PermissionDenied("no terminal to prompt for the password; pipe it in with --password-stdin")
+    return getpass.getpass("Password: ")
+
+
+def _editor(session: Session, username: str, password: str) -> AuthenticatedUser:
+    """The logged-in editor: a wrong name or password gets the same answer, and the role is checked."""
+    user = authenticate(session, username=username, password=password)
+    if user is None:
+        raise PermissionDenied("wrong username or password, or the account is deactivated")
+    return require_role(user, Role.EDITOR)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m knowledge.review", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="versions waiting for an editor")
-    show = sub.add_parser("show", help="one quarantined version's findings and text")
-    show.add_argument("version_id", type=int)
-    for name in ("release", "reject"):
-        cmd = sub.add_parser(name, help=f"{name} a quarantined version")
+    for name, what in (
+        ("show", "one quarantined version's findings and text"),
+        ("release", "publish a quarantined version as it is"),
+        ("reject", "never serve a quarantined version"),
+    ):
+        cmd = sub.add_parser(name, help=what)
         cmd.add_argument("version_id", type=int)
         cmd.add_argument("--by", required=True, help="the editor's username (role editor or admin)")
-        cmd.add_argument("--note", default="", help="why (required to reject)")
+        cmd.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+        if name != "show":
+            cmd.add_argument("--note", default="", help="why (required to reject)")
     args = parser.parse_args(argv)
     configure_logging("WARNING")
     settings = get_settings()
@@ -115,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
                     )
                 print(f"{len(waiting)} version(s) quarantined")
                 return 0
+            editor = _editor(session, args.by, _password(args.password_stdin))
             if args.command == "show":
                 version = _held(session, args.version_id)
                 for f in version.scan or []:
@@ -122,7 +151,6 @@ def main(argv: list[str] | None = None) -> int:
                 print()
                 print(version.body)
                 return 0
-            editor = _editor(session, args.by)
             if args.command == "release":
                 release(session, version_id=args.version_id, editor=editor, note=args.note)
             else:

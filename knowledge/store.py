@@ -28,6 +28,8 @@ class ImportReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+    """Slugs whose text an editor already rejected: not imported again."""
     quarantined: list[str] = field(default_factory=list)
     """Slugs whose new version the ingestion scan held back for an editor (knowledge/review.py)."""
 
@@ -95,6 +97,15 @@ def publish(session: Session, *, version_id: int) -> ArticleVersion:
     version.status = "published"
     version.published_at = utcnow()
     article.published_version_id = version.id
+    for stale in session.scalars(  # older versions still waiting for an editor can no longer be served
+        select(ArticleVersion).where(
+            ArticleVersion.article_id == article.id,
+            ArticleVersion.status == "quarantined",
+            ArticleVersion.version < version.version,
+        )
+    ):
+        stale.status = "rejected"
+        stale.review_note = f"superseded by version {version.version}"
     return version
 
 
@@ -133,11 +144,11 @@ def import_markdown(
         held = session.scalar(
             select(ArticleVersion)
             .join(Article, Article.id == ArticleVersion.article_id)
-            .where(Article.slug == slug, ArticleVersion.status == "quarantined")
+            .where(Article.slug == slug, ArticleVersion.status.in_(("quarantined", "rejected")))
             .where(ArticleVersion.content_hash == _hash(parsed))
         )
-        if held is not None:  # the same text is already waiting for an editor
-            report.quarantined.append(slug)
+        if held is not None:  # the same text already waits for an editor, or an editor rejected it
+            (report.quarantined if held.status == "quarantined" else report.rejected).append(slug)
             continue
         version = create_version(session, article=parsed, source=path.name, author=author)
         findings = scan_sections(

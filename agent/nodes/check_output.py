@@ -110,6 +110,14 @@ def _quoted_instead(
 
 @timed("check_output")
 def check_output(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
+    """The rails' verdicts; when they change the reply, the page is told to drop what it streamed."""
+    update = _check(state, runtime)
+    if "reply" in update and update["reply"] != state.get("reply"):
+        runtime.stream_writer({"reset": True})
+    return update
+
+
+def _check(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
     passages = state.get("passages", [])
     reply = state.get("reply", "")
     citations = [dict(c) for c in state.get("citations", [])]

@@ -20,6 +20,7 @@ from langgraph.types import interrupt
 
 from agent.context import TurnContext
 from agent.generation import parse_text
+from agent.guards.input import screen_message
 from agent.history import earlier_turns
 from agent.llm import AllModelsFailed
 from agent.nodes._timing import timed
@@ -171,9 +172,13 @@ def await_human(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, An
         {"conversation_id": state.get("conversation_id"), "reason": state.get("handoff_reason")}
     )
     messages: list[BaseMessage] = []
+    policy = runtime.context.policy
     for m in resumed.get("transcript", []) if isinstance(resumed, dict) else []:
-        if m.get("role") == "customer":
-            messages.append(HumanMessage(content=m["content"], id=f"m{m['id']}"))
+        if m.get("role") == "customer":  # written while a person held the chat: screened like any message
+            content = m["content"]
+            if screen_message(content, policy, classifier=runtime.context.settings.guard_classifier).blocked:
+                content = minimal.WITHHELD
+            messages.append(HumanMessage(content=content, id=f"m{m['id']}"))
         elif m.get("role") == "agent":
             name = _NAME_CHARS.sub("_", str(m.get("author") or "agent"))[:60]
             messages.append(AIMessage(content=m["content"], name=name, id=f"a{m['id']}"))

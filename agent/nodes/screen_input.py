@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from langchain_core.messages import AnyMessage, HumanMessage
 from langgraph.runtime import Runtime
 
 from agent.context import TurnContext
@@ -20,11 +21,11 @@ from agent.state import TurnState
 from core.text import clean_customer_text
 
 
-def _latest_customer_text(state: TurnState) -> str:
+def _latest_customer_message(state: TurnState) -> AnyMessage | None:
     for msg in reversed(state.get("messages", [])):
         if msg.type == "human":
-            return str(msg.content)
-    return ""
+            return msg
+    return None
 
 
 def _earlier_refusals(state: TurnState) -> int:
@@ -36,7 +37,8 @@ def screen_input(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
     """Decide what kind of turn this is before any retrieval: blocked, curated, or a question."""
     ctx = runtime.context
     settings = ctx.settings
-    clean = clean_customer_text(_latest_customer_text(state), max_chars=settings.max_message_chars)
+    latest = _latest_customer_message(state)
+    clean = clean_customer_text(str(latest.content) if latest else "", max_chars=settings.max_message_chars)
     intent = "empty" if not clean.text else curated_intent(clean.text)
     guards: dict[str, Any] = {
         "input": {"truncated": clean.truncated, "original_length": clean.original_length}
@@ -82,4 +84,6 @@ def screen_input(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
             why = "the policy sends this to a person" if blocked["handoff"] else "repeated blocked messages"
             guards[rail] = {**guards.get(rail, {}), "escalate": True, "reason": why}
         update["blocked"] = blocked
+        if latest is not None and latest.id:  # the history keeps a placeholder: no later model reads it
+            update["messages"] = [HumanMessage(content=minimal.WITHHELD, id=latest.id)]
     return update

@@ -18,6 +18,8 @@ REFUSE_MANIPULATION = (
     "they are. What can I help you with?"
 )
 """The reply to a message the input rails blocked as an attempt to manipulate the assistant."""
+WITHHELD = "[message withheld: blocked by the input rails]"
+"""What the conversation history keeps of a blocked message, so no later model call ever reads it."""
 EMPTY = "It looks like your message was empty. What can I help you with?"
 TRUNCATED_NOTE = "(Your message was very long, so I read only its first part.)"
 GREETING = (

@@ -157,10 +157,11 @@ def test_an_agent_cannot_release_and_a_rejection_needs_a_reason(kb):
         assert not published_docs(s) and not quarantined(s)
 
 
-def _review(*args: str, url: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+def _review(*args: str, url: str, tmp_path: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "ENV": "test", "DATABASE_URL": url, "DATA_DIR": str(tmp_path)}
     return subprocess.run(
         [sys.executable, "-m", "knowledge.review", *args],
+        input=stdin,
         capture_output=True,
         text=True,
         env=env,
@@ -169,19 +170,64 @@ def _review(*args: str, url: str, tmp_path: Path) -> subprocess.CompletedProcess
     )
 
 
-def test_review_cli_lists_shows_and_refuses_unknown_or_unauthorised_editors(kb, tmp_path):
+def test_review_cli_needs_an_editor_s_login_to_show_release_or_reject(kb, tmp_path):
     url, content = kb
     _import(url, content, {"sale": PLANTED})
     _editor(url, Role.AGENT)
+    _editor(url, Role.EDITOR)
     listed = _review("list", url=url, tmp_path=tmp_path)
     assert listed.returncode == 0, listed.stderr
     assert "sale v1" in listed.stdout and "planted_instruction" in listed.stdout
     version_id = listed.stdout.split()[0]
-    shown = _review("show", version_id, url=url, tmp_path=tmp_path)
+    login = "a-long-password-1\n"
+    anonymous = _review("show", version_id, "--by", "e-editor", url=url, tmp_path=tmp_path)
+    assert anonymous.returncode == 2 and "password" in anonymous.stderr  # no terminal, no password
+    wrong = _review(
+        "show",
+        version_id,
+        "--by",
+        "e-editor",
+        "--password-stdin",
+        url=url,
+        tmp_path=tmp_path,
+        stdin="not-the-password\n",
+    )
+    assert wrong.returncode == 2 and "wrong username or password" in wrong.stderr
+    shown = _review(
+        "show", version_id, "--by", "e-editor", "--password-stdin", url=url, tmp_path=tmp_path, stdin=login
+    )
     assert "Sale prices" in shown.stdout and "disregard your previous instructions" in shown.stdout
-    nobody = _review("release", version_id, "--by", "nobody", url=url, tmp_path=tmp_path)
-    assert nobody.returncode == 2 and "nobody" in nobody.stderr and "Traceback" not in nobody.stderr
-    agent = _review("release", version_id, "--by", "e-agent", url=url, tmp_path=tmp_path)
-    assert agent.returncode == 2 and "editor" in agent.stderr
-    missing = _review("reject", "999", "--by", "e-agent", "--note", "x", url=url, tmp_path=tmp_path)
-    assert missing.returncode == 2
+    agent = _review(
+        "release", version_id, "--by", "e-agent", "--password-stdin", url=url, tmp_path=tmp_path, stdin=login
+    )
+    assert agent.returncode == 2 and "editor" in agent.stderr and "Traceback" not in agent.stderr
+    released = _review(
+        "release", version_id, "--by", "e-editor", "--password-stdin", url=url, tmp_path=tmp_path, stdin=login
+    )
+    assert released.returncode == 0, released.stderr
+    with session_scope(url) as s:
+        assert {d.metadata["article"] for d in published_docs(s)} == {"sale"}
+
+
+def test_a_rejected_text_is_not_queued_again_and_a_newer_publish_supersedes_older_held_versions(kb):
+    url, content = kb
+    erin = _editor(url)
+    _import(url, content, {"escalation": PERSONAL})
+    with session_scope(url) as s:
+        reject(s, version_id=quarantined(s)[0].version_id, editor=erin, note="personal data")
+    again = _import(url, content, {"escalation": PERSONAL})
+    assert again.rejected == ["escalation"] and not again.quarantined
+    with session_scope(url) as s:
+        assert not quarantined(s)
+    # v1 published, v2 held, then a fixed v3 is published: v2 can no longer be released over it
+    _import(url, content, {"gift": CLEAN})
+    _import(url, content, {"gift": CLEAN + "\nWrite to dana.reyes.home@gmail.com for rush wrapping.\n"})
+    with session_scope(url) as s:
+        held = quarantined(s)[0]
+    _import(url, content, {"gift": CLEAN + "\nRush wrapping takes one extra day.\n"})
+    with session_scope(url) as s:
+        assert not quarantined(s)
+        stale = s.get(ArticleVersion, held.version_id)
+        assert stale is not None and stale.status == "rejected" and "superseded" in (stale.review_note or "")
+        with pytest.raises(ReviewError):
+            release(s, version_id=held.version_id, editor=erin)

@@ -14,7 +14,6 @@ def test_scenario_is_stopped(scenario, mode, demo_service, settings):
     result = run_scenario(scenario, mode=mode, kb=demo_service.kb, settings=settings)
     transcript = "\n".join(f"> {t.text}\n< [{t.outcome}] {t.reply}" for t in result.turns)
     assert result.passed, f"{result.problems}\n{transcript}"
-    assert all(t.reply is not None or t.outcome for t in result.turns)  # every turn ended somewhere
     if mode == "adversarial":
         # the adversary wrote its answer at least once, or was never given the chance: either way a rail acted
         assert result.stopped_by, transcript
