@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bench_cli import run_bench, write_lines
 
 # Labels chosen so the figures are known: 3 TP, 1 FP, 1 FN over 8 labelled rows.
 ROWS = [
@@ -32,23 +31,12 @@ ROWS = [
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "evals.bench", "handoff", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def _write(path: Path, lines: list[str]) -> Path:
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    return run_bench("handoff", *args)
 
 
 @pytest.fixture
 def cases(tmp_path: Path) -> Path:
-    return _write(tmp_path / "messages.jsonl", [json.dumps(r) for r in ROWS])
+    return write_lines(tmp_path / "messages.jsonl", [json.dumps(r) for r in ROWS])
 
 
 def test_runner_writes_precision_recall_per_source_and_complaint_recall(cases, tmp_path):
@@ -74,7 +62,7 @@ def test_a_malformed_line_and_a_row_without_text_are_reported_and_skipped(tmp_pa
     lines = [json.dumps(r) for r in ROWS]
     lines.insert(2, "{not json")
     lines.insert(5, json.dumps({"id": "x", "requests_human": True, "source": "S1"}))
-    cases = _write(tmp_path / "messy.jsonl", lines)
+    cases = write_lines(tmp_path / "messy.jsonl", lines)
     out = tmp_path / "messy.json"
     done = _run("--cases", str(cases), "--json", str(out))
     assert done.returncode == 0, done.stderr
@@ -88,7 +76,7 @@ def test_a_malformed_line_and_a_row_without_text_are_reported_and_skipped(tmp_pa
 
 def test_a_file_without_complaint_labels_reports_no_complaint_recall(tmp_path):
     rows = [{"id": "1", "text": "human please", "requests_human": True, "source": "X"}]
-    cases = _write(tmp_path / "small.jsonl", [json.dumps(r) for r in rows])
+    cases = write_lines(tmp_path / "small.jsonl", [json.dumps(r) for r in rows])
     out = tmp_path / "small.json"
     assert _run("--cases", str(cases), "--json", str(out)).returncode == 0
     report = json.loads(out.read_text())

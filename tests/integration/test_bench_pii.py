@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bench_cli import run_bench, write_lines
 
 
 def _row(rid: str, text: str, entity: str, *gold: tuple[str, str]) -> dict[str, Any]:
@@ -37,23 +36,12 @@ ROWS = [
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "evals.bench", "pii", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def _write(path: Path, lines: list[str]) -> Path:
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    return run_bench("pii", *args)
 
 
 @pytest.fixture
 def cases(tmp_path: Path) -> Path:
-    return _write(tmp_path / "cases.jsonl", [json.dumps(r) for r in ROWS])
+    return write_lines(tmp_path / "cases.jsonl", [json.dumps(r) for r in ROWS])
 
 
 def test_runner_writes_recall_over_masking_lookalikes_and_per_type(cases, tmp_path):
@@ -92,7 +80,7 @@ def test_a_malformed_line_and_a_span_outside_the_text_are_reported_and_skipped(t
     lines.insert(
         4, json.dumps({"id": "x", "text": "short", "spans": [{"type": "US_SSN", "start": 2, "end": 40}]})
     )
-    cases = _write(tmp_path / "messy.jsonl", lines)
+    cases = write_lines(tmp_path / "messy.jsonl", lines)
     out = tmp_path / "messy.json"
     done = _run("--cases", str(cases), "--json", str(out))
     assert done.returncode == 0, done.stderr
