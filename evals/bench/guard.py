@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from core.injection import detect_injection, scan_document
-from evals.bench.jsonl import Loaded, read_jsonl
+from evals.bench.jsonl import Loaded, read_jsonl, row_text
 
 LABELS = ("attack", "benign", "out_of_policy")
 INDIRECT_PREFIX = "indirect"
@@ -51,11 +51,7 @@ def load_cases(path: Path) -> Loaded[Case]:
 
 
 def _case(row: Any, n: int) -> Case:
-    if not isinstance(row, dict):
-        raise ValueError("expected a JSON object")
-    text = row.get("text")
-    if not isinstance(text, str):
-        raise ValueError("a case needs 'text' (a string)")
+    row, text = row_text(row, "case")
     label = row.get("label")
     if label not in LABELS:
         raise ValueError(f"'label' must be one of {', '.join(LABELS)}")
@@ -74,9 +70,7 @@ def load_documents(path: Path) -> Loaded[Case]:
 
 
 def _document(row: Any, n: int) -> Case:
-    text = row.get("text") if isinstance(row, dict) else None
-    if not isinstance(text, str):
-        raise ValueError("a document needs 'text' (a string)")
+    row, text = row_text(row, "document")
     return Case(str(row.get("id", n)), text, "benign", "documents", "document")
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from evals.bench.jsonl import Loaded, read_jsonl
+from evals.bench.jsonl import Loaded, read_jsonl, row_text
 from handoff.triggers.complaint import complaint
 from handoff.triggers.explicit import explicit_request
 
@@ -37,11 +37,7 @@ def load_messages(path: Path) -> Loaded[Message]:
 
 
 def _message(row: Any, n: int) -> Message:
-    if not isinstance(row, dict):
-        raise ValueError("expected a JSON object")
-    text = row.get("text")
-    if not isinstance(text, str):
-        raise ValueError("a message needs 'text' (a string)")
+    row, text = row_text(row, "message")
     human = row.get("requests_human")
     if human is not None and not isinstance(human, bool):
         raise ValueError("'requests_human' must be true, false or null")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-__all__ = ["BadInput", "Loaded", "read_jsonl"]
+__all__ = ["BadInput", "Loaded", "read_jsonl", "row_text"]
 
 T = TypeVar("T")
 
@@ -46,3 +46,13 @@ def read_jsonl(path: Path, parse: Callable[[Any, int], T]) -> Loaded[T]:
         except ValueError as exc:
             problems.append(f"{path}:{n}: {exc}")
     return Loaded(items, problems)
+
+
+def row_text(row: Any, what: str) -> tuple[dict[str, Any], str]:
+    """The row as an object and its "text" string, or ValueError naming what the row should have been."""
+    if not isinstance(row, dict):
+        raise ValueError("expected a JSON object")
+    text = row.get("text")
+    if not isinstance(text, str):
+        raise ValueError(f"a {what} needs 'text' (a string)")
+    return row, text

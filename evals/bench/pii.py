@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from core.pii import SUPPORTED_TYPES, PiiSpan, mask
-from evals.bench.jsonl import Loaded, read_jsonl
+from evals.bench.jsonl import Loaded, read_jsonl, row_text
 
 
 @dataclass(frozen=True)
@@ -46,11 +46,7 @@ def load_cases(path: Path) -> Loaded[Case]:
 
 
 def _case(row: Any, n: int) -> Case:
-    if not isinstance(row, dict):
-        raise ValueError("expected a JSON object")
-    text = row.get("text")
-    if not isinstance(text, str):
-        raise ValueError("a case needs 'text' (a string)")
+    row, text = row_text(row, "case")
     raw_spans = row.get("spans")
     if not isinstance(raw_spans, list):
         raise ValueError("a case needs 'spans' (a list, empty for a look-alike)")

@@ -12,7 +12,6 @@ product scores it with a few dictionary lookups (core/injection_model.py).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import re
 import sys
@@ -23,30 +22,24 @@ import numpy as np
 
 from core.config import PROJECT_ROOT
 from core.injection_model import NGRAM_RANGE
+from evals.bench.guard import half_of, load_cases
+from evals.bench.handoff import load_messages
 
 THRESHOLD_MARGIN = 0.05
 
 
-def dev_half(case_id: str) -> bool:
-    return int(hashlib.sha1(case_id.encode()).hexdigest(), 16) % 2 == 0
-
-
-def _rows(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
-
-
 def training_set(guard: Path, handoff: Path) -> tuple[list[str], list[int]]:
+    """The texts and labels (1 = attack), read with the benchmarks' own loaders and split (`half_of`), so the
+    half fitted here is exactly the half `python -m evals.bench guard` reports as "dev"."""
     texts: list[str] = []
     labels: list[int] = []
-    for row in _rows(guard):
-        if row.get("category", "").startswith("indirect") or not dev_half(str(row["id"])):
-            continue
-        if row["label"] in ("attack", "benign"):
-            texts.append(row["text"])
-            labels.append(int(row["label"] == "attack"))
-    for row in _rows(handoff):
-        if dev_half(str(row["id"])):
-            texts.append(row["text"])
+    for case in load_cases(guard).items:
+        if not case.indirect and half_of(case.id) == "dev" and case.label in ("attack", "benign"):
+            texts.append(case.text)
+            labels.append(int(case.label == "attack"))
+    for message in load_messages(handoff).items:
+        if half_of(message.id) == "dev":
+            texts.append(message.text)
             labels.append(0)
     for path in sorted((PROJECT_ROOT / "knowledge" / "content").glob("*.md")):
         for para in re.split(r"\n\s*\n", path.read_text(encoding="utf-8")):
