@@ -14,6 +14,8 @@ that fails, the safe reply. Every verdict goes into the turn record.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import asdict
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -21,7 +23,7 @@ from langgraph.runtime import Runtime
 from agent.context import TurnContext
 from agent.extractive import quote_is_from
 from agent.guards.leaks import pii_leaks
-from agent.guards.output import Violation, check_reply, redact
+from agent.guards.output import Violation, blocked, check_reply, redact
 from agent.guards.support import check_support
 from agent.nodes._timing import timed
 from agent.nodes.answer import extractive_answer
@@ -53,58 +55,59 @@ def citation_problems(
 def policy_violations(
     reply: str,
     citations: list[dict[str, Any]],
-    passages: list[dict[str, Any]],
+    texts: Mapping[str, str],
     ctx: TurnContext,
     *,
     generated: bool = True,
-) -> list[dict[str, Any]]:
-    """The policy rails' verdicts. Quoted help-center text (`generated=False`) is the policy itself, scanned
-    at ingestion and by the retrieval rail: only the PII-leak rail applies to it (a passage may state what
-    the company does not grant, which the commitment rail would read as a promise)."""
+) -> list[Violation]:
+    """The policy rails' verdicts (`texts`: this turn's passage text by chunk id). Quoted help-center text
+    (`generated=False`) is the policy itself, scanned at ingestion and by the retrieval rail: only the
+    PII-leak rail applies to it (a passage may state what the company does not grant, which the commitment
+    rail would read as a promise)."""
     leaks = pii_leaks(reply, public=public_values(tuple(ctx.policy.brand.contacts)))
     if not generated:
         return leaks
-    texts = {p["id"]: p["text"] for p in passages}
     found = check_reply(
         reply, citations=citations, passages=texts, policy=ctx.policy, system_prompts=SYSTEM_PROMPTS
     )
-    out = [
-        {
-            "rail": v.rail,
-            "kind": v.kind,
-            "evidence": v.evidence,
-            "sentence": v.sentence,
-            "severity": v.severity,
-        }
-        for v in found
-    ]
-    return out + leaks
+    return found + leaks
 
 
-def _safe(guards: dict[str, Any], *, escalate_reason: str | None) -> dict[str, Any]:
-    verdict = dict(guards)
-    if escalate_reason:
-        verdict |= {"escalate": True, "reason": escalate_reason}
-    return {"reply": minimal.UNKNOWN, "citations": [], "outcome": "unknown", "guards": {"output": verdict}}
+def _recorded(violations: list[Violation]) -> list[dict[str, Any]]:
+    return [asdict(v) for v in violations]
+
+
+def _safe(earlier: dict[str, Any], verdict: dict[str, Any], *, escalate_reason: str) -> dict[str, Any]:
+    """The honest "not in the help center" reply, and a person."""
+    output = verdict | {"escalate": True, "reason": escalate_reason}
+    return {
+        "reply": minimal.UNKNOWN,
+        "citations": [],
+        "outcome": "unknown",
+        "guards": {**earlier, "output": output},
+    }
 
 
 def _quoted_instead(
-    state: TurnState, runtime: Runtime[TurnContext], why: str, guards: dict[str, Any]
+    state: TurnState,
+    runtime: Runtime[TurnContext],
+    why: str,
+    earlier: dict[str, Any],
+    verdict: dict[str, Any],
+    texts: Mapping[str, str],
 ) -> dict[str, Any]:
-    """The passages quoted verbatim in place of a generated answer that failed a rail; checked as well."""
+    """The passages quoted verbatim in place of a generated answer that failed a rail; checked as well.
+    `earlier` holds the verdicts recorded so far, `verdict` the output rail's."""
     fallback = extractive_answer(state, runtime)
     passages = state.get("passages", [])
-    if citation_problems(fallback["reply"], fallback["citations"], passages) or any(
-        v["severity"] == "block"
-        for v in policy_violations(
-            fallback["reply"], fallback["citations"], passages, runtime.context, generated=False
-        )
+    if citation_problems(fallback["reply"], fallback["citations"], passages) or blocked(
+        policy_violations(fallback["reply"], fallback["citations"], texts, runtime.context, generated=False)
     ):
-        return _safe(guards, escalate_reason=f"{why}, and the quoted passages failed too")
+        return _safe(earlier, verdict, escalate_reason=f"{why}, and the quoted passages failed too")
     return fallback | {
         "mode": "minimal",
         "mode_reason": f"{why}; passages quoted instead",
-        "guards": {"output": guards | {"fallback": "extractive"}},
+        "guards": {**earlier, "output": verdict | {"fallback": "extractive"}},
     }
 
 
@@ -119,45 +122,34 @@ def check_output(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
 
 def _check(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
     passages = state.get("passages", [])
+    texts = {p["id"]: p["text"] for p in passages}
     reply = state.get("reply", "")
     citations = [dict(c) for c in state.get("citations", [])]
     generated = state.get("answer_source") == "llm"
     problems = citation_problems(reply, citations, passages)
     if problems:
+        earlier = {"citations": {"blocked": problems}}
         if generated:  # a generated answer failed: quote the passages instead
-            result = _quoted_instead(
-                state, runtime, "the model's answer failed the citation check", {"citations": problems}
-            )
-            result["guards"] = {"citations": {"blocked": problems}, **result["guards"]}
-            return result
-        return {
-            "reply": minimal.UNKNOWN,
-            "citations": [],
-            "outcome": "unknown",
-            "guards": {"citations": {"blocked": problems}},
-        }
+            why = "the model's answer failed the citation check"
+            return _quoted_instead(state, runtime, why, earlier, {"citations": problems}, texts)
+        return {"reply": minimal.UNKNOWN, "citations": [], "outcome": "unknown", "guards": earlier}
     update: dict[str, Any] = {"guards": {"citations": "ok"}}
-    ctx = runtime.context
     # The policy rails read the answer as written first: a commitment or an insult is recorded (and the
     # answer replaced) even when the support check would have removed those sentences anyway.
-    violations = policy_violations(reply, citations, passages, ctx, generated=generated)
-    if any(v["severity"] == "block" for v in violations) or (violations and not generated):
-        rails = ", ".join(sorted({v["rail"] for v in violations}))
-        verdict = {"blocked": violations}
+    violations = policy_violations(reply, citations, texts, runtime.context, generated=generated)
+    if blocked(violations) or (violations and not generated):
+        rails = ", ".join(sorted({v.rail for v in violations}))
+        verdict = {"blocked": _recorded(violations)}
         if generated:
-            result = _quoted_instead(
-                state, runtime, f"the model's answer broke the policy ({rails})", verdict
-            )
-        else:
-            result = _safe(verdict, escalate_reason=f"the quoted passages broke the policy ({rails})")
-        result["guards"] = {**update["guards"], **result["guards"]}
-        return result
+            why = f"the model's answer broke the policy ({rails})"
+            return _quoted_instead(state, runtime, why, update["guards"], verdict, texts)
+        why = f"the quoted passages broke the policy ({rails})"
+        return _safe(update["guards"], verdict, escalate_reason=why)
     if violations:  # sentence-level problems in a generated answer: remove those sentences, keep the rest
-        update["guards"]["output"] = {"removed": violations}
-        reply, citations = redact(reply, citations, [_violation(v) for v in violations])
+        update["guards"]["output"] = {"removed": _recorded(violations)}
+        reply, citations = redact(reply, citations, violations)
         update |= {"reply": reply, "citations": citations}
     if generated and _MARKER.search(reply):
-        texts = {p["id"]: p["text"] for p in passages}
         support = check_support(reply, citations=citations, passages=texts)
         if support.removed:
             update["guards"]["support"] = {"removed": [s[:200] for s in support.removed]}
@@ -170,13 +162,7 @@ def _check(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
                 }
                 return update | {"reply": minimal.UNKNOWN, "citations": [], "outcome": "unknown"}
     elif generated:  # the policy rails removed every cited sentence: quote the passages instead
-        result = _quoted_instead(
-            state, runtime, "nothing cited was left of the model's answer", update["guards"].get("output", {})
-        )
-        result["guards"] = {**update["guards"], **result["guards"]}
-        return result
+        why = "nothing cited was left of the model's answer"
+        earlier = {k: v for k, v in update["guards"].items() if k != "output"}
+        return _quoted_instead(state, runtime, why, earlier, update["guards"].get("output", {}), texts)
     return update
-
-
-def _violation(v: dict[str, Any]) -> Violation:
-    return Violation(rail=v["rail"], evidence=v["evidence"], sentence=v["sentence"], severity=v["severity"])
