@@ -130,24 +130,25 @@ class HandoffDesk:
 
     def may_reveal(self, user: AuthenticatedUser | None) -> bool:
         """Whether this person's role may see the personal data behind the tokens (PII_REVEAL_ROLES)."""
+        return self._staff(user).role.value in self.settings.pii_reveal_roles
+
+    def _revealer(self, user: AuthenticatedUser | None) -> AuthenticatedUser:
         me = self._staff(user)
-        return me.role.value in self.settings.pii_reveal_roles
+        if me.role.value not in self.settings.pii_reveal_roles:
+            raise PermissionDenied("Your role cannot see customers' personal data; it stays masked.")
+        return me
 
     def reveal(self, user: AuthenticatedUser | None, ticket_id: int) -> None:
         """Record that this person is about to see the ticket's personal data; PermissionDenied if their
         role may not. The ticket's history shows every reveal."""
-        me = self._staff(user)
-        if me.role.value not in self.settings.pii_reveal_roles:
-            raise PermissionDenied("Your role cannot see customers' personal data; it stays masked.")
+        me = self._revealer(user)
         with self._svc._session() as s:
             queue.record_event(s, ticket_id=ticket_id, kind="pii_revealed", actor=me.username)
 
     def ticket(self, user: AuthenticatedUser | None, ticket_id: int, *, reveal: bool = False) -> TicketView:
         """The ticket with its packet and live transcript; personal data masked unless `reveal` (for a
         role allowed to, after `reveal()` recorded it)."""
-        me = self._staff(user)
-        if reveal and me.role.value not in self.settings.pii_reveal_roles:
-            raise PermissionDenied("Your role cannot see customers' personal data; it stays masked.")
+        me = self._revealer(user) if reveal else self._staff(user)
         with self._svc._session() as s:
             t = queue.get_ticket(s, ticket_id=ticket_id)
             tokens = pii_vault.tokens_for(s, conversation_id=t.conversation_id)

@@ -138,14 +138,15 @@ def import_markdown(
             .join(Article, Article.published_version_id == ArticleVersion.id)
             .where(Article.slug == slug)
         )
-        if current is not None and current.content_hash == _hash(parsed):
+        digest = _hash(parsed)
+        if current is not None and current.content_hash == digest:
             report.unchanged.append(slug)
             continue
         held = session.scalar(
             select(ArticleVersion)
             .join(Article, Article.id == ArticleVersion.article_id)
             .where(Article.slug == slug, ArticleVersion.status.in_(("quarantined", "rejected")))
-            .where(ArticleVersion.content_hash == _hash(parsed))
+            .where(ArticleVersion.content_hash == digest)
         )
         if held is not None:  # the same text already waits for an editor, or an editor rejected it
             (report.quarantined if held.status == "quarantined" else report.rejected).append(slug)
