@@ -3,7 +3,6 @@ customer, even if it got into the index without passing the ingestion scan (know
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
@@ -14,7 +13,7 @@ __all__ = ["screen_passages"]
 
 
 @lru_cache(maxsize=4096)
-def _planted(digest: str, text: str) -> tuple[str, ...] | None:
+def _planted(text: str) -> tuple[str, ...] | None:
     """Evidence when the passage is a planted instruction; cached, as the same passages come back often."""
     verdict = scan_document(text)
     return verdict.evidence or (verdict.category or "instruction",) if verdict.blocked else None
@@ -26,7 +25,7 @@ def screen_passages(passages: Sequence[dict[str, Any]]) -> tuple[list[dict[str, 
     dropped: list[dict[str, Any]] = []
     for p in passages:
         text = str(p.get("text", ""))
-        evidence = _planted(hashlib.sha1(text.encode()).hexdigest(), text)
+        evidence = _planted(text)
         if evidence is None:
             kept.append(p)
         else:
