@@ -52,6 +52,20 @@ def _record(settings, message_id: int) -> TurnRecord:  # type: ignore[no-untyped
         return record
 
 
+def _staff(settings, role: Role) -> AuthenticatedUser:  # type: ignore[no-untyped-def]
+    """A new account of this role, logged in."""
+    with session_scope(settings.database_url) as s:
+        view = create_user(
+            s,
+            username=f"{role.value[:2]}{uuid.uuid4().hex[:6]}",
+            display_name=role.value.title(),
+            role=role,
+            password="a-long-password-1",
+            settings=settings,
+        )
+    return AuthenticatedUser(view.id, view.username, view.display_name, role)
+
+
 def _prompts(model: ScriptedChatModel) -> str:
     return "\n".join(str(m.content) for prompt in model.prompts for m in prompt)
 
@@ -205,24 +219,7 @@ def test_agents_see_tokens_until_an_audited_reveal_and_other_roles_cannot_reveal
     assert turn.outcome == "handoff"
     with session_scope(settings.database_url) as s:
         ticket_id = s.scalar(select(Ticket.id).where(Ticket.conversation_id == turn.conversation_id))
-        suffix = uuid.uuid4().hex[:6]
-        agent = create_user(
-            s,
-            username=f"ag{suffix}",
-            display_name="Ag",
-            role=Role.AGENT,
-            password="a-long-password-1",
-            settings=settings,
-        )
-        editor = create_user(
-            s,
-            username=f"ed{suffix}",
-            display_name="Ed",
-            role=Role.EDITOR,
-            password="a-long-password-1",
-            settings=settings,
-        )
-    me = AuthenticatedUser(agent.id, agent.username, agent.display_name, Role.AGENT)
+    me = _staff(settings, Role.AGENT)
     masked = svc.desk.ticket(me, ticket_id)
     shown = " ".join(m.content for m in masked.transcript) + str(masked.packet)
     assert EMAIL not in shown and "[EMAIL_1]" in shown
@@ -230,7 +227,7 @@ def test_agents_see_tokens_until_an_audited_reveal_and_other_roles_cannot_reveal
     revealed = svc.desk.ticket(me, ticket_id, reveal=True)
     assert EMAIL in " ".join(m.content for m in revealed.transcript) and EMAIL in str(revealed.packet)
     assert any(e["kind"] == "pii_revealed" and e["actor"] == me.username for e in revealed.events)
-    outsider = AuthenticatedUser(editor.id, editor.username, editor.display_name, Role.EDITOR)
+    outsider = _staff(settings, Role.EDITOR)
     with pytest.raises(PermissionDenied):
         svc.desk.ticket(outsider, ticket_id)
 
@@ -292,15 +289,7 @@ def test_a_reveal_without_the_recorded_event_is_refused_and_the_note_is_masked(s
         assert ticket is not None
         ticket.note = f"call me back, card {CARD}"
         ticket_id = ticket.id
-        agent = create_user(
-            s,
-            username=f"rv{uuid.uuid4().hex[:6]}",
-            display_name="Rv",
-            role=Role.AGENT,
-            password="a-long-password-1",
-            settings=settings,
-        )
-    me = AuthenticatedUser(agent.id, agent.username, agent.display_name, Role.AGENT)
+    me = _staff(settings, Role.AGENT)
     with pytest.raises(PermissionDenied, match="recorded"):
         svc.desk.ticket(me, ticket_id, reveal=True)
     view = svc.desk.ticket(me, ticket_id)
