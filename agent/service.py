@@ -49,6 +49,7 @@ from handoff.models import Ticket
 from handoff.packet import offline_packet, offline_summary
 from handoff.reasons import HandoffReason
 from knowledge.service import KnowledgeBase
+from knowledge.studio import Studio
 
 logger = logging.getLogger(__name__)
 
@@ -166,6 +167,8 @@ class ChatService:
         self._locks_guard = threading.Lock()
         self.desk = HandoffDesk(self)
         """The agents' side: queue, claim, live replies, resolve and hand back."""
+        self.studio = Studio(settings, kb=self.kb)
+        """The product team's side: drafts, publish, rollback, import, quarantine, gaps (role editor)."""
 
     @property
     def db(self) -> str:
@@ -251,6 +254,25 @@ class ChatService:
                     views.append(_spooled_view("customer", e["text"]))
                     views.append(_spooled_view("assistant", e["reply"], mode="offline"))
             return views
+
+    def feedback(
+        self, *, conversation_id: str, customer_id: str, message_id: int, rating: int, comment: str = ""
+    ) -> None:
+        """The customer rates one of the bot's replies (InvalidFeedback, NotYourConversation otherwise)."""
+        with self._session() as s:
+            conv_store.get_conversation(s, conversation_id=conversation_id, customer_id=customer_id)
+            conv_store.set_feedback(
+                s, conversation_id=conversation_id, message_id=message_id, rating=rating, comment=comment
+            )
+
+    def ratings(self, *, conversation_id: str, customer_id: str) -> dict[int, int]:
+        """The customer's rating of each rated reply (empty while the database is down)."""
+        try:
+            with self._session() as s:
+                conv_store.get_conversation(s, conversation_id=conversation_id, customer_id=customer_id)
+                return conv_store.ratings(s, conversation_id=conversation_id)
+        except _DB_DOWN:
+            return {}
 
     def leave_contact(
         self, *, conversation_id: str, customer_id: str, contact: str, note: str = "", key: str | None = None

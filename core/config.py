@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     company_name: str = "Brightwell Home"
     """Named in the answer prompt; the demo help center's fictional retailer by default."""
     kb_content_dir: Path = PROJECT_ROOT / "knowledge" / "content"
+    kb_poll_s: float = Field(default=2.0, ge=0)
+    """How often a serving process checks whether another process published (then reloads the changes)."""
+    kb_test_pause_at: str = ""
+    """Tests only (ignored in prod): a publish stage to stop and wait at, so a test can kill it there."""
 
     llm_models: list[str] = Field(default_factory=list)
     """Ordered `provider:model` list, primary first; empty means the ladder starts at Minimal."""

@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
-from core.models import Conversation, Message
+from core.models import Conversation, Feedback, Message
 
-__all__ = ["Conversation", "Message", "MessageView", "NotYourConversation"]
+__all__ = ["Conversation", "InvalidFeedback", "Message", "MessageView", "NotYourConversation"]
 
 
 class NotYourConversation(LookupError):
@@ -63,6 +63,49 @@ def get_conversation(session: Session, *, conversation_id: str, customer_id: str
     if conv is None or conv.customer_id != customer_id:
         raise NotYourConversation(conversation_id)
     return conv
+
+
+MAX_FEEDBACK_CHARS = 2000
+
+
+class InvalidFeedback(ValueError):
+    """Feedback that cannot be stored as given; the message says why."""
+
+
+def set_feedback(
+    session: Session, *, conversation_id: str, message_id: int, rating: int, comment: str = ""
+) -> None:
+    """Thumbs up (+1) or down (-1), with an optional comment, on one assistant reply of the conversation.
+    Rating the same reply again replaces the earlier feedback (a comment sent later keeps the rating)."""
+    if rating not in (1, -1):
+        raise InvalidFeedback("a rating is +1 (helpful) or -1 (not helpful)")
+    comment = comment.strip()
+    if len(comment) > MAX_FEEDBACK_CHARS:
+        raise InvalidFeedback(
+            f"the comment is {len(comment):,} characters; keep it under {MAX_FEEDBACK_CHARS:,}"
+        )
+    message = session.get(Message, message_id)
+    if message is None or message.conversation_id != conversation_id or message.role != "assistant":
+        raise InvalidFeedback("only the assistant's replies in this conversation can be rated")
+    row = session.scalar(select(Feedback).where(Feedback.message_id == message_id))
+    if row is None:
+        session.add(
+            Feedback(
+                message_id=message_id, conversation_id=conversation_id, rating=rating, comment=comment or None
+            )
+        )
+        return
+    row.rating, row.created_at = rating, utcnow()
+    if comment:
+        row.comment = comment
+
+
+def ratings(session: Session, *, conversation_id: str) -> dict[int, int]:
+    """The customer's rating of each rated reply of the conversation."""
+    rows = session.execute(
+        select(Feedback.message_id, Feedback.rating).where(Feedback.conversation_id == conversation_id)
+    )
+    return {message_id: rating for message_id, rating in rows}
 
 
 def list_conversations(session: Session, *, customer_id: str, limit: int = 50) -> list[Conversation]:

@@ -110,3 +110,18 @@ class TurnRecord(Base):
     """Per call (answer, rewrite, summary): model, tokens, cost, latency, attempts, estimated or reported."""
     error: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Feedback(Base):
+    """A customer's thumbs up or down (and comment) on one bot reply; giving it again replaces it."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), unique=True)
+    """The assistant reply rated."""
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
+    rating: Mapped[int] = mapped_column(Integer)
+    """+1 (helpful) or -1 (not helpful)."""
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

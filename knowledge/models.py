@@ -19,6 +19,9 @@ class Article(Base):
     published_version_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     """The version customers are served; a plain column to keep the two tables free of a cycle."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    """Deleted by an editor: never served, hidden from the list; its versions stay for old citations."""
+    deleted_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class ArticleVersion(Base):
@@ -49,6 +52,12 @@ class ArticleVersion(Base):
     """The editor who released or rejected a quarantined version."""
     reviewed_at: Mapped[datetime | None] = mapped_column(nullable=True)
     review_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    change_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """What the editor says changed (or "rollback to version 2", "draft from ticket 7")."""
+    based_on: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """The version number this one was edited or restored from."""
+    provenance: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    """Where the text came from when it was not typed in: an import (file, format) or a ticket."""
 
 
 class Chunk(Base):
@@ -65,3 +74,30 @@ class Chunk(Base):
     section: Mapped[str] = mapped_column(String(300))
     anchor: Mapped[str] = mapped_column(String(200))
     text: Mapped[str] = mapped_column(Text)
+
+
+class KbState(Base):
+    """One row: the revision of what customers are served. Every publish, rollback, archive or delete bumps
+    it in the same transaction, so a serving process sees that its in-memory index is stale."""
+
+    __tablename__ = "kb_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditEntry(Base):
+    """Who did what to the knowledge base (and other admin actions), when. Never updated or deleted."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    actor: Mapped[str] = mapped_column(String(64), index=True)
+    action: Mapped[str] = mapped_column(String(40), index=True)
+    """draft_saved | published | archived | rolled_back | deleted | released | rejected | imported ..."""
+    target: Mapped[str] = mapped_column(String(200), index=True)
+    """The article slug (or other object) acted on."""
+    version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -154,6 +154,9 @@ class HybridRetriever:
                 logger.warning("dense retrieval unavailable (%s); lexical only", type(exc).__name__)
                 lexical_only = True
 
+        # The index may hold chunks that are not served (a publish in flight, one that crashed): only
+        # ids of this retriever's docs count, and they are ranked among themselves.
+        dense = [(doc_id, score) for doc_id, score in dense if doc_id in self.docs]
         fused: dict[str, float] = {}
         for ranked, weight in ((dense, 1.0), (lexical, LEXICAL_WEIGHT if dense else 1.0)):
             for rank, (doc_id, _) in enumerate(ranked):
@@ -173,7 +176,6 @@ class HybridRetriever:
                 lexical=lex_by.get(d),
             )
             for d in order
-            if d in self.docs
         ]
         top_dense = dense[0][1] if dense else None
         lexical_agrees = bool(lexical and dense and lexical[0][0] in dict(dense[:3]))

@@ -26,7 +26,7 @@ from core.users import AuthenticatedUser, PermissionDenied, Role, UnknownUser, a
 from knowledge.models import Article, ArticleVersion
 from knowledge.store import publish
 
-__all__ = ["QuarantinedVersion", "ReviewError", "quarantined", "reject", "release"]
+__all__ = ["QuarantinedVersion", "ReviewError", "check_release", "quarantined", "reject", "release"]
 
 
 class ReviewError(ValueError):
@@ -73,6 +73,13 @@ def release(
     """The editor has read the findings and publishes the version as it is."""
     require_role(editor, Role.EDITOR)
     version = _held(session, version_id)
+    check_release(session, version)
+    version.reviewed_by, version.reviewed_at, version.review_note = editor.username, utcnow(), note or None
+    return publish(session, version_id=version.id)
+
+
+def check_release(session: Session, version: ArticleVersion) -> None:
+    """A quarantined version older than the one being served cannot be released over it."""
     article = session.get(Article, version.article_id)
     current = (
         session.get(ArticleVersion, article.published_version_id)
@@ -83,8 +90,6 @@ def release(
         raise ReviewError(
             f"version {current.version} of this article is already published and newer; reject this one"
         )
-    version.reviewed_by, version.reviewed_at, version.review_note = editor.username, utcnow(), note or None
-    return publish(session, version_id=version.id)
 
 
 def reject(session: Session, *, version_id: int, editor: AuthenticatedUser, note: str) -> ArticleVersion:
@@ -98,7 +103,8 @@ def reject(session: Session, *, version_id: int, editor: AuthenticatedUser, note
     return version
 
 
-def _password(from_stdin: bool) -> str:
+def read_password(from_stdin: bool) -> str:
+    """The password from one line of stdin, or a terminal prompt (never from the command line)."""
     if from_stdin:
         return sys.stdin.readline().rstrip("\n")
     if not sys.stdin.isatty():
@@ -106,7 +112,7 @@ def _password(from_stdin: bool) -> str:
     return getpass.getpass("Password: ")
 
 
-def _editor(session: Session, username: str, password: str) -> AuthenticatedUser:
+def login_editor(session: Session, username: str, password: str) -> AuthenticatedUser:
     """The logged-in editor: a wrong name or password gets the same answer, and the role is checked."""
     user = authenticate(session, username=username, password=password)
     if user is None:
@@ -143,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
                     )
                 print(f"{len(waiting)} version(s) quarantined")
                 return 0
-            editor = _editor(session, args.by, _password(args.password_stdin))
+            editor = login_editor(session, args.by, read_password(args.password_stdin))
             if args.command == "show":
                 version = _held(session, args.version_id)
                 for f in version.scan or []:

@@ -15,7 +15,7 @@ from core.config import get_settings
 from core.db import utcnow
 from core.policy import load_policy
 from knowledge.chunking import ArticleFormatError, ParsedArticle, chunk_article, parse_markdown, slugify
-from knowledge.models import Article, ArticleVersion, Chunk
+from knowledge.models import Article, ArticleVersion, Chunk, KbState
 from knowledge.scan import scan_sections
 from knowledge.types import Doc
 
@@ -34,7 +34,8 @@ class ImportReport:
     """Slugs whose new version the ingestion scan held back for an editor (knowledge/review.py)."""
 
 
-def _hash(article: ParsedArticle) -> str:
+def content_hash(article: ParsedArticle) -> str:
+    """What tells two versions' text apart (title, category, tags, date and body)."""
     raw = "\n".join([article.title, article.category, ",".join(article.tags), article.updated, article.body])
     return hashlib.sha256(raw.encode()).hexdigest()
 
@@ -62,13 +63,19 @@ def create_version(
         category=article.category,
         tags=",".join(article.tags),
         body=article.body,
-        content_hash=_hash(article),
+        content_hash=content_hash(article),
         source=source,
         updated=article.updated,
         created_by=author,
     )
     session.add(version)
     session.flush()
+    add_chunks(session, version, article)
+    return version
+
+
+def add_chunks(session: Session, version: ArticleVersion, article: ParsedArticle) -> None:
+    """The version's chunks, cut from the article's text."""
     for chunk in chunk_article(article):
         session.add(
             Chunk(
@@ -80,7 +87,35 @@ def create_version(
                 text=chunk.text,
             )
         )
-    return version
+
+
+def served_revision(session: Session) -> int:
+    """The revision of what customers are served (0 before the first publish)."""
+    return session.scalar(select(KbState.revision).where(KbState.id == 1)) or 0
+
+
+def bump_revision(session: Session) -> int:
+    """Mark what customers are served as changed, in the caller's transaction; returns the new revision."""
+    state = session.get(KbState, 1, with_for_update=True)
+    if state is None:
+        state = KbState(id=1, revision=0)
+        session.add(state)
+    state.revision += 1
+    state.updated_at = utcnow()
+    session.flush()
+    return state.revision
+
+
+def version_docs(session: Session, version_id: int) -> list[Doc]:
+    """The chunks of one version as indexable docs (what publishing it will add to the index)."""
+    rows = session.execute(
+        select(Chunk, ArticleVersion, Article.slug)
+        .join(ArticleVersion, Chunk.version_id == ArticleVersion.id)
+        .join(Article, Article.id == ArticleVersion.article_id)
+        .where(ArticleVersion.id == version_id)
+        .order_by(Chunk.ordinal)
+    ).all()
+    return [_doc(chunk, version, slug) for chunk, version, slug in rows]
 
 
 def publish(session: Session, *, version_id: int) -> ArticleVersion:
@@ -97,6 +132,7 @@ def publish(session: Session, *, version_id: int) -> ArticleVersion:
     version.status = "published"
     version.published_at = utcnow()
     article.published_version_id = version.id
+    article.deleted_at = article.deleted_by = None
     for stale in session.scalars(  # older versions still waiting for an editor can no longer be served
         select(ArticleVersion).where(
             ArticleVersion.article_id == article.id,
@@ -106,6 +142,7 @@ def publish(session: Session, *, version_id: int) -> ArticleVersion:
     ):
         stale.status = "rejected"
         stale.review_note = f"superseded by version {version.version}"
+    bump_revision(session)
     return version
 
 
@@ -138,7 +175,7 @@ def import_markdown(
             .join(Article, Article.published_version_id == ArticleVersion.id)
             .where(Article.slug == slug)
         )
-        digest = _hash(parsed)
+        digest = content_hash(parsed)
         if current is not None and current.content_hash == digest:
             report.unchanged.append(slug)
             continue
@@ -174,23 +211,24 @@ def published_docs(session: Session) -> list[Doc]:
         .join(Article, Article.published_version_id == ArticleVersion.id)
         .order_by(Article.slug, Chunk.ordinal)
     ).all()
-    return [
-        Doc(
-            id=chunk.chunk_id,
-            text=chunk.text,
-            title=version.title,
-            section=chunk.section,
-            metadata={
-                "article": slug,
-                "version": version.version,
-                "version_id": version.id,
-                "category": version.category,
-                "anchor": chunk.anchor,
-                "updated": version.updated,
-            },
-        )
-        for chunk, version, slug in rows
-    ]
+    return [_doc(chunk, version, slug) for chunk, version, slug in rows]
+
+
+def _doc(chunk: Chunk, version: ArticleVersion, slug: str) -> Doc:
+    return Doc(
+        id=chunk.chunk_id,
+        text=chunk.text,
+        title=version.title,
+        section=chunk.section,
+        metadata={
+            "article": slug,
+            "version": version.version,
+            "version_id": version.id,
+            "category": version.category,
+            "anchor": chunk.anchor,
+            "updated": version.updated,
+        },
+    )
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,16 @@ class VectorIndex:
             raise IndexUnavailable(f"Chroma collection {collection!r} unavailable: {exc}") from exc
         self.name = collection
 
+    def reset(self) -> None:
+        """Drop every entry (a full rebuild follows)."""
+        try:
+            self._client.delete_collection(self.name)
+            self._col = self._client.get_or_create_collection(
+                self.name, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
+            )
+        except Exception as exc:
+            raise IndexUnavailable(f"Chroma collection {self.name!r} could not be reset: {exc}") from exc
+
     def count(self) -> int:
         return int(self._col.count())
 
@@ -62,6 +72,13 @@ class VectorIndex:
             if len(got["ids"]) < page:
                 return out
             offset += page
+
+    def present(self, ids: Sequence[str]) -> set[str]:
+        """Which of `ids` the collection holds."""
+        out: set[str] = set()
+        for i in range(0, len(ids), 2000):
+            out.update(self._col.get(ids=list(ids[i : i + 2000]), include=[])["ids"])
+        return out
 
     def upsert(
         self,

@@ -9,7 +9,7 @@ import streamlit as st
 
 from agent.desk import HandoffStatus
 from app.ui.common import MODE_BADGE, chaos_panel, health_panel, mode_badge, service, source_link
-from core.conversations import MessageView, NotYourConversation
+from core.conversations import InvalidFeedback, MessageView, NotYourConversation
 from handoff.queue import QueueError
 from handoff.tickets import InvalidContact
 
@@ -62,7 +62,36 @@ except NotYourConversation:
     messages = []
 
 
-def _render(msg: MessageView) -> None:
+def _feedback(msg: MessageView, rated: int | None) -> None:
+    """Thumbs on a bot answer; a thumbs down asks what was missing (both stored, the comment optional)."""
+    choice = st.feedback("thumbs", key=f"fb-{msg.id}", default={1: 1, -1: 0}.get(rated or 0))
+    if choice is None:
+        return
+    rating = 1 if choice == 1 else -1
+    try:
+        if rating != rated:
+            svc.feedback(
+                conversation_id=conversation_id, customer_id=customer_id, message_id=msg.id, rating=rating
+            )
+        if rating == -1:
+            with st.form(f"fb-form-{msg.id}", clear_on_submit=True, border=False):
+                comment = st.text_input("What was missing or wrong? (optional)", key=f"fb-text-{msg.id}")
+                if st.form_submit_button("Send") and comment.strip():
+                    svc.feedback(
+                        conversation_id=conversation_id,
+                        customer_id=customer_id,
+                        message_id=msg.id,
+                        rating=-1,
+                        comment=comment,
+                    )
+                    st.toast("Thank you, that helps us improve our answers.")
+    except InvalidFeedback as exc:
+        st.error(str(exc))
+    except Exception:  # the database is down: a rating is not worth an error page
+        st.caption("Your rating could not be saved right now.")
+
+
+def _render(msg: MessageView, rated: int | None = None) -> None:
     if msg.role == "system":  # "Alex joined the chat", "… handed the conversation back"
         st.caption(f":material/support_agent: {msg.content}")
         return
@@ -88,6 +117,8 @@ def _render(msg: MessageView) -> None:
                 with st.expander(f"[{c['n']}] {c['title']} › {c['section']}"):
                     st.markdown(c["quote"])
                     st.caption(f"Article “{c['title']}”, version {c['version']}")
+    if msg.role == "assistant" and msg.id > 0:
+        _feedback(msg, rated)
 
 
 def _handoff_banner(handoff: HandoffStatus | None) -> None:
@@ -111,8 +142,9 @@ def _live() -> None:
     """The transcript and the handoff status; refreshed every 2 s while a person holds the chat."""
     current = svc.transcript(conversation_id=conversation_id, customer_id=customer_id)
     handoff = svc.desk.status(conversation_id=conversation_id, customer_id=customer_id)
+    rated = svc.ratings(conversation_id=conversation_id, customer_id=customer_id)
     for msg in current:
-        _render(msg)
+        _render(msg, rated.get(msg.id))
     _handoff_banner(handoff)
     if (handoff is None) != (st.session_state.get("held_view") is None):
         st.session_state["held_view"] = handoff

@@ -10,6 +10,7 @@ from agent.runtime import get_service
 from agent.service import ChatService
 from core.breakers import ModeDecision
 from core.chaos import FaultSpec
+from core.users import ROLE_GRANTS, AuthenticatedUser, Role
 
 MODE_BADGE = {
     "full": ("Full", "green", "The assistant is answering normally."),
@@ -97,3 +98,53 @@ def chaos_panel(svc: ChatService) -> None:
 def source_link(citation: dict) -> str:
     """Relative link to the source page; chunk ids hold '#', so the query is URL-encoded."""
     return "source?" + urlencode({"chunk": citation["chunk_id"], "version": citation["version_id"]})
+
+
+def logged_in(*roles: Role) -> AuthenticatedUser | None:
+    """The page's user when their role grants one of `roles` (an admin's grants every staff role)."""
+    user: AuthenticatedUser | None = st.session_state.get("user")
+    if user is None or not ROLE_GRANTS[user.role] & set(roles):
+        return None
+    return user
+
+
+def require_login(svc: ChatService, *roles: Role, title: str, refusal: str) -> AuthenticatedUser:
+    """The logged-in user with one of `roles`, or the login form and the end of this page's run.
+
+    The page only decides what to draw: every action behind it checks the role again in the service.
+    """
+    user = logged_in(*roles)
+    if user is not None:
+        return user
+    st.title(title)
+    current: AuthenticatedUser | None = st.session_state.get("user")
+    if current is not None:
+        st.info(f"You are logged in as {current.display_name} ({current.role}). {refusal}")
+    with st.form("login"):
+        username = st.text_input("Username", key="login_username")
+        password = st.text_input("Password", type="password", key="login_password")
+        if st.form_submit_button("Log in"):
+            found = svc.authenticate(username=username, password=password)
+            if found is None:
+                st.error("Wrong username or password.")
+            elif not ROLE_GRANTS[found.role] & set(roles):
+                st.error(refusal)
+            else:
+                st.session_state["user"] = found
+                st.rerun()
+    if svc.settings.env == "dev":
+        st.caption("Demo accounts are printed by `make run` (dev only).")
+    st.stop()
+    raise AssertionError("unreachable: st.stop() ends the run")
+
+
+def logout_button(*keys: str) -> None:
+    """In the sidebar: who is logged in, and a log-out that forgets the page's state under `keys`."""
+    user: AuthenticatedUser | None = st.session_state.get("user")
+    if user is None:
+        return
+    st.markdown(f"Logged in as **{user.display_name}** ({user.role})")
+    if st.button("Log out", key="logout"):
+        for key in ("user", *keys):
+            st.session_state.pop(key, None)
+        st.rerun()

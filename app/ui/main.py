@@ -12,6 +12,7 @@ page = st.navigation(
         st.Page(str(_HERE / "chat.py"), title="Chat", icon="💬", default=True),
         st.Page(str(_HERE / "passage.py"), title="Source", icon="📄", url_path="source"),
         st.Page(str(_HERE / "workspace.py"), title="Agent workspace", icon="🎧", url_path="agent"),
+        st.Page(str(_HERE / "studio.py"), title="Knowledge base studio", icon="📚", url_path="studio"),
     ],
     position="hidden",
 )

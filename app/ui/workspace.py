@@ -13,45 +13,19 @@ import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
 from agent.desk import REPLY_TEMPLATES, STAFF
-from app.ui.common import service, source_link
+from app.ui.common import logout_button, require_login, service, source_link
 from core.db import DatabaseUnavailable
 from core.faults import DependencyFault
-from core.users import AuthenticatedUser, PermissionDenied
+from core.users import PermissionDenied
 from handoff.packet import REASON_LABEL
 from handoff.queue import OUTCOMES, QueueError
 
 svc = service()
 
 
-def _login() -> None:
-    st.title("Agent workspace")
-    with st.form("login"):
-        username = st.text_input("Username", key="login_username")
-        password = st.text_input("Password", type="password", key="login_password")
-        if st.form_submit_button("Log in"):
-            user = svc.authenticate(username=username, password=password)
-            if user is None:
-                st.error("Wrong username or password.")
-            elif user.role not in STAFF:
-                st.error("This workspace is for support agents.")
-            else:
-                st.session_state["user"] = user
-                st.rerun()
-    if svc.settings.env == "dev":
-        st.caption("Demo accounts are printed by `make run` (dev only).")
-
-
-user: AuthenticatedUser | None = st.session_state.get("user")
-if user is None or user.role not in STAFF:
-    _login()
-    st.stop()
-
+user = require_login(svc, *STAFF, title="Agent workspace", refusal="This workspace is for support agents.")
 with st.sidebar:
-    st.markdown(f"Logged in as **{user.display_name}** ({user.role})")
-    if st.button("Log out", key="logout"):
-        st.session_state.pop("user", None)
-        st.session_state.pop("ticket", None)
-        st.rerun()
+    logout_button("ticket")
 
 
 def _ago(seconds: float) -> str:

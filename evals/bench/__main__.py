@@ -39,6 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     rl = sub.add_parser("rails", help="latency the heuristic guardrails add per turn (p50/p95)")
     rl.add_argument("--messages", type=Path, help="JSON Lines with a 'text' field: extra customer messages")
     rl.add_argument("--json", type=Path, help="also write the figures here as one JSON object")
+    kb = sub.add_parser("kb", help="full index build docs/s; publishing one edited article in a large KB")
+    kb.add_argument("--kb", required=True, type=Path, help="kb.jsonl: one document a line")
+    kb.add_argument("--edits", type=int, default=5, help="articles edited and published, one at a time")
+    kb.add_argument("--json", type=Path, help="also write the figures here as one JSON object")
     args = parser.parse_args(argv)
     configure_logging("WARNING")
 
@@ -47,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
         if not path.is_file():
             print(f"error: {path} is not a file", file=sys.stderr)
             return 2
+    if args.bench == "kb" and args.edits < 1:
+        print("error: --edits must be >= 1", file=sys.stderr)
+        return 2
     if args.bench == "ladder" and (args.turns < 1 or args.timeout <= 0):
         print("error: --turns must be >= 1 and --timeout > 0", file=sys.stderr)
         return 2
@@ -81,6 +88,10 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
         from evals.bench.handoff import run_handoff
 
         return run_handoff(cases_path=args.cases)
+    if args.bench == "kb":
+        from evals.bench.kb import run_kb
+
+        return run_kb(kb_path=args.kb, edits=args.edits)
     if args.bench == "rails":
         from evals.bench.rails import run_rails
 

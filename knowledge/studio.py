@@ -1,0 +1,834 @@
+"""The product team's knowledge base studio: drafts, versions, publish, rollback, archive, delete, import,
+quarantine review, "try a question", gaps and usage, all audited.
+
+Every method takes the logged-in user and checks, on the server side, that the account still exists, is
+active and holds the editor role (admins too); the studio page only decides what to draw. Customers keep
+being served the published version until a publish commits, and a publish that dies half-way leaves the
+previous version serving (see knowledge/service.py for the index side).
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.config import Settings
+from core.db import session_scope, utcnow
+from core.models import User
+from core.policy import load_policy
+from core.users import AuthenticatedUser, PermissionDenied, Role, require_role
+from knowledge import audit, review
+from knowledge import gaps as kb_gaps
+from knowledge import usage as kb_usage
+from knowledge.chunking import ArticleFormatError, ChunkDraft, ParsedArticle, chunk_article, slugify
+from knowledge.importers import Imported, parse_upload
+from knowledge.models import Article, ArticleVersion, Chunk
+from knowledge.scan import Finding, scan_sections
+from knowledge.service import KnowledgeBase
+from knowledge.store import add_chunks, bump_revision, content_hash, create_version, publish, version_docs
+from knowledge.types import Passage
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_CHARS = 200_000
+"""An article longer than this is almost certainly a mistake (a whole manual pasted in): split it."""
+
+
+class StudioError(ValueError):
+    """The action cannot be taken as asked; the message says why and what to do."""
+
+
+# Views -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ArticleSummary:
+    slug: str
+    title: str
+    category: str
+    tags: tuple[str, ...]
+    status: str
+    """published | draft (never published) | archived | quarantined | deleted"""
+    published_version: int | None
+    latest_version: int
+    pending: str | None
+    """What waits on top of the published version: "draft" or "quarantined" (or None)."""
+    updated_at: datetime
+    updated_by: str
+
+
+@dataclass(frozen=True)
+class VersionView:
+    id: int
+    slug: str
+    version: int
+    status: str
+    title: str
+    category: str
+    tags: tuple[str, ...]
+    body: str
+    created_by: str
+    created_at: datetime
+    published_at: datetime | None
+    change_note: str | None
+    based_on: int | None
+    provenance: dict[str, Any]
+    findings: tuple[dict[str, Any], ...]
+    reviewed_by: str | None
+    review_note: str | None
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    version: VersionView
+    status: str
+    """published | quarantined"""
+    findings: tuple[Finding, ...] = ()
+    embedded: int = 0
+    """Chunks embedded for this publish (unchanged text keeps its embedding)."""
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class UploadPreview:
+    """One article of an uploaded file, before anything is written."""
+
+    filename: str
+    format: str
+    slug: str
+    title: str
+    chunks: tuple[ChunkDraft, ...]
+    findings: tuple[Finding, ...]
+    warnings: tuple[str, ...]
+    change: str
+    """new | changed | unchanged (compared with the article's newest version)"""
+    article: ParsedArticle
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    filename: str
+    slug: str
+    outcome: str
+    """draft | published | quarantined | unchanged | error"""
+    version: int | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class TryResult:
+    question: str
+    against: str
+    """"published", or "draft vN of SLUG" """
+    passages: tuple[Passage, ...]
+    confidence: float
+    would_answer: bool
+    """False: the bot would say it does not know (confidence under ANSWER_MIN_CONFIDENCE)."""
+    cited: Passage | None
+    lexical_only: bool
+
+
+def _tags(raw: str | Sequence[str]) -> list[str]:
+    items = raw.split(",") if isinstance(raw, str) else raw
+    return sorted({t.strip() for t in items if t and t.strip()})
+
+
+def _view(version: ArticleVersion, slug: str) -> VersionView:
+    return VersionView(
+        id=version.id,
+        slug=slug,
+        version=version.version,
+        status=version.status,
+        title=version.title,
+        category=version.category,
+        tags=tuple(_tags(version.tags)),
+        body=version.body,
+        created_by=version.created_by,
+        created_at=version.created_at,
+        published_at=version.published_at,
+        change_note=version.change_note,
+        based_on=version.based_on,
+        provenance=dict(version.provenance or {}),
+        findings=tuple(version.scan or ()),
+        reviewed_by=version.reviewed_by,
+        review_note=version.review_note,
+    )
+
+
+def _parsed(version: ArticleVersion, slug: str) -> ParsedArticle:
+    return ParsedArticle(
+        slug=slug,
+        title=version.title,
+        category=version.category,
+        updated=version.updated,
+        tags=_tags(version.tags),
+        body=version.body,
+    )
+
+
+# The service ---------------------------------------------------------------------------------------------
+
+
+class Studio:
+    """Editor actions over SQL, keeping `kb` (the serving process's knowledge base) in step."""
+
+    def __init__(self, settings: Settings, *, kb: KnowledgeBase | None = None) -> None:
+        self.settings = settings
+        self.kb = kb
+        self._contacts: list[str] | None = None
+
+    # plumbing ------------------------------------------------------------------------------------
+    def _session(self) -> Any:
+        return session_scope(self.settings.database_url)
+
+    def _editor(self, session: Session, actor: AuthenticatedUser | None) -> AuthenticatedUser:
+        """The role check on every call, against the account as it is now (not as it was at login)."""
+        user = require_role(actor, Role.EDITOR)
+        row = session.get(User, user.id)
+        if row is None or not row.active or row.username != user.username:
+            raise PermissionDenied("your account is no longer active; log in again")
+        return require_role(
+            AuthenticatedUser(row.id, row.username, row.display_name, Role(row.role)), Role.EDITOR
+        )
+
+    def _article(self, session: Session, slug: str) -> Article:
+        article = session.scalar(select(Article).where(Article.slug == slug))
+        if article is None:
+            raise StudioError(f"there is no article {slug!r}")
+        return article
+
+    def _version(self, session: Session, version_id: int) -> tuple[ArticleVersion, Article]:
+        version = session.get(ArticleVersion, version_id)
+        if version is None:
+            raise StudioError(f"there is no article version {version_id}")
+        article = session.get(Article, version.article_id)
+        assert article is not None  # the foreign key
+        return version, article
+
+    def _latest(self, session: Session, article: Article) -> ArticleVersion | None:
+        return session.scalar(
+            select(ArticleVersion)
+            .where(ArticleVersion.article_id == article.id)
+            .order_by(ArticleVersion.version.desc())
+            .limit(1)
+        )
+
+    def _public_contacts(self) -> list[str]:
+        if self._contacts is None:
+            self._contacts = load_policy(self.settings.policy_file).brand.contacts
+        return self._contacts
+
+    def scan(self, article: ParsedArticle) -> list[Finding]:
+        """The ingestion scan (planted instructions, personal data) over the article's chunks."""
+        return scan_sections(
+            ((c.section, c.text) for c in chunk_article(article)), public_contacts=self._public_contacts()
+        )
+
+    def _pause(self, stage: str) -> None:
+        """Tests only: stop at this publish stage (a marker file says so) until the process is killed."""
+        if not self.settings.kb_test_pause_at or self.settings.env == "prod":
+            return
+        if self.settings.kb_test_pause_at != stage:
+            return
+        marker = self.settings.data_dir / f"publish-paused-{stage}"
+        marker.write_text(str(time.time()))
+        while True:
+            time.sleep(1)
+
+    # reading -------------------------------------------------------------------------------------
+    def articles(
+        self,
+        actor: AuthenticatedUser | None,
+        *,
+        search: str = "",
+        category: str | None = None,
+        status: str | None = None,
+        include_deleted: bool = False,
+    ) -> list[ArticleSummary]:
+        """Every article with its newest version, filtered; most recently changed first."""
+        with self._session() as s:
+            self._editor(s, actor)
+            rows = s.execute(
+                select(Article, ArticleVersion)
+                .join(ArticleVersion, ArticleVersion.article_id == Article.id)
+                .order_by(Article.id, ArticleVersion.version)
+            ).all()
+        grouped: dict[int, tuple[Article, list[ArticleVersion]]] = {}
+        for article, version in rows:
+            grouped.setdefault(article.id, (article, []))[1].append(version)
+        needle = search.strip().lower()
+        out: list[ArticleSummary] = []
+        for article, versions in grouped.values():
+            summary = _summary(article, versions)
+            if summary.status == "deleted" and not include_deleted:
+                continue
+            if category and summary.category != category:
+                continue
+            if status and status not in (summary.status, summary.pending):
+                continue
+            if needle:
+                latest = versions[-1]
+                haystack = f"{article.slug}\n{latest.title}\n{latest.tags}\n{latest.body}".lower()
+                if needle not in haystack:
+                    continue
+            out.append(summary)
+        return sorted(out, key=lambda a: (a.updated_at, a.slug), reverse=True)
+
+    def categories(self, actor: AuthenticatedUser | None) -> list[str]:
+        return sorted({a.category for a in self.articles(actor)})
+
+    def history(self, actor: AuthenticatedUser | None, slug: str) -> list[VersionView]:
+        """Every version of the article, newest first."""
+        with self._session() as s:
+            self._editor(s, actor)
+            article = self._article(s, slug)
+            versions = s.scalars(
+                select(ArticleVersion)
+                .where(ArticleVersion.article_id == article.id)
+                .order_by(ArticleVersion.version.desc())
+            ).all()
+            return [_view(v, slug) for v in versions]
+
+    def version(self, actor: AuthenticatedUser | None, version_id: int) -> VersionView:
+        with self._session() as s:
+            self._editor(s, actor)
+            version, article = self._version(s, version_id)
+            return _view(version, article.slug)
+
+    def diff(self, actor: AuthenticatedUser | None, slug: str, old: int, new: int) -> str:
+        """A unified diff of two versions (title, category, tags and body)."""
+        by_number = {v.version: v for v in self.history(actor, slug)}
+        missing = [n for n in (old, new) if n not in by_number]
+        if missing:
+            raise StudioError(f"{slug} has no version {missing[0]}")
+
+        def lines(v: VersionView) -> list[str]:
+            head = [f"title: {v.title}", f"category: {v.category}", f"tags: {', '.join(v.tags)}", ""]
+            return [*head, *v.body.splitlines()]
+
+        return "\n".join(
+            difflib.unified_diff(
+                lines(by_number[old]),
+                lines(by_number[new]),
+                fromfile=f"{slug} v{old}",
+                tofile=f"{slug} v{new}",
+                lineterm="",
+            )
+        )
+
+    def audit_log(
+        self, actor: AuthenticatedUser | None, *, slug: str | None = None, limit: int = 200
+    ) -> list[audit.AuditView]:
+        with self._session() as s:
+            self._editor(s, actor)
+            return audit.entries(s, target=slug, limit=limit)
+
+    # writing -------------------------------------------------------------------------------------
+    def save_draft(
+        self,
+        actor: AuthenticatedUser | None,
+        *,
+        title: str,
+        body: str,
+        slug: str | None = None,
+        category: str = "general",
+        tags: str | Sequence[str] = (),
+        change_note: str = "",
+        base_version: int | None = None,
+        provenance: dict[str, Any] | None = None,
+        overwrite_draft: bool = True,
+    ) -> VersionView:
+        """Save the editor's text as a draft (nothing changes for customers).
+
+        A new slug (or none: one is made from the title) creates the article. `base_version` is the version
+        the editor opened: if the article moved on since, the save is refused rather than losing someone's
+        work. Saving over the draft one opened updates that draft (unless `overwrite_draft` is False, as for
+        imports); otherwise a new draft version is added.
+        """
+        title, body = title.strip(), body.strip()
+        if not title:
+            raise StudioError("the article needs a title")
+        if not body:
+            raise StudioError("the article has no text")
+        if len(body) > MAX_BODY_CHARS:
+            raise StudioError(
+                f"the article is {len(body):,} characters; split it (at most {MAX_BODY_CHARS:,})"
+            )
+        with self._session() as s:
+            editor = self._editor(s, actor)
+            article = s.scalar(select(Article).where(Article.slug == slug)) if slug else None
+            if slug and article is None and base_version is not None:
+                raise StudioError(f"there is no article {slug!r}")
+            if article is None:
+                slug = self._free_slug(s, slug or slugify(title))
+            elif article.deleted_at is not None:  # writing a deleted article brings it back (as a draft)
+                article.deleted_at = article.deleted_by = None
+            assert slug is not None
+            parsed = ParsedArticle(
+                slug=slug,
+                title=title,
+                category=slugify(category or "general") or "general",
+                updated=date.today().isoformat(),
+                tags=_tags(tags),
+                body=body,
+            )
+            if not chunk_article(parsed):
+                raise StudioError("the article has no text outside its headings")
+            latest = self._latest(s, article) if article is not None else None
+            if latest is not None and base_version != latest.version:
+                raise StudioError(
+                    f"{slug} changed since you opened it: version {latest.version} by {latest.created_by} "
+                    f"({latest.status}). Reload it and apply your edits again."
+                )
+            findings = self.scan(parsed)
+            if latest is not None and latest.status == "draft" and overwrite_draft:
+                version = latest
+                _set_content(s, version, parsed)
+                version.created_by = editor.username
+                version.created_at = utcnow()
+            else:
+                version = create_version(s, article=parsed, source="studio", author=editor.username)
+                version.based_on = latest.version if latest is not None else None
+            version.change_note = change_note.strip() or version.change_note
+            version.provenance = provenance or version.provenance
+            version.scan = [f.as_dict() for f in findings]
+            audit.record(
+                s,
+                actor=editor.username,
+                action="draft_saved",
+                target=slug,
+                version=version.version,
+                note=change_note.strip(),
+                findings=len(findings),
+                **({"provenance": provenance} if provenance else {}),
+            )
+            s.flush()
+            return _view(version, slug)
+
+    def _free_slug(self, session: Session, wanted: str) -> str:
+        slug, n = wanted or "article", 2
+        while session.scalar(select(Article.id).where(Article.slug == slug)) is not None:
+            slug, n = f"{wanted}-{n}", n + 1
+        return slug
+
+    def publish(self, actor: AuthenticatedUser | None, version_id: int, *, note: str = "") -> PublishResult:
+        """Serve this draft to customers. Findings of the ingestion scan quarantine it instead."""
+        with self._session() as s:
+            editor = self._editor(s, actor)
+            version, article = self._version(s, version_id)
+            if version.status != "draft":
+                raise StudioError(_not_publishable(version))
+            findings = self.scan(_parsed(version, article.slug))
+            if findings:
+                version.status = "quarantined"
+                version.scan = [f.as_dict() for f in findings]
+                audit.record(
+                    s,
+                    actor=editor.username,
+                    action="quarantined",
+                    target=article.slug,
+                    version=version.version,
+                    findings=[f.as_dict() for f in findings],
+                )
+                return PublishResult(_view(version, article.slug), "quarantined", tuple(findings))
+            return self._go_live(s, editor, version, article, action="published", note=note)
+
+    def _go_live(
+        self,
+        s: Session,
+        editor: AuthenticatedUser,
+        version: ArticleVersion,
+        article: Article,
+        *,
+        action: str,
+        note: str = "",
+        **detail: Any,
+    ) -> PublishResult:
+        """Embed the new chunks, then flip what is served in one transaction, then drop the old chunks.
+
+        The caller's session commits when its `with` block ends; the index is reloaded after that.
+        """
+        t0 = time.perf_counter()
+        previous = article.published_version_id
+        embedded = self.kb.stage(version_docs(s, version.id)) if self.kb is not None else 0
+        t1 = time.perf_counter()
+        self._pause("staged")
+        publish(s, version_id=version.id)
+        audit.record(
+            s,
+            actor=editor.username,
+            action=action,
+            target=article.slug,
+            version=version.version,
+            previous_version_id=previous,
+            note=note.strip(),
+            **detail,
+        )
+        s.flush()
+        self._pause("before_commit")
+        view = _view(version, article.slug)
+        s.commit()
+        t2 = time.perf_counter()
+        self._pause("committed")
+        if self.kb is not None:
+            self.kb.reload()
+        t3 = time.perf_counter()
+        timings = {"embed": t1 - t0, "commit": t2 - t1, "reload": t3 - t2, "total": t3 - t0}
+        logger.info(
+            "%s %s v%s (%d embedded, %.2f s)", action, article.slug, version.version, embedded, t3 - t0
+        )
+        return PublishResult(view, "published", embedded=embedded, timings_s=timings)
+
+    def rollback(
+        self, actor: AuthenticatedUser | None, slug: str, to_version: int, *, note: str = ""
+    ) -> PublishResult:
+        """Serve an earlier version's text again, as a new version (history stays linear and complete).
+
+        Only a version that was published before can be restored: its text was reviewed then.
+        """
+        with self._session() as s:
+            editor = self._editor(s, actor)
+            article = self._article(s, slug)
+            source = s.scalar(
+                select(ArticleVersion).where(
+                    ArticleVersion.article_id == article.id, ArticleVersion.version == to_version
+                )
+            )
+            if source is None:
+                raise StudioError(f"{slug} has no version {to_version}")
+            if source.published_at is None:
+                raise StudioError(
+                    f"version {to_version} of {slug} was never published; publish a draft instead"
+                )
+            if article.published_version_id == source.id:
+                raise StudioError(f"version {to_version} is the one being served already")
+            restored = create_version(
+                s, article=_parsed(source, slug), source="rollback", author=editor.username
+            )
+            restored.based_on = source.version
+            restored.change_note = note.strip() or f"Rollback to version {source.version}"
+            restored.scan = list(source.scan or [])
+            restored.provenance = {"rollback_of": source.version, "reviewed_by": source.reviewed_by}
+            return self._go_live(
+                s, editor, restored, article, action="rolled_back", note=note, restored=source.version
+            )
+
+    def archive(self, actor: AuthenticatedUser | None, slug: str, *, note: str = "") -> VersionView:
+        """Stop serving the article (its versions stay; a rollback serves one again)."""
+        with self._session() as s:
+            editor = self._editor(s, actor)
+            article = self._article(s, slug)
+            if article.published_version_id is None:
+                raise StudioError(f"{slug} is not published, so there is nothing to archive")
+            version = s.get(ArticleVersion, article.published_version_id)
+            assert version is not None
+            self._unpublish(s, editor, article, version, action="archived", note=note)
+            view = _view(version, slug)
+        if self.kb is not None:
+            self.kb.reload()
+        return view
+
+    def delete(self, actor: AuthenticatedUser | None, slug: str, *, confirm: str, note: str = "") -> None:
+        """Remove the article from the studio and from customers. `confirm` must repeat the slug.
+
+        Its versions are kept: old conversations still open the passages they cited, and the audit log
+        still shows what was said.
+        """
+        if confirm.strip() != slug:
+            raise StudioError(f"type the article's id ({slug}) to confirm the deletion")
+        with self._session() as s:
+            editor = self._editor(s, actor)
+            article = self._article(s, slug)
+            if article.deleted_at is not None:
+                raise StudioError(f"{slug} is already deleted")
+            if article.published_version_id is not None:
+                version = s.get(ArticleVersion, article.published_version_id)
+                assert version is not None
+                self._unpublish(s, editor, article, version, action="unpublished", note="deleted")
+            article.deleted_at, article.deleted_by = utcnow(), editor.username
+            bump_revision(s)
+            audit.record(s, actor=editor.username, action="deleted", target=slug, note=note.strip())
+        if self.kb is not None:
+            self.kb.reload()
+
+    def _unpublish(
+        self, s: Session, editor: AuthenticatedUser, article: Article, version: ArticleVersion, **what: str
+    ) -> None:
+        version.status = "archived"
+        article.published_version_id = None
+        bump_revision(s)
+        audit.record(
+            s,
+            actor=editor.username,
+            action=what["action"],
+            target=article.slug,
+            version=version.version,
+            note=what.get("note", "").strip(),
+        )
+
+    # quarantine ----------------------------------------------------------------------------------
+    def quarantined(self, actor: AuthenticatedUser | None) -> list[review.QuarantinedVersion]:
+        with self._session() as s:
+            self._editor(s, actor)
+            return review.quarantined(s)
+
+    def release(self, actor: AuthenticatedUser | None, version_id: int, *, note: str) -> PublishResult:
+        """The editor has read the findings and serves the version as it is (the note says why)."""
+        if not note.strip():
+            raise StudioError("say why the findings are acceptable (e.g. the number is our store's)")
+        with self._session() as s:
+            editor = self._editor(s, actor)
+            version, article = self._version(s, version_id)
+            if version.status != "quarantined":
+                raise StudioError(
+                    f"version {version.version} of {article.slug} is {version.status}, not quarantined"
+                )
+            try:
+                review.check_release(s, version)
+            except review.ReviewError as exc:
+                raise StudioError(str(exc)) from exc
+            version.reviewed_by, version.reviewed_at, version.review_note = (
+                editor.username,
+                utcnow(),
+                note.strip(),
+            )
+            version.status = "draft"  # publish() moves it on; the review fields say it was released
+            return self._go_live(s, editor, version, article, action="released", note=note)
+
+    def reject(self, actor: AuthenticatedUser | None, version_id: int, *, note: str) -> VersionView:
+        with self._session() as s:
+            editor = self._editor(s, actor)
+            try:
+                version = review.reject(s, version_id=version_id, editor=editor, note=note)
+            except review.ReviewError as exc:
+                raise StudioError(str(exc)) from exc
+            article = s.get(Article, version.article_id)
+            assert article is not None
+            audit.record(
+                s,
+                actor=editor.username,
+                action="rejected",
+                target=article.slug,
+                version=version.version,
+                note=note,
+            )
+            return _view(version, article.slug)
+
+    # import --------------------------------------------------------------------------------------
+    def preview_upload(
+        self, actor: AuthenticatedUser | None, filename: str, data: bytes
+    ) -> list[UploadPreview]:
+        """What importing the file would create: articles, their chunks and scan findings. Writes nothing.
+
+        Raises ArticleFormatError (with a message naming the file) for a file that cannot be read.
+        """
+        with self._session() as s:
+            self._editor(s, actor)
+            imported = parse_upload(filename, data)
+            previews = []
+            for item in imported:
+                article = s.scalar(select(Article).where(Article.slug == item.article.slug))
+                latest = self._latest(s, article) if article is not None else None
+                change = "new"
+                if latest is not None:
+                    same = latest.content_hash == content_hash(item.article) and latest.status != "archived"
+                    change = "unchanged" if same else "changed"
+                previews.append(_preview(item, self.scan(item.article), change))
+            return previews
+
+    def import_upload(
+        self, actor: AuthenticatedUser | None, filename: str, data: bytes, *, publish_now: bool = False
+    ) -> list[UploadResult]:
+        """Import every article of the file as a new draft (and publish it, when asked). An unreadable
+        file changes nothing and comes back as one `error` result with the reason."""
+        try:
+            previews = self.preview_upload(actor, filename, data)
+        except ArticleFormatError as exc:
+            return [UploadResult(filename, "", "error", message=str(exc))]
+        results = []
+        for p in previews:
+            if p.change == "unchanged":
+                results.append(
+                    UploadResult(filename, p.slug, "unchanged", message="same as the newest version")
+                )
+                continue
+            latest = self._latest_number(p.slug)
+            draft = self.save_draft(
+                actor,
+                title=p.title,
+                body=p.article.body,
+                slug=p.slug,
+                category=p.article.category,
+                tags=p.article.tags,
+                change_note=f"Imported from {filename}",
+                base_version=latest,
+                provenance={"import": filename, "format": p.format, "warnings": list(p.warnings)},
+                overwrite_draft=False,
+            )
+            if not publish_now:
+                results.append(UploadResult(filename, p.slug, "draft", draft.version, "; ".join(p.warnings)))
+                continue
+            published = self.publish(actor, draft.id, note=f"Imported from {filename}")
+            outcome = published.status
+            message = "; ".join(f"{f.kind} in {f.section!r}: {f.detail}" for f in published.findings)
+            results.append(UploadResult(filename, p.slug, outcome, draft.version, message))
+        return results
+
+    def _latest_number(self, slug: str) -> int | None:
+        with self._session() as s:
+            article = s.scalar(select(Article).where(Article.slug == slug))
+            latest = self._latest(s, article) if article is not None else None
+            return latest.version if latest is not None else None
+
+    # try a question --------------------------------------------------------------------------------
+    def try_question(
+        self, actor: AuthenticatedUser | None, question: str, *, version_id: int | None = None, k: int = 5
+    ) -> TryResult:
+        """Retrieval as a customer's question would get it, against the published content or with one
+        draft in place of its article's published version: scores, and the passage that would be cited."""
+        if not question.strip():
+            raise StudioError("type a question to try")
+        if self.kb is None:
+            raise StudioError("the knowledge base is not loaded in this process")
+        against = "published"
+        with self._session() as s:
+            self._editor(s, actor)
+            drafts, replacing = [], None
+            if version_id is not None:
+                version, article = self._version(s, version_id)
+                if article.published_version_id != version.id:
+                    drafts, replacing = version_docs(s, version.id), article.slug
+                    against = f"{version.status} v{version.version} of {article.slug}"
+        retriever = self.kb.preview(drafts, replacing=replacing) if drafts else self.kb.retriever
+        result = retriever.search(question.strip(), k=k)
+        answer = bool(result.passages) and result.confidence >= self.settings.answer_min_confidence
+        return TryResult(
+            question=question.strip(),
+            against=against,
+            passages=tuple(result.passages),
+            confidence=result.confidence,
+            would_answer=answer,
+            cited=result.passages[0] if answer else None,
+            lexical_only=result.lexical_only,
+        )
+
+
+    # what customers asked ---------------------------------------------------------------------------
+    def gaps(
+        self,
+        actor: AuthenticatedUser | None,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+    ) -> list[kb_gaps.GapGroup]:
+        """Questions the bot could not answer (or barely), grouped by meaning, most asked first."""
+        with self._session() as s:
+            self._editor(s, actor)
+            return kb_gaps.gap_report(
+                s,
+                since=since,
+                until=until,
+                min_confidence=self.settings.answer_min_confidence,
+                embedder=self.kb.embedder if self.kb is not None else None,
+                limit=limit,
+            )
+
+    def draft_from_ticket(self, actor: AuthenticatedUser | None, ticket_id: int) -> VersionView:
+        """A new draft article from a resolved handoff: the question, and the answer a person gave."""
+        with self._session() as s:
+            self._editor(s, actor)
+            try:
+                suggestion = kb_gaps.draft_from_ticket(s, ticket_id)
+            except kb_gaps.GapError as exc:
+                raise StudioError(str(exc)) from exc
+        return self.save_draft(
+            actor,
+            title=suggestion.title,
+            body=suggestion.body,
+            slug=suggestion.slug,
+            category="from-support",
+            change_note=f"Drafted from support ticket {ticket_id}",
+            provenance=suggestion.provenance,
+        )
+
+    def usage(self, actor: AuthenticatedUser | None, slug: str, *, limit: int = 50) -> kb_usage.ArticleUsage:
+        """The questions the article answered and the feedback those answers got."""
+        with self._session() as s:
+            self._editor(s, actor)
+            return kb_usage.article_usage(s, slug, limit=limit)
+
+    def usage_counts(self, actor: AuthenticatedUser | None) -> dict[str, tuple[int, int, int]]:
+        """Per article: (answers, helpful, not helpful)."""
+        with self._session() as s:
+            self._editor(s, actor)
+            return kb_usage.usage_counts(s)
+
+
+def _summary(article: Article, versions: list[ArticleVersion]) -> ArticleSummary:
+    latest = versions[-1]
+    served = next((v for v in versions if v.id == article.published_version_id), None)
+    shown = served or latest
+    if article.deleted_at is not None:
+        status = "deleted"
+    elif served is not None:
+        status = "published"
+    elif latest.status in ("quarantined", "draft") and not any(v.published_at for v in versions):
+        status = latest.status
+    else:
+        status = "archived"
+    pending = latest.status if latest.status in ("draft", "quarantined") and latest is not served else None
+    return ArticleSummary(
+        slug=article.slug,
+        title=shown.title,
+        category=shown.category,
+        tags=tuple(_tags(shown.tags)),
+        status=status,
+        published_version=served.version if served is not None else None,
+        latest_version=latest.version,
+        pending=pending if status != "deleted" else None,
+        updated_at=max(v.created_at for v in versions),
+        updated_by=latest.created_by,
+    )
+
+
+def _not_publishable(version: ArticleVersion) -> str:
+    return {
+        "published": f"version {version.version} is already published",
+        "quarantined": f"version {version.version} is quarantined: release or reject it in Quarantine",
+        "archived": f"version {version.version} is archived: use Rollback to serve it again",
+        "rejected": f"version {version.version} was rejected ({version.review_note or 'no note'})",
+    }.get(version.status, f"version {version.version} is {version.status}")
+
+
+def _preview(item: Imported, findings: list[Finding], change: str) -> UploadPreview:
+    return UploadPreview(
+        filename=item.filename,
+        format=item.format,
+        slug=item.article.slug,
+        title=item.article.title,
+        chunks=tuple(chunk_article(item.article)),
+        findings=tuple(findings),
+        warnings=tuple(item.warnings),
+        change=change,
+        article=item.article,
+    )
+
+
+def _set_content(session: Session, version: ArticleVersion, article: ParsedArticle) -> None:
+    """Replace a draft's text and chunks (drafts only: published versions are never edited)."""
+    assert version.status == "draft"
+    version.title, version.category, version.tags = article.title, article.category, ",".join(article.tags)
+    version.body, version.updated, version.content_hash = article.body, article.updated, content_hash(article)
+    for old in session.scalars(select(Chunk).where(Chunk.version_id == version.id)):
+        session.delete(old)
+    session.flush()
+    add_chunks(session, version, article)
