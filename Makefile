@@ -85,6 +85,9 @@ bench: $(STAMP)
 	  echo "The shared benchmarks are not there ($(RETRIEVAL_SET)); retrieval benchmark skipped."; exit 0; fi; \
 	set -x; $(PY) -m evals.bench retrieval --kb $(RETRIEVAL_SET)/kb.jsonl \
 	  --queries $(RETRIEVAL_SET)/queries.jsonl --json var/bench/retrieval.json
+	@if [ ! -f "$(RETRIEVAL_SET)/kb.jsonl" ]; then \
+	  echo "The shared benchmarks are not there ($(RETRIEVAL_SET)); knowledge base benchmark skipped."; exit 0; fi; \
+	set -x; $(PY) -m evals.bench kb --kb $(RETRIEVAL_SET)/kb.jsonl --json var/bench/kb.json
 
 # Picks up what pyproject.toml asks for (without the old pins), then writes every installed version.
 lock:

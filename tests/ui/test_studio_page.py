@@ -161,12 +161,14 @@ def test_try_a_question_against_a_draft_then_customer_feedback_shows_in_usage(st
     next(b for b in at.button if b.label == "Try").click().run()
     assert not at.exception
     assert "the assistant would answer, citing" in _texts(at)
-    assert list(at.dataframe[0].value["article"])[0] == draft.slug
+    assert at.dataframe[0].value["article"].iloc[0] == draft.slug
 
     svc.studio.publish(erin, draft.id)
     customer = f"c-{uuid.uuid4().hex[:8]}"
     conversation = svc.start_conversation(customer_id=customer)
-    turn = svc.send(conversation_id=conversation, customer_id=customer, text="How much does gift wrapping cost?")
+    turn = svc.send(
+        conversation_id=conversation, customer_id=customer, text="How much does gift wrapping cost?"
+    )
     assert turn.reply.citations
     svc.feedback(
         conversation_id=conversation,
@@ -177,8 +179,6 @@ def test_try_a_question_against_a_draft_then_customer_feedback_shows_in_usage(st
     )
     at = _studio()
     _click(at, f"open-{draft.slug}")
-    text = _texts(at)
-    assert "Answers citing it" in text or at.metric
     assert [m.value for m in at.metric] == ["1", "0", "1"]
     usage = at.dataframe[0].value
     assert list(usage["rating"]) == ["👎"]
