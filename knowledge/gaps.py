@@ -188,10 +188,44 @@ def _gap_rows(
     rows: list[tuple[int, str, str, datetime, str, float | None, str | None]] = []
     seen: set[int] = set()
     for row in session.execute(stmt).tuples():
-        if row[0] not in seen:  # a message has one turn record; a replayed spool entry must not count twice
+        if row[0] not in seen:  # one turn record per message is the rule; a question never counts twice
             seen.add(row[0])
             rows.append(row)
     return rows
+
+
+def _questions(
+    session: Session, *, since: datetime | None, until: datetime | None, min_confidence: float
+) -> tuple[list[GapQuestion], dict[int, str]]:
+    """The gap questions, and the status of each ticket they link to."""
+    rows = _gap_rows(session, since=since, until=until, min_confidence=min_confidence)
+    if not rows:
+        return [], {}
+    earliest = rows[0][3]
+    tickets = _tickets_by_conversation(session, sorted({r[1] for r in rows}), earliest)
+    questions, statuses = [], {}
+    for message_id, conversation_id, content, at, outcome, confidence, reason in rows:
+        kind = _gap_kind(outcome, confidence, reason, min_confidence)
+        if kind is None:
+            continue
+        ticket_id = None
+        later = tickets.get(conversation_id, [])
+        i = bisect_left(later, (at,))
+        if i < len(later):
+            _, ticket_id, statuses[ticket_id] = later[i]
+        questions.append(
+            GapQuestion(
+                message_id=message_id,
+                conversation_id=conversation_id,
+                text=redact(content),
+                at=at,
+                outcome=kind,
+                confidence=confidence,
+                handoff_reason=reason,
+                ticket_id=ticket_id,
+            )
+        )
+    return questions, statuses
 
 
 def gap_questions(
@@ -205,34 +239,7 @@ def gap_questions(
 
     `min_confidence` is the answer floor (Settings.answer_min_confidence): answers below it count as gaps.
     """
-    rows = _gap_rows(session, since=since, until=until, min_confidence=min_confidence)
-    if not rows:
-        return []
-    earliest = rows[0][3]
-    tickets = _tickets_by_conversation(session, sorted({r[1] for r in rows}), earliest)
-    questions = []
-    for message_id, conversation_id, content, at, outcome, confidence, reason in rows:
-        kind = _gap_kind(outcome, confidence, reason, min_confidence)
-        if kind is None:
-            continue
-        ticket_id = None
-        later = tickets.get(conversation_id, [])
-        i = bisect_left(later, (at,))
-        if i < len(later):
-            ticket_id = later[i][1]
-        questions.append(
-            GapQuestion(
-                message_id=message_id,
-                conversation_id=conversation_id,
-                text=redact(content),
-                at=at,
-                outcome=kind,
-                confidence=confidence,
-                handoff_reason=reason,
-                ticket_id=ticket_id,
-            )
-        )
-    return questions
+    return _questions(session, since=since, until=until, min_confidence=min_confidence)[0]
 
 
 # grouping ----------------------------------------------------------------------------------------------
@@ -257,22 +264,24 @@ def _cluster_dense(
     row = {text: i for i, text in enumerate(texts)}
     vecs = np.asarray([vectors[row[_words_only(q.text)]] for q in questions], dtype=np.float32)
     sums = np.zeros_like(vecs)
+    norms = np.ones(len(vecs), dtype=np.float32)
     members: list[list[int]] = []
     for i, v in enumerate(vecs):
         g = len(members)
         if g:
-            norms = np.linalg.norm(sums[:g], axis=1)
-            sims = (sums[:g] @ v) / np.maximum(norms, 1e-12)
+            sims = (sums[:g] @ v) / norms[:g]
             best = int(np.argmax(sims))
             if sims[best] >= similarity:
                 members[best].append(i)
                 sums[best] += v
+                norms[best] = max(float(np.linalg.norm(sums[best])), 1e-12)
                 continue
         members.append([i])
         sums[g] = v
+        norms[g] = max(float(np.linalg.norm(v)), 1e-12)
     groups = []
     for g, idx in enumerate(members):
-        centroid = sums[g] / max(float(np.linalg.norm(sums[g])), 1e-12)
+        centroid = sums[g] / norms[g]
         scores = [float(vecs[i] @ centroid) for i in idx]
         groups.append((idx, _pick_label([questions[i] for i in idx], scores)))
     return groups
@@ -335,14 +344,6 @@ def _group(members: Sequence[GapQuestion], label: str, statuses: dict[int, str])
     )
 
 
-def _statuses(session: Session, ticket_ids: Sequence[int]) -> dict[int, str]:
-    found: dict[int, str] = {}
-    for batch in _batches(ticket_ids):
-        rows = session.execute(select(Ticket.id, Ticket.status).where(Ticket.id.in_(batch)))
-        found.update(rows.tuples().all())
-    return found
-
-
 def gap_report(
     session: Session,
     *,
@@ -358,7 +359,7 @@ def gap_report(
     With an embedder, questions whose cosine similarity to a group's centroid is at least `similarity` join
     it; without one, questions sharing at least half their words (Jaccard) do.
     """
-    questions = gap_questions(session, since=since, until=until, min_confidence=min_confidence)
+    questions, statuses = _questions(session, since=since, until=until, min_confidence=min_confidence)
     if not questions:
         return []
     clusters = (
@@ -366,7 +367,6 @@ def gap_report(
         if embedder is not None
         else _cluster_lexical(questions)
     )
-    statuses = _statuses(session, sorted({q.ticket_id for q in questions if q.ticket_id is not None}))
     groups = [_group([questions[i] for i in idx], label, statuses) for idx, label in clusters]
     groups.sort(key=lambda g: g.label)
     groups.sort(key=lambda g: (g.count, g.last_seen), reverse=True)

@@ -12,6 +12,7 @@ from agent.guards.retrieval import screen_passages
 from agent.history import earlier_turns
 from agent.nodes._timing import timed
 from agent.state import TurnState
+from core.pii import TOKEN_RE
 
 logger = logging.getLogger(__name__)
 
@@ -22,8 +23,10 @@ LEXICAL_ONLY = "vector index unavailable; lexical retrieval only"
 def retrieve(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
     kb = runtime.context.kb
     query = state.get("search_query") or state["text"]
+    # "[EMAIL_1]" says nothing about the question but reads as the word "email" to both retrievers.
+    words = TOKEN_RE.sub(" ", query).strip() or query
     try:
-        result = kb.search(query, history=earlier_turns(state.get("messages", [])))
+        result = kb.search(words, history=earlier_turns(state.get("messages", [])))
     except Exception:  # nothing to retrieve from at all: the Offline rung, never an invented answer
         logger.exception("knowledge retrieval failed conversation=%s", state.get("conversation_id"))
         return {
@@ -36,7 +39,7 @@ def retrieve(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
     confidence = result.confidence if passages else 0.0
     verdict: dict[str, Any] = {
         "lexical_only": result.lexical_only,
-        "query_expanded": result.query != query,
+        "query_expanded": result.query != words,
         "rewritten": query != state["text"],
     }
     if dropped:

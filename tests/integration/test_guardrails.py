@@ -294,3 +294,16 @@ def test_a_reveal_without_the_recorded_event_is_refused_and_the_note_is_masked(s
         svc.desk.ticket(me, ticket_id, reveal=True)
     view = svc.desk.ticket(me, ticket_id)
     assert view.note is not None and CARD not in view.note and "[CARD_1]" in view.note
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Is there a loyalty points program?", "How long do refunds take to reach my card?"],
+)
+def test_personal_data_in_a_question_does_not_steer_retrieval(settings, demo_service, question):
+    """The masked "[EMAIL_1]" must not pull the search towards articles about e-mail."""
+    (plain,) = _ask(demo_service, question)
+    (with_email,) = _ask(demo_service, f"{question} Reply to jane.doe@example.com please.")
+    assert with_email.outcome == plain.outcome
+    first, second = (_record(settings, r.message.id) for r in (plain, with_email))
+    assert second.passages[0]["id"] == first.passages[0]["id"]
