@@ -18,6 +18,7 @@ from core.config import get_settings
 from core.db import session_scope
 from core.logging import configure_logging
 from core.users import PermissionDenied
+from knowledge.chunking import slugify
 from knowledge.importers import MAX_UPLOAD_BYTES, SUPPORTED_SUFFIXES
 from knowledge.review import login_editor, read_password
 from knowledge.service import KnowledgeBase
@@ -25,8 +26,21 @@ from knowledge.studio import Studio
 
 
 def files_in(folder: Path, *, recursive: bool) -> list[Path]:
+    """The importable files, never following a symbolic link (it could point anywhere on the machine)."""
     pattern = "**/*" if recursive else "*"
-    return sorted(p for p in folder.glob(pattern) if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES)
+    return sorted(
+        p
+        for p in folder.glob(pattern)
+        if p.suffix.lower() in SUPPORTED_SUFFIXES
+        and not p.is_symlink()
+        and not any(parent.is_symlink() for parent in p.relative_to(folder).parents if parent != Path("."))
+        and p.is_file()
+    )
+
+
+def slug_for(folder: Path, path: Path) -> str:
+    """The article id: the file name, with its sub-folders in front (`guides/returns.md`: guides-returns)."""
+    return slugify(str(path.relative_to(folder).with_suffix("")))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,12 +75,24 @@ def main(argv: list[str] | None = None) -> int:
         kb.refresh()
     studio = Studio(settings, kb=kb if args.publish else None)
     outcomes: Counter[str] = Counter()
+    seen: dict[str, Path] = {}
     for path in files:
+        slug = slug_for(args.folder, path)
+        if slug in seen:
+            print(
+                f"error      {path}: the same article id ({slug}) as {seen[slug]}; rename one",
+                file=sys.stderr,
+            )
+            outcomes["error"] += 1
+            continue
+        seen[slug] = path
         if path.stat().st_size > MAX_UPLOAD_BYTES:
             print(f"error      {path.name}: over {MAX_UPLOAD_BYTES // (1024 * 1024)} MB", file=sys.stderr)
             outcomes["error"] += 1
             continue
-        for r in studio.import_upload(editor, path.name, path.read_bytes(), publish_now=args.publish):
+        for r in studio.import_upload(
+            editor, path.name, path.read_bytes(), publish_now=args.publish, slug=slug
+        ):
             outcomes[r.outcome] += 1
             where = f"{r.slug} v{r.version}" if r.version else r.slug
             line = f"{r.outcome:<11}{path.name}" + (f" -> {where}" if where else "")

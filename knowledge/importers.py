@@ -531,6 +531,8 @@ def _pdf_markdown(
     warnings: list[str] = []
     _drop_page_furniture(pages, warnings)
     lines = [line for page in pages for line in page]
+    if not lines:
+        raise ArticleFormatError("only page numbers and running headers or footers, no article text")
     weight: Counter[float] = Counter()
     for line in lines:
         weight[line.size] += len(line.text)
@@ -595,7 +597,10 @@ def _pdf(upload: _Upload) -> list[Imported]:
             " document"
         )
     empty = [str(number) for number, lines in enumerate(pages, start=1) if not lines]
-    title, body, warnings = _pdf_markdown(pages, meta_title, upload.stem_title)
+    try:
+        title, body, warnings = _pdf_markdown(pages, meta_title, upload.stem_title)
+    except ArticleFormatError as exc:
+        raise upload.error(f" has {exc}; export the article's text as PDF again") from exc
     if empty:
         warnings.insert(0, f"page(s) {', '.join(empty)} have no text (scanned images?) and were not imported")
     return [upload.finish(title=title, body=body, extra={"pages": len(pages)}, warnings=warnings)]

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from core.config import Settings, get_settings
 from core.db import session_scope
 from core.logging import configure_logging
+from knowledge import audit
 from knowledge.embeddings import EmbeddingUnavailable
 from knowledge.indexing import build_index
 from knowledge.models import Article, ArticleVersion, Chunk
@@ -98,6 +99,10 @@ def check_store(session: Session, *, repair: bool) -> tuple[list[str], list[str]
             if repair:
                 version.status = "archived"
                 repairs.append(f"{slug} v{version.version}: marked archived")
+    for line in repairs:
+        audit.record(
+            session, actor="reindex", action="repaired", target=line.split(" ")[0].rstrip(":"), note=line
+        )
     if changed:
         bump_revision(session)
     return problems, repairs

@@ -23,6 +23,7 @@ from core.config import get_settings
 from core.db import session_scope, utcnow
 from core.logging import configure_logging
 from core.users import AuthenticatedUser, PermissionDenied, Role, UnknownUser, authenticate, require_role
+from knowledge import audit
 from knowledge.models import Article, ArticleVersion
 from knowledge.store import publish
 
@@ -75,7 +76,9 @@ def release(
     version = _held(session, version_id)
     check_release(session, version)
     version.reviewed_by, version.reviewed_at, version.review_note = editor.username, utcnow(), note or None
-    return publish(session, version_id=version.id)
+    published = publish(session, version_id=version.id)
+    _audit(session, editor, "released", version, note)
+    return published
 
 
 def check_release(session: Session, version: ArticleVersion) -> None:
@@ -100,7 +103,23 @@ def reject(session: Session, *, version_id: int, editor: AuthenticatedUser, note
     version = _held(session, version_id)
     version.status = "rejected"
     version.reviewed_by, version.reviewed_at, version.review_note = editor.username, utcnow(), note.strip()
+    _audit(session, editor, "rejected", version, note)
     return version
+
+
+def _audit(
+    session: Session, editor: AuthenticatedUser, action: str, version: ArticleVersion, note: str
+) -> None:
+    article = session.get(Article, version.article_id)
+    assert article is not None  # the foreign key
+    audit.record(
+        session,
+        actor=editor.username,
+        action=action,
+        target=article.slug,
+        version=version.version,
+        note=note.strip(),
+    )
 
 
 def read_password(from_stdin: bool) -> str:

@@ -32,6 +32,10 @@ def main(argv: list[str] | None = None) -> int:
         report = import_markdown(session, args.content.glob("*.md"), public_contacts=contacts)
     for slug in report.quarantined:
         print(f"quarantined {slug}: held for an editor (python -m knowledge.review list)", file=sys.stderr)
+    for slug in report.kept:
+        print(
+            f"kept {slug}: changed by an editor in the studio, so the file is not imported", file=sys.stderr
+        )
     for err in report.errors:
         print(f"skipped {err}", file=sys.stderr)
     print(

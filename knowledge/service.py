@@ -162,6 +162,10 @@ class KnowledgeBase:
         self._staged.update(d.id for d in todo)
         return len(todo)
 
+    def unstage(self, ids: Iterable[str]) -> None:
+        """Forget a staging whose publish failed: its chunks are not served, and may be removed as orphans."""
+        self._staged.difference_update(ids)
+
     def reload(self) -> ReloadStats:
         """Bring this process up to the published state in SQL, touching only the chunks that changed."""
         t0 = time.perf_counter()
@@ -182,11 +186,13 @@ class KnowledgeBase:
         return ReloadStats(len(docs), len(added), len(removed), embedded, time.perf_counter() - t0)
 
     def _sync_changes(self, vector: VectorIndex, added: list[Doc], removed: list[str]) -> int:
+        # What this process staged should be there, unless a `reindex --verify` ran in between and removed
+        # it as an orphan: checked, not trusted.
+        present = vector.present([d.id for d in added])
         if self.settings.chroma_url:  # a shared server: whoever published has embedded them already
-            present = vector.present([d.id for d in added])
-            todo = [d for d in added if d.id not in present and d.id not in self._staged]
+            todo = [d for d in added if d.id not in present]
         else:  # an embedded index is per process: another process's upserts are not in our copy
-            todo = [d for d in added if d.id not in self._staged]
+            todo = [d for d in added if d.id not in self._staged or d.id not in present]
         if todo:
             _upsert(vector, self.embedder, todo)
         if removed:

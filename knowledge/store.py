@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from core.config import get_settings
 from core.db import utcnow
 from core.policy import load_policy
+from knowledge import audit
 from knowledge.chunking import ArticleFormatError, ParsedArticle, chunk_article, parse_markdown, slugify
 from knowledge.models import Article, ArticleVersion, Chunk, KbState
 from knowledge.scan import scan_sections
@@ -33,6 +34,8 @@ class ImportReport:
     """Slugs whose text an editor already rejected: not imported again."""
     quarantined: list[str] = field(default_factory=list)
     """Slugs whose new version the ingestion scan held back for an editor (knowledge/review.py)."""
+    kept: list[str] = field(default_factory=list)
+    """Slugs an editor has taken over in the studio (edited, archived or deleted): the file is ignored."""
 
 
 def content_hash(article: ParsedArticle) -> str:
@@ -143,6 +146,14 @@ def publish(session: Session, *, version_id: int) -> ArticleVersion:
     ):
         stale.status = "rejected"
         stale.review_note = f"superseded by version {version.version}"
+        audit.record(
+            session,
+            actor="system",
+            action="rejected",
+            target=article.slug,
+            version=stale.version,
+            note=stale.review_note,
+        )
     bump_revision(session)
     return version
 
@@ -171,6 +182,9 @@ def import_markdown(
         except (ArticleFormatError, UnicodeDecodeError) as exc:
             report.errors.append(f"{path.name}: {exc}")
             continue
+        if _taken_over(session, slug, path.name):
+            report.kept.append(slug)
+            continue
         current = session.scalar(
             select(ArticleVersion)
             .join(Article, Article.published_version_id == ArticleVersion.id)
@@ -198,10 +212,33 @@ def import_markdown(
             version.scan = [f.as_dict() for f in findings]
             logger.warning("article %s v%s quarantined: %d findings", slug, version.version, len(findings))
             report.quarantined.append(slug)
+            audit.record(session, actor=author, action="quarantined", target=slug, version=version.version)
             continue
         publish(session, version_id=version.id)
         (report.updated if current is not None else report.created).append(slug)
+        audit.record(
+            session, actor=author, action="imported", target=slug, version=version.version, file=path.name
+        )
     return report
+
+
+def _taken_over(session: Session, slug: str, filename: str) -> bool:
+    """Whether editors changed the article since it was last imported from `filename`: a studio version
+    (or rollback), an archive or a delete. Re-importing the file must not undo their work."""
+    article = session.scalar(select(Article).where(Article.slug == slug))
+    if article is None:
+        return False
+    if article.deleted_at is not None:
+        return True
+    latest = session.scalar(
+        select(ArticleVersion)
+        .where(ArticleVersion.article_id == article.id)
+        .order_by(ArticleVersion.version.desc())
+        .limit(1)
+    )
+    if latest is None:
+        return False
+    return latest.source != filename or (latest.status == "archived" and article.published_version_id is None)
 
 
 def published_docs(session: Session) -> list[Doc]:

@@ -12,12 +12,14 @@ from __future__ import annotations
 import difflib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.config import Settings
@@ -30,10 +32,10 @@ from knowledge import gaps as kb_gaps
 from knowledge import usage as kb_usage
 from knowledge.chunking import ArticleFormatError, ChunkDraft, ParsedArticle, chunk_article, slugify
 from knowledge.importers import Imported, parse_upload
-from knowledge.models import Article, ArticleVersion, Chunk
+from knowledge.models import Article, ArticleVersion
 from knowledge.scan import Finding, scan_sections
 from knowledge.service import KnowledgeBase
-from knowledge.store import add_chunks, bump_revision, content_hash, create_version, publish, version_docs
+from knowledge.store import bump_revision, create_version, publish, version_docs
 from knowledge.types import Passage
 
 logger = logging.getLogger(__name__)
@@ -199,18 +201,38 @@ class Studio:
             AuthenticatedUser(row.id, row.username, row.display_name, Role(row.role)), Role.EDITOR
         )
 
-    def _article(self, session: Session, slug: str) -> Article:
-        article = session.scalar(select(Article).where(Article.slug == slug))
+    @contextmanager
+    def _writing(self) -> Iterator[Session]:
+        """A session for a change. A concurrent change that won a uniqueness race is the editor's to retry."""
+        try:
+            with self._session() as s:
+                yield s
+        except IntegrityError as exc:
+            raise StudioError(
+                "someone else changed this article at the same moment; reload and try again"
+            ) from exc
+
+    def _find(self, session: Session, slug: str | None, *, lock: bool = False) -> Article | None:
+        """The article; `lock` holds its row until commit (PostgreSQL), so changes to one article queue up."""
+        query = select(Article).where(Article.slug == slug)
+        return session.scalar(query.with_for_update() if lock else query)
+
+    def _article(self, session: Session, slug: str, *, lock: bool = False) -> Article:
+        article = self._find(session, slug, lock=lock)
         if article is None:
             raise StudioError(f"there is no article {slug!r}")
         return article
 
-    def _version(self, session: Session, version_id: int) -> tuple[ArticleVersion, Article]:
+    def _version(
+        self, session: Session, version_id: int, *, lock: bool = False
+    ) -> tuple[ArticleVersion, Article]:
         version = session.get(ArticleVersion, version_id)
         if version is None:
             raise StudioError(f"there is no article version {version_id}")
-        article = session.get(Article, version.article_id)
+        article = session.get(Article, version.article_id, with_for_update=lock, populate_existing=lock)
         assert article is not None  # the foreign key
+        if lock:  # what another transaction committed while we waited for the lock
+            session.refresh(version)
         return version, article
 
     def _latest(self, session: Session, article: Article) -> ArticleVersion | None:
@@ -344,14 +366,12 @@ class Studio:
         change_note: str = "",
         base_version: int | None = None,
         provenance: dict[str, Any] | None = None,
-        overwrite_draft: bool = True,
     ) -> VersionView:
-        """Save the editor's text as a draft (nothing changes for customers).
+        """Save the editor's text as a new draft version (nothing changes for customers).
 
-        A new slug (or none: one is made from the title) creates the article. `base_version` is the version
-        the editor opened: if the article moved on since, the save is refused rather than losing someone's
-        work. Saving over the draft one opened updates that draft (unless `overwrite_draft` is False, as for
-        imports); otherwise a new draft version is added.
+        A new slug (or none: one is made from the title) creates the article. `base_version` is the newest
+        version the editor saw: if anyone saved since, the save is refused rather than losing their work.
+        Versions are never edited, so every save is a version and this check sees every other save.
         """
         title, body = title.strip(), body.strip()
         if not title:
@@ -362,15 +382,16 @@ class Studio:
             raise StudioError(
                 f"the article is {len(body):,} characters; split it (at most {MAX_BODY_CHARS:,})"
             )
-        with self._session() as s:
+        with self._writing() as s:
             editor = self._editor(s, actor)
-            article = s.scalar(select(Article).where(Article.slug == slug)) if slug else None
+            article = self._find(s, slug, lock=True) if slug else None
             if slug and article is None and base_version is not None:
                 raise StudioError(f"there is no article {slug!r}")
             if article is None:
                 slug = self._free_slug(s, slug or slugify(title))
             elif article.deleted_at is not None:  # writing a deleted article brings it back (as a draft)
                 article.deleted_at = article.deleted_by = None
+                audit.record(s, actor=editor.username, action="restored", target=article.slug)
             assert slug is not None
             parsed = ParsedArticle(
                 slug=slug,
@@ -389,16 +410,10 @@ class Studio:
                     f"({latest.status}). Reload it and apply your edits again."
                 )
             findings = self.scan(parsed)
-            if latest is not None and latest.status == "draft" and overwrite_draft:
-                version = latest
-                _set_content(s, version, parsed)
-                version.created_by = editor.username
-                version.created_at = utcnow()
-            else:
-                version = create_version(s, article=parsed, source="studio", author=editor.username)
-                version.based_on = latest.version if latest is not None else None
-            version.change_note = change_note.strip() or version.change_note
-            version.provenance = provenance or version.provenance
+            version = create_version(s, article=parsed, source="studio", author=editor.username)
+            version.based_on = latest.version if latest is not None else None
+            version.change_note = change_note.strip() or None
+            version.provenance = provenance
             version.scan = [f.as_dict() for f in findings]
             audit.record(
                 s,
@@ -421,11 +436,12 @@ class Studio:
 
     def publish(self, actor: AuthenticatedUser | None, version_id: int, *, note: str = "") -> PublishResult:
         """Serve this draft to customers. Findings of the ingestion scan quarantine it instead."""
-        with self._session() as s:
+        with self._writing() as s:
             editor = self._editor(s, actor)
-            version, article = self._version(s, version_id)
+            version, article = self._version(s, version_id, lock=True)
             if version.status != "draft":
                 raise StudioError(_not_publishable(version))
+            self._check_newest(s, article, version)
             findings = self.scan(_parsed(version, article.slug))
             if findings:
                 version.status = "quarantined"
@@ -440,6 +456,19 @@ class Studio:
                 )
                 return PublishResult(_view(version, article.slug), "quarantined", tuple(findings))
             return self._go_live(s, editor, version, article, action="published", note=note)
+
+    def _check_newest(self, s: Session, article: Article, version: ArticleVersion) -> None:
+        """Only the newest version can go live: an older draft would silently undo what came after it."""
+        latest = self._latest(s, article)
+        if latest is not None and latest.version > version.version:
+            raise StudioError(
+                f"version {version.version} is not the newest of {article.slug} "
+                f"(version {latest.version} is, {latest.status}); open the article again"
+            )
+
+    def _stage(self, s: Session, version_id: int) -> int:
+        """Embed a version's chunks into the index before anything is written (see `_go_live`)."""
+        return self.kb.stage(version_docs(s, version_id)) if self.kb is not None else 0
 
     def _go_live(
         self,
@@ -458,24 +487,30 @@ class Studio:
         """
         t0 = time.perf_counter()
         previous = article.published_version_id
-        embedded = self.kb.stage(version_docs(s, version.id)) if self.kb is not None else 0
+        docs = version_docs(s, version.id)
+        embedded = self.kb.stage(docs) if self.kb is not None else 0
         t1 = time.perf_counter()
-        self._pause("staged")
-        publish(s, version_id=version.id)
-        audit.record(
-            s,
-            actor=editor.username,
-            action=action,
-            target=article.slug,
-            version=version.version,
-            previous_version_id=previous,
-            note=note.strip(),
-            **detail,
-        )
-        s.flush()
-        self._pause("before_commit")
-        view = _view(version, article.slug)
-        s.commit()
+        try:
+            self._pause("staged")
+            publish(s, version_id=version.id)
+            audit.record(
+                s,
+                actor=editor.username,
+                action=action,
+                target=article.slug,
+                version=version.version,
+                previous_version_id=previous,
+                note=note.strip(),
+                **detail,
+            )
+            s.flush()
+            self._pause("before_commit")
+            view = _view(version, article.slug)
+            s.commit()
+        except BaseException:
+            if self.kb is not None:  # nothing was served: the next attempt must embed these again
+                self.kb.unstage(d.id for d in docs)
+            raise
         t2 = time.perf_counter()
         self._pause("committed")
         if self.kb is not None:
@@ -494,9 +529,9 @@ class Studio:
 
         Only a version that was published before can be restored: its text was reviewed then.
         """
-        with self._session() as s:
+        with self._writing() as s:
             editor = self._editor(s, actor)
-            article = self._article(s, slug)
+            article = self._article(s, slug, lock=True)
             source = s.scalar(
                 select(ArticleVersion).where(
                     ArticleVersion.article_id == article.id, ArticleVersion.version == to_version
@@ -510,6 +545,7 @@ class Studio:
                 )
             if article.published_version_id == source.id:
                 raise StudioError(f"version {to_version} is the one being served already")
+            self._stage(s, source.id)  # the same text has the same chunk ids: embedded before any write
             restored = create_version(
                 s, article=_parsed(source, slug), source="rollback", author=editor.username
             )
@@ -523,9 +559,9 @@ class Studio:
 
     def archive(self, actor: AuthenticatedUser | None, slug: str, *, note: str = "") -> VersionView:
         """Stop serving the article (its versions stay; a rollback serves one again)."""
-        with self._session() as s:
+        with self._writing() as s:
             editor = self._editor(s, actor)
-            article = self._article(s, slug)
+            article = self._article(s, slug, lock=True)
             if article.published_version_id is None:
                 raise StudioError(f"{slug} is not published, so there is nothing to archive")
             version = s.get(ArticleVersion, article.published_version_id)
@@ -544,9 +580,9 @@ class Studio:
         """
         if confirm.strip() != slug:
             raise StudioError(f"type the article's id ({slug}) to confirm the deletion")
-        with self._session() as s:
+        with self._writing() as s:
             editor = self._editor(s, actor)
-            article = self._article(s, slug)
+            article = self._article(s, slug, lock=True)
             if article.deleted_at is not None:
                 raise StudioError(f"{slug} is already deleted")
             if article.published_version_id is not None:
@@ -584,9 +620,9 @@ class Studio:
         """The editor has read the findings and serves the version as it is (the note says why)."""
         if not note.strip():
             raise StudioError("say why the findings are acceptable (e.g. the number is our store's)")
-        with self._session() as s:
+        with self._writing() as s:
             editor = self._editor(s, actor)
-            version, article = self._version(s, version_id)
+            version, article = self._version(s, version_id, lock=True)
             if version.status != "quarantined":
                 raise StudioError(
                     f"version {version.version} of {article.slug} is {version.status}, not quarantined"
@@ -595,6 +631,8 @@ class Studio:
                 review.check_release(s, version)
             except review.ReviewError as exc:
                 raise StudioError(str(exc)) from exc
+            self._check_newest(s, article, version)
+            self._stage(s, version.id)
             version.reviewed_by, version.reviewed_at, version.review_note = (
                 editor.username,
                 utcnow(),
@@ -604,27 +642,20 @@ class Studio:
             return self._go_live(s, editor, version, article, action="released", note=note)
 
     def reject(self, actor: AuthenticatedUser | None, version_id: int, *, note: str) -> VersionView:
-        with self._session() as s:
+        with self._writing() as s:
             editor = self._editor(s, actor)
+            self._version(s, version_id, lock=True)
             try:
                 version = review.reject(s, version_id=version_id, editor=editor, note=note)
             except review.ReviewError as exc:
                 raise StudioError(str(exc)) from exc
             article = s.get(Article, version.article_id)
             assert article is not None
-            audit.record(
-                s,
-                actor=editor.username,
-                action="rejected",
-                target=article.slug,
-                version=version.version,
-                note=note,
-            )
             return _view(version, article.slug)
 
     # import --------------------------------------------------------------------------------------
     def preview_upload(
-        self, actor: AuthenticatedUser | None, filename: str, data: bytes
+        self, actor: AuthenticatedUser | None, filename: str, data: bytes, *, slug: str | None = None
     ) -> list[UploadPreview]:
         """What importing the file would create: articles, their chunks and scan findings. Writes nothing.
 
@@ -632,35 +663,59 @@ class Studio:
         """
         with self._session() as s:
             self._editor(s, actor)
-            imported = parse_upload(filename, data)
+            imported = parse_upload(filename, data, slug=slug)
             previews = []
             for item in imported:
                 article = s.scalar(select(Article).where(Article.slug == item.article.slug))
                 latest = self._latest(s, article) if article is not None else None
                 change = "new"
-                if latest is not None:
-                    same = latest.content_hash == content_hash(item.article) and latest.status != "archived"
-                    change = "unchanged" if same else "changed"
+                if latest is not None:  # what customers would read: the title and the text
+                    same = (latest.title, latest.body) == (
+                        item.article.title.strip(),
+                        item.article.body.strip(),
+                    )
+                    change = "unchanged" if same and latest.status != "archived" else "changed"
                 previews.append(_preview(item, self.scan(item.article), change))
             return previews
 
     def import_upload(
-        self, actor: AuthenticatedUser | None, filename: str, data: bytes, *, publish_now: bool = False
+        self,
+        actor: AuthenticatedUser | None,
+        filename: str,
+        data: bytes,
+        *,
+        publish_now: bool = False,
+        slug: str | None = None,
     ) -> list[UploadResult]:
         """Import every article of the file as a new draft (and publish it, when asked). An unreadable
         file changes nothing and comes back as one `error` result with the reason."""
         try:
-            previews = self.preview_upload(actor, filename, data)
+            previews = self.preview_upload(actor, filename, data, slug=slug)
         except ArticleFormatError as exc:
             return [UploadResult(filename, "", "error", message=str(exc))]
         results = []
         for p in previews:
-            if p.change == "unchanged":
-                results.append(
-                    UploadResult(filename, p.slug, "unchanged", message="same as the newest version")
-                )
-                continue
-            latest = self._latest_number(p.slug)
+            try:
+                results.append(self._import_one(actor, p, publish_now=publish_now))
+            except StudioError as exc:  # this article is not imported; the file's others still are
+                results.append(UploadResult(filename, p.slug, "error", message=str(exc)))
+        return results
+
+    def _import_one(
+        self, actor: AuthenticatedUser | None, p: UploadPreview, *, publish_now: bool
+    ) -> UploadResult:
+        note = f"Imported from {p.filename}"
+        with self._session() as s:
+            article = s.scalar(select(Article).where(Article.slug == p.slug))
+            latest = self._latest(s, article) if article is not None else None
+            base, pending = (
+                (latest.version, latest.id if latest.status == "draft" else None) if latest else (None, None)
+            )
+        if p.change == "unchanged" and not (publish_now and pending is not None):
+            return UploadResult(p.filename, p.slug, "unchanged", base, "same as the newest version")
+        if p.change == "unchanged":  # the same text waits as a draft: publishing it is what was asked
+            draft_id, number = pending, base
+        else:
             draft = self.save_draft(
                 actor,
                 title=p.title,
@@ -668,25 +723,17 @@ class Studio:
                 slug=p.slug,
                 category=p.article.category,
                 tags=p.article.tags,
-                change_note=f"Imported from {filename}",
-                base_version=latest,
-                provenance={"import": filename, "format": p.format, "warnings": list(p.warnings)},
-                overwrite_draft=False,
+                change_note=note,
+                base_version=base,
+                provenance={"import": p.filename, "format": p.format, "warnings": list(p.warnings)},
             )
-            if not publish_now:
-                results.append(UploadResult(filename, p.slug, "draft", draft.version, "; ".join(p.warnings)))
-                continue
-            published = self.publish(actor, draft.id, note=f"Imported from {filename}")
-            outcome = published.status
-            message = "; ".join(f"{f.kind} in {f.section!r}: {f.detail}" for f in published.findings)
-            results.append(UploadResult(filename, p.slug, outcome, draft.version, message))
-        return results
-
-    def _latest_number(self, slug: str) -> int | None:
-        with self._session() as s:
-            article = s.scalar(select(Article).where(Article.slug == slug))
-            latest = self._latest(s, article) if article is not None else None
-            return latest.version if latest is not None else None
+            draft_id, number = draft.id, draft.version
+        if not publish_now:
+            return UploadResult(p.filename, p.slug, "draft", number, "; ".join(p.warnings))
+        assert draft_id is not None
+        published = self.publish(actor, draft_id, note=note)
+        message = "; ".join(f"{f.kind} in {f.section!r}: {f.detail}" for f in published.findings)
+        return UploadResult(p.filename, p.slug, published.status, number, message)
 
     # try a question --------------------------------------------------------------------------------
     def try_question(
@@ -707,6 +754,7 @@ class Studio:
                 if article.published_version_id != version.id:
                     drafts, replacing = version_docs(s, version.id), article.slug
                     against = f"{version.status} v{version.version} of {article.slug}"
+        self.kb.maybe_reload()  # a publish from another process or replica counts too
         retriever = self.kb.preview(drafts, replacing=replacing) if drafts else self.kb.retriever
         result = retriever.search(question.strip(), k=k)
         answer = bool(result.passages) and result.confidence >= self.settings.answer_min_confidence
@@ -719,7 +767,6 @@ class Studio:
             cited=result.passages[0] if answer else None,
             lexical_only=result.lexical_only,
         )
-
 
     # what customers asked ---------------------------------------------------------------------------
     def gaps(
@@ -821,14 +868,3 @@ def _preview(item: Imported, findings: list[Finding], change: str) -> UploadPrev
         change=change,
         article=item.article,
     )
-
-
-def _set_content(session: Session, version: ArticleVersion, article: ParsedArticle) -> None:
-    """Replace a draft's text and chunks (drafts only: published versions are never edited)."""
-    assert version.status == "draft"
-    version.title, version.category, version.tags = article.title, article.category, ",".join(article.tags)
-    version.body, version.updated, version.content_hash = article.body, article.updated, content_hash(article)
-    for old in session.scalars(select(Chunk).where(Chunk.version_id == version.id)):
-        session.delete(old)
-    session.flush()
-    add_chunks(session, version, article)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
 from urllib.parse import urlencode
 
 import streamlit as st
@@ -148,3 +150,12 @@ def logout_button(*keys: str) -> None:
         for key in ("user", *keys):
             st.session_state.pop(key, None)
         st.rerun()
+
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!<>|~$:])")
+
+
+def plain(text: Any) -> str:
+    """Text from outside (customers, imported files) inside Markdown, escaped: no planted links, images,
+    raw HTML or formatting on a staff member's screen."""
+    return _MARKDOWN.sub(r"\\\1", str(text))

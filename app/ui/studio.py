@@ -12,7 +12,7 @@ from typing import Any
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.ui.common import logout_button, require_login, service
+from app.ui.common import logout_button, plain, require_login, service
 from core.db import DatabaseUnavailable
 from core.faults import DependencyFault
 from core.users import PermissionDenied, Role
@@ -117,7 +117,7 @@ def _article_list() -> None:
         c1, c2, c3 = st.columns([5, 3, 1])
         pending = f" · {STATUS_ICON.get(a.pending, '')} {a.pending} v{a.latest_version}" if a.pending else ""
         version = f"v{a.published_version}" if a.published_version else ""
-        c1.markdown(f"{STATUS_ICON.get(a.status, '')} **{a.title}**  \n`{a.slug}` · {a.category}")
+        c1.markdown(f"{STATUS_ICON.get(a.status, '')} **{plain(a.title)}**  \n`{a.slug}` · {a.category}")
         c2.caption(f"{a.status} {version}{pending}  \n{answered} answers · 👍 {up} · 👎 {down}")
         if c3.button("Open", key=f"open-{a.slug}"):
             _open(a.slug)
@@ -136,7 +136,7 @@ def _editor(slug: str | None) -> None:
     if latest is None:
         st.subheader("New article")
     else:
-        st.subheader(latest.title)
+        st.subheader(plain(latest.title))
         state = f"serving v{served.version}" if served else "not served to customers"
         st.caption(f"`{slug}` · {state} · newest v{latest.version} ({latest.status}) by {latest.created_by}")
     tabs = st.tabs(["Edit", "History", "Usage", "Try a question"] if latest else ["Edit"])
@@ -157,7 +157,8 @@ def _edit_form(slug: str | None, latest: Any, *, served: bool) -> None:
         with st.container(border=True):
             st.warning("The ingestion scan found content that will be quarantined on publish:")
             for f in latest.findings:
-                st.markdown(f"- **{f['kind'].replace('_', ' ')}** in “{f['section']}”: {f['evidence']}")
+                kind = f["kind"].replace("_", " ")
+                st.markdown(f"- **{kind}** in “{plain(f['section'])}”: {plain(f['evidence'])}")
     c1, c2 = st.columns(2)
     with c1:
         title = st.text_input("Title", value=latest.title if latest else "", key="ed_title")
@@ -250,9 +251,10 @@ def _history(slug: str, history: list[Any]) -> None:
                 + (f" · published {_when(v.published_at)}" if v.published_at else "")
             )
             if v.change_note:
-                c1.caption(v.change_note)
+                c1.caption(plain(v.change_note))
             if v.provenance:
-                c1.caption("Source: " + ", ".join(f"{k}: {val}" for k, val in v.provenance.items() if val))
+                source = ", ".join(f"{k}: {val}" for k, val in v.provenance.items() if val)
+                c1.caption("Source: " + plain(source))
             if (
                 v.published_at
                 and v.status != "published"
@@ -324,15 +326,16 @@ def _import() -> None:
             ready.append(f)
             with st.container(border=True):
                 st.markdown(
-                    f"**{p.title}** · `{p.slug}` · {p.format} · {p.change} · {len(p.chunks)} sections"
+                    f"**{plain(p.title)}** · `{p.slug}` · {p.format} · {p.change} · {len(p.chunks)} sections"
                 )
                 for w in p.warnings:
-                    st.warning(w)
+                    st.warning(plain(w))
                 for finding in p.findings:
-                    st.error(f"{finding.kind.replace('_', ' ')} in “{finding.section}”: {finding.evidence}")
+                    kind = finding.kind.replace("_", " ")
+                    st.error(f"{kind} in “{plain(finding.section)}”: {plain(finding.evidence)}")
                 with st.expander("Sections customers could be cited"):
                     for c in p.chunks:
-                        st.markdown(f"**{c.section}**")
+                        st.markdown(f"**{plain(c.section)}**")
                         st.text(c.text[:1500])
     if not ready:
         return
@@ -368,10 +371,14 @@ def _quarantine() -> None:
         return
     for q in items:
         with st.container(border=True):
-            st.markdown(f"**{q.title}** · `{q.article}` v{q.version} · from {q.source or q.created_by}")
+            st.markdown(
+                f"**{plain(q.title)}** · `{q.article}` v{q.version} · from {plain(q.source or q.created_by)}"
+            )
             for f in q.findings:
                 kind = f["kind"].replace("_", " ")
-                st.markdown(f"- **{kind}** ({f['detail']}) in “{f['section']}”: {f['evidence']}")
+                st.markdown(
+                    f"- **{kind}** ({f['detail']}) in “{plain(f['section'])}”: {plain(f['evidence'])}"
+                )
             with st.expander("Text"):
                 full = _act(studio.version, q.version_id)
                 if _ok(full):
@@ -422,7 +429,7 @@ def _try(*, default_version: int | None = None, key: str = "try") -> None:
     if result.cited is not None:
         c = result.cited
         with st.container(border=True):
-            st.markdown(f"**{c.title} › {c.section}** (v{c.metadata.get('version')})")
+            st.markdown(f"**{plain(c.title)} › {plain(c.section)}** (v{c.metadata.get('version')})")
             st.markdown(c.text)
     st.dataframe(
         [
@@ -467,10 +474,10 @@ def _gaps() -> None:
         return
     for g in groups:
         outcomes = ", ".join(f"{k} {v}" for k, v in sorted(g.outcomes.items()))
-        with st.expander(f"**{g.count}×** {g.label}  ·  last {_when(g.last_seen)}"):
+        with st.expander(f"**{g.count}×** {plain(g.label)}  ·  last {_when(g.last_seen)}"):
             st.caption(outcomes)
             for q in g.questions[:20]:
-                st.markdown(f"- {_when(q.at)} · {q.text}")
+                st.markdown(f"- {_when(q.at)} · {plain(q.text)}")
             for ticket_id in g.resolved_ticket_ids:
                 if st.button(
                     f"Draft an article from resolved ticket {ticket_id}", key=f"gap-ticket-{ticket_id}"

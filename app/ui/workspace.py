@@ -6,14 +6,13 @@ Roles are checked by the service on every action (agent/desk.py); this page only
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
 from agent.desk import REPLY_TEMPLATES, STAFF
-from app.ui.common import logout_button, require_login, service, source_link
+from app.ui.common import logout_button, plain, require_login, service, source_link
 from core.db import DatabaseUnavailable
 from core.faults import DependencyFault
 from core.users import PermissionDenied
@@ -45,13 +44,6 @@ def _sla(remaining: float | None) -> str:
 
 FAILED = object()
 """What `_act` returns when the action failed (its error is on the page): never rerun over it."""
-
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!<>|~$:])")
-
-
-def _plain(text: Any) -> str:
-    """Customer text inside Markdown, escaped: no planted links, images or formatting in the agent's view."""
-    return _MARKDOWN.sub(r"\\\1", str(text))
 
 
 def _act(action: Any, *args: Any, **kwargs: Any) -> Any:
@@ -112,7 +104,7 @@ def _queue() -> None:
                 head += f" · {item.assignee}"
             st.markdown(head)
             if item.summary:
-                st.caption(_plain(item.summary))
+                st.caption(plain(item.summary))
             b1, b2 = st.columns(2)
             claimed = item.status == "waiting" and b1.button("Claim", key=f"claim-{item.id}")
             if claimed and _ok(_act(svc.desk.claim, item.id)):
@@ -124,15 +116,15 @@ def _queue() -> None:
 def _packet(view: Any) -> None:
     packet = view.packet
     st.markdown(
-        f"**Summary** ({packet.get('summary_source', 'template')}): {_plain(packet.get('summary', ''))}"
+        f"**Summary** ({packet.get('summary_source', 'template')}): {plain(packet.get('summary', ''))}"
     )
     for t in packet.get("triggers", []):
-        st.markdown(f"- {REASON_LABEL.get(t['reason'], t['reason'])}: {_plain(t['evidence'])}")
+        st.markdown(f"- {REASON_LABEL.get(t['reason'], t['reason'])}: {plain(t['evidence'])}")
     intent = packet.get("intent") or {}
     if intent:
         st.markdown(
-            f"**Intent:** {_plain(intent.get('question', ''))}"
-            + (f" — topic: {_plain(intent['topic'])}" if intent.get("topic") else "")
+            f"**Intent:** {plain(intent.get('question', ''))}"
+            + (f" — topic: {plain(intent['topic'])}" if intent.get("topic") else "")
         )
     sentiment = packet.get("sentiment") or {}
     if sentiment.get("scores"):
@@ -144,7 +136,7 @@ def _packet(view: Any) -> None:
     if view.contact:
         details.insert(0, f"contact: {view.contact}")
     if details:
-        st.markdown("**Details given:** " + _plain("; ".join(details)))
+        st.markdown("**Details given:** " + plain("; ".join(details)))
     if view.note:
         st.markdown("**Customer's note:**")
         st.text(view.note)
@@ -152,10 +144,10 @@ def _packet(view: Any) -> None:
         with st.expander("Guard events"):
             st.json(packet["guard_events"])
     for turn in packet.get("bot_turns", []):
-        with st.expander(f"Bot turn ({turn.get('outcome')}): {_plain(turn.get('question', '')[:80])}"):
+        with st.expander(f"Bot turn ({turn.get('outcome')}): {plain(turn.get('question', '')[:80])}"):
             st.markdown(turn.get("answer", ""))
             if turn.get("citations"):
-                st.caption("Cited: " + _plain("; ".join(turn["citations"])))
+                st.caption("Cited: " + plain("; ".join(turn["citations"])))
 
 
 def _revealed(ticket_id: int) -> bool:
@@ -173,12 +165,12 @@ def _transcript(ticket_id: int) -> None:
         return
     for msg in view.transcript:
         if msg.role == "system":
-            st.caption(f":material/support_agent: {_plain(msg.content)}")
+            st.caption(f":material/support_agent: {plain(msg.content)}")
             continue
         name = {"customer": "user", "assistant": "assistant"}.get(msg.role, "agent")
         with st.chat_message(name, avatar=":material/support_agent:" if msg.role == "agent" else None):
             if msg.role == "agent":
-                st.caption(f"**{_plain(msg.author)}**")
+                st.caption(f"**{plain(msg.author)}**")
             if msg.role == "customer":
                 st.text(msg.content)
             else:
@@ -202,8 +194,8 @@ def _history(view: Any) -> None:
     with st.expander("Ticket history and internal notes"):
         for e in view.events:
             st.markdown(
-                f"- {e['at']:%H:%M:%S} **{e['kind']}** by {_plain(e['actor'])}"
-                + (f": {_plain(e['body'])}" if e["body"] else "")
+                f"- {e['at']:%H:%M:%S} **{e['kind']}** by {plain(e['actor'])}"
+                + (f": {plain(e['body'])}" if e["body"] else "")
             )
 
 

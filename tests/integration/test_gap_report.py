@@ -17,12 +17,13 @@ from sqlalchemy import select
 from core.db import get_engine, session_scope, utcnow
 from core.migrate import upgrade
 from core.models import Conversation, Feedback, Message, TurnRecord
-from core.users import AuthenticatedUser, Role, create_user
+from core.users import AuthenticatedUser, PermissionDenied, Role, create_user
 from handoff.models import Ticket
 from knowledge.embeddings import get_embedder
 from knowledge.gaps import GapError, draft_from_ticket, gap_questions, gap_report
 from knowledge.models import Article, ArticleVersion
 from knowledge.usage import article_usage, usage_counts
+from tests.accounts import account
 
 pytestmark = pytest.mark.slow
 
@@ -136,6 +137,18 @@ def test_a_resolved_ticket_links_to_its_gap_and_becomes_a_draft(demo_service, se
     )
     assert draft.provenance["agent"] == ["Robin"] and draft.provenance["assignee"] == robin.username
     assert draft.provenance["conversation_id"] == chat[0] and len(draft.provenance["messages"]) == 3
+
+    editor = account(settings.database_url, Role.EDITOR)  # the same through the studio, as an editor
+    assert [(g.label, g.count) for g in svc.studio.gaps(editor, since=since)] == [
+        ("Do you have a loyalty points program?", 1)
+    ]
+    saved = svc.studio.draft_from_ticket(editor, ticket_id)
+    assert (saved.status, saved.slug, saved.body) == ("draft", draft.slug, draft.body.strip())
+    assert saved.provenance["ticket_id"] == ticket_id and saved.created_by == editor.username
+    entry = svc.studio.audit_log(editor, slug=saved.slug)[0]
+    assert entry.action == "draft_saved" and entry.detail["provenance"]["ticket_id"] == ticket_id
+    with pytest.raises(PermissionDenied):
+        svc.studio.draft_from_ticket(robin, ticket_id)
 
 
 def test_article_usage_counts_a_real_answer_and_its_feedback(demo_service, settings):

@@ -133,21 +133,6 @@ def test_draft_publish_edit_rollback_cycle_serves_the_right_version_and_audits_i
     assert log[0].detail["restored"] == 1 and log[0].detail["note"] == "the warehouse is not faster yet"
 
 
-def test_saving_over_someone_elses_newer_version_is_refused_and_loses_nothing(env):
-    studio, editor = env["studio"], env["editor"]
-    other = account(env["settings"].database_url, Role.EDITOR)
-    draft = studio.save_draft(editor, title="Gift wrapping", body=GIFT)
-    studio.save_draft(other, slug=draft.slug, title="Gift wrapping", body=GIFT + "\nNew.", base_version=1)
-    studio.publish(other, draft.id)
-    again = studio.save_draft(
-        other, slug=draft.slug, title="Gift wrapping", body=GIFT + "\nNewer.", base_version=1
-    )
-    assert again.version == 2
-    with pytest.raises(StudioError, match="changed since you opened it: version 2"):
-        studio.save_draft(editor, slug=draft.slug, title="Gift wrapping", body="mine", base_version=1)
-    assert studio.version(editor, again.id).body.endswith("Newer.")
-
-
 def test_bad_drafts_get_clear_messages(env):
     studio, editor = env["studio"], env["editor"]
     with pytest.raises(StudioError, match="needs a title"):
@@ -265,8 +250,10 @@ def test_only_editors_reach_the_studio_functions(env, role):
     intruder = account(settings.database_url, role)
     calls = {
         "articles": lambda u: studio.articles(u),
+        "categories": lambda u: studio.categories(u),
         "history": lambda u: studio.history(u, draft.slug),
         "version": lambda u: studio.version(u, draft.id),
+        "diff": lambda u: studio.diff(u, draft.slug, 1, 1),
         "save_draft": lambda u: studio.save_draft(u, title="x", body="y"),
         "publish": lambda u: studio.publish(u, draft.id),
         "rollback": lambda u: studio.rollback(u, draft.slug, 1),
@@ -278,12 +265,18 @@ def test_only_editors_reach_the_studio_functions(env, role):
         "audit_log": lambda u: studio.audit_log(u),
         "try_question": lambda u: studio.try_question(u, "refund"),
         "preview_upload": lambda u: studio.preview_upload(u, "a.md", b"# A\n\ntext"),
+        "import_upload": lambda u: studio.import_upload(u, "a.md", b"# A\n\ntext"),
+        "gaps": lambda u: studio.gaps(u),
+        "draft_from_ticket": lambda u: studio.draft_from_ticket(u, 1),
+        "usage": lambda u: studio.usage(u, draft.slug),
+        "usage_counts": lambda u: studio.usage_counts(u),
     }
-    for name, call in calls.items():
+    public = {n for n in dir(Studio) if not n.startswith("_") and callable(getattr(Studio, n))} - {"scan"}
+    assert public == set(calls), "every public studio action must be in this test"
+    for call in calls.values():
         for who in (intruder, None):
             with pytest.raises(PermissionDenied):
                 call(who)
-            assert name  # every call refused for the wrong role and for nobody logged in
     assert studio.history(editor, draft.slug)[0].status == "published"  # nothing changed
     admin = account(settings.database_url, Role.ADMIN)
     assert studio.articles(admin)  # an admin can do whatever an editor can
@@ -353,3 +346,93 @@ def test_verify_finds_and_repairs_store_and_index_inconsistencies(env):
     assert _index_ids(settings) == _served_ids(settings)
     assert [v.status for v in studio.history(editor, "returns")] == ["published"]
     assert studio.version(editor, old.id).status == "archived"
+
+
+def test_two_editors_saving_the_same_draft_the_second_is_refused_and_nothing_is_lost(env):
+    studio, erin = env["studio"], env["editor"]
+    sam = account(env["settings"].database_url, Role.EDITOR)
+    first = studio.save_draft(erin, title="Returns", body=RETURNS_V1)
+    erins = studio.save_draft(
+        erin, slug="returns", title="Returns", body=RETURNS_V1 + "\nErin's line.", base_version=1
+    )
+    with pytest.raises(StudioError, match="changed since you opened it: version 2"):
+        studio.save_draft(
+            sam, slug="returns", title="Returns", body=RETURNS_V1 + "\nSam's line.", base_version=1
+        )
+    assert erins.version == 2 and studio.version(erin, erins.id).body.endswith("Erin's line.")
+    assert studio.version(erin, first.id).body == RETURNS_V1.strip()  # versions are never edited
+
+
+def test_an_older_draft_cannot_be_published_over_what_came_after_it(env):
+    studio, kb, editor = env["studio"], env["kb"], env["editor"]
+    _publish_new(studio, editor, "Returns", RETURNS_V1)
+    studio.publish(
+        editor, studio.save_draft(editor, slug="returns", title="Returns", body=RETURNS_V2, base_version=1).id
+    )
+    buried = studio.save_draft(editor, slug="returns", title="Returns", body=GIFT, base_version=2)
+    studio.rollback(editor, "returns", 1)  # v4: newer than the draft v3
+    with pytest.raises(StudioError, match="version 3 is not the newest of returns"):
+        studio.publish(editor, buried.id)
+    assert "5 business days" in _cited(kb, "how long until my refund reaches my card").text
+
+
+def test_importing_the_same_file_again_is_unchanged_and_makes_no_version(env):
+    studio, editor = env["studio"], env["editor"]
+    data = ("---\ntitle: Returns\ncategory: Orders\n---\n" + RETURNS_V1).encode()
+    assert [r.outcome for r in studio.import_upload(editor, "returns.md", data)] == ["draft"]
+    assert [r.outcome for r in studio.import_upload(editor, "returns.md", data)] == ["unchanged"]
+    assert [
+        (r.outcome, r.version) for r in studio.import_upload(editor, "returns.md", data, publish_now=True)
+    ] == [("published", 1)]
+    assert [v.version for v in studio.history(editor, "returns")] == [1]
+    huge = ("# Huge\n\n" + "word " * 50_000).encode()
+    (result,) = studio.import_upload(editor, "huge.txt", huge)
+    assert result.outcome == "error" and "split it" in result.message
+
+
+def test_reseeding_from_files_never_undoes_the_studio(env, tmp_path):
+    from core.policy import load_policy
+    from knowledge.store import import_markdown
+
+    studio, editor, settings = env["studio"], env["editor"], env["settings"]
+    folder = tmp_path / "content"
+    folder.mkdir()
+    for name, body in (("returns", RETURNS_V1), ("gift", GIFT), ("sale", "## Sale\n\nPrices as marked.")):
+        (folder / f"{name}.md").write_text(f"---\ntitle: {name.title()}\n---\n{body}")
+
+    def seed():  # type: ignore[no-untyped-def]
+        with session_scope(settings.database_url) as s:
+            return import_markdown(s, folder.glob("*.md"), public_contacts=load_policy().brand.contacts)
+
+    assert sorted(seed().created) == ["gift", "returns", "sale"]
+    edit = studio.save_draft(editor, slug="returns", title="Returns", body=RETURNS_V2, base_version=1)
+    studio.publish(editor, edit.id)
+    studio.delete(editor, "gift", confirm="gift")
+    studio.archive(editor, "sale")
+    (folder / "sale.md").write_text("---\ntitle: Sale\n---\n## Sale\n\nNew prices.")
+    report = seed()
+    assert sorted(report.kept) == ["gift", "returns", "sale"] and not (report.created or report.updated)
+    statuses = {a.slug: a.status for a in studio.articles(editor, include_deleted=True)}
+    assert statuses == {"returns": "published", "gift": "deleted", "sale": "archived"}
+    assert "10 business days" in studio.history(editor, "returns")[0].body
+
+
+def test_a_publish_that_fails_after_embedding_is_embedded_again_when_retried(env, monkeypatch):
+    import knowledge.studio as studio_module
+    from knowledge.reindex import verify
+
+    studio, kb, editor, settings = env["studio"], env["kb"], env["editor"], env["settings"]
+    draft = studio.save_draft(editor, title="Returns", body=RETURNS_V1)
+    real = studio_module.publish
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("the database went away mid-publish")
+
+    monkeypatch.setattr(studio_module, "publish", broken)
+    with pytest.raises(RuntimeError):
+        studio.publish(editor, draft.id)
+    assert not kb.search("refund card").passages  # nothing was served
+    assert verify(settings, repair=True).consistent  # removes the staged chunks as orphans
+    monkeypatch.setattr(studio_module, "publish", real)
+    assert studio.publish(editor, draft.id).embedded == 3  # not skipped as "already staged"
+    assert _index_ids(settings) == _served_ids(settings)

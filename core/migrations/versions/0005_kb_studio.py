@@ -34,7 +34,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     kb_state = sa.table(
-        "kb_state", sa.column("id", sa.Integer), sa.column("revision", sa.Integer), sa.column("updated_at")
+        "kb_state",
+        sa.column("id", sa.Integer),
+        sa.column("revision", sa.Integer),
+        sa.column("updated_at", sa.DateTime),
     )
     op.bulk_insert(kb_state, [{"id": 1, "revision": 0, "updated_at": datetime.now(UTC).replace(tzinfo=None)}])
     op.create_table(

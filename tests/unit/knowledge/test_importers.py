@@ -618,3 +618,15 @@ def test_faq_csv_warnings_for_duplicates_and_extra_columns() -> None:
 
 def test_faq_csv_header_without_rows() -> None:
     assert "has column headers but no questions" in _error("faq.csv", "question,answer\n\n")
+
+
+def test_a_pdf_with_only_page_numbers_is_refused_with_a_message(tmp_path: Path) -> None:
+    pdf = FPDF(format="A4")
+    pdf.set_font("Helvetica", size=11)
+    for number in range(1, 5):
+        pdf.add_page()
+        pdf.cell(0, 10, str(number))
+    path = tmp_path / "numbers.pdf"
+    pdf.output(str(path))
+    with pytest.raises(ImportFormatError, match=r"^numbers\.pdf has only page numbers"):
+        parse_upload("numbers.pdf", path.read_bytes())
