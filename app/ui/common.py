@@ -7,11 +7,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 import streamlit as st
+from sqlalchemy.exc import SQLAlchemyError
 
 from agent.runtime import get_service
 from agent.service import ChatService
 from core.breakers import ModeDecision
 from core.chaos import FaultSpec
+from core.db import DatabaseUnavailable
+from core.faults import DependencyFault
 from core.users import ROLE_GRANTS, AuthenticatedUser, Role
 
 MODE_BADGE = {
@@ -159,3 +162,25 @@ def plain(text: Any) -> str:
     """Text from outside (customers, imported files) inside Markdown, escaped: no planted links, images,
     raw HTML or formatting on a staff member's screen."""
     return _MARKDOWN.sub(r"\\\1", str(text))
+
+
+FAILED = object()
+"""What `act` returns when the action failed (its error is on the page): never rerun over it."""
+
+
+def act(
+    user: AuthenticatedUser, expected: tuple[type[Exception], ...], action: Any, *args: Any, **kwargs: Any
+) -> Any:
+    """Run a staff action as `user`; an `expected` error (one they can act on) and a database that does not
+    answer are shown on the page, and the result is FAILED."""
+    try:
+        return action(user, *args, **kwargs)
+    except expected as exc:
+        st.error(str(exc))
+    except (SQLAlchemyError, DependencyFault, DatabaseUnavailable):
+        st.error("The database is not answering right now. Nothing was changed; try again in a moment.")
+    return FAILED
+
+
+def ok(result: Any) -> bool:
+    return result is not FAILED

@@ -10,11 +10,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import streamlit as st
-from sqlalchemy.exc import SQLAlchemyError
 
-from app.ui.common import logout_button, plain, require_login, service
-from core.db import DatabaseUnavailable
-from core.faults import DependencyFault
+from app.ui.common import act, logout_button, ok, plain, require_login, service
 from core.users import PermissionDenied, Role
 from knowledge.chunking import ArticleFormatError
 from knowledge.importers import MAX_UPLOAD_BYTES, SUPPORTED_SUFFIXES
@@ -26,8 +23,7 @@ user = require_login(
     svc, Role.EDITOR, title="Knowledge base studio", refusal="The studio is for the help center's editors."
 )
 
-FAILED = object()
-"""What `_act` returns when the action failed (its error is on the page)."""
+
 STATUS_ICON = {
     "published": "🟢",
     "draft": "📝",
@@ -40,18 +36,8 @@ VIEWS = ["Articles", "Import", "Quarantine", "Try a question", "Gaps", "Audit lo
 
 
 def _act(action: Any, *args: Any, **kwargs: Any) -> Any:
-    """Run a studio action as the logged-in editor; an error they can act on is shown, not raised."""
-    try:
-        return action(user, *args, **kwargs)
-    except (StudioError, PermissionDenied, ArticleFormatError) as exc:
-        st.error(str(exc))
-    except (SQLAlchemyError, DependencyFault, DatabaseUnavailable):
-        st.error("The database is not answering right now. Nothing was changed; try again in a moment.")
-    return FAILED
-
-
-def _ok(result: Any) -> bool:
-    return result is not FAILED
+    """Run an action as the logged-in user; errors they can act on are shown, not raised."""
+    return act(user, (StudioError, PermissionDenied, ArticleFormatError), action, *args, **kwargs)
 
 
 def _when(at: datetime | None) -> str:
@@ -75,7 +61,7 @@ if goto := st.session_state.pop("studio_goto", None):
 with st.sidebar:
     logout_button("studio_article", "studio_view")
     waiting = _act(studio.quarantined)
-    waiting = waiting if _ok(waiting) else []
+    waiting = waiting if ok(waiting) else []
     labels = {v: f"{v} ({len(waiting)})" if v == "Quarantine" and waiting else v for v in VIEWS}
     view = st.radio("Studio", VIEWS, key="studio_view", format_func=labels.get)
 
@@ -91,7 +77,7 @@ def _article_list() -> None:
     c1, c2, c3 = st.columns([3, 2, 2])
     search = c1.text_input("Search", key="f_search", placeholder="title, text or tag")
     categories = _act(studio.categories)
-    category = c2.selectbox("Category", ["any", *(categories if _ok(categories) else [])], key="f_category")
+    category = c2.selectbox("Category", ["any", *(categories if ok(categories) else [])], key="f_category")
     status = c3.selectbox("Status", ["any", "published", "draft", "quarantined", "archived"], key="f_status")
     items = _act(
         studio.articles,
@@ -99,10 +85,10 @@ def _article_list() -> None:
         category=None if category == "any" else category,
         status=None if status == "any" else status,
     )
-    if not _ok(items):
+    if not ok(items):
         return
     counts = _act(studio.usage_counts)
-    counts = counts if _ok(counts) else {}
+    counts = counts if ok(counts) else {}
     if st.button("New article", icon=":material/add:", key="new_article"):
         _open(None)
         st.rerun()
@@ -129,7 +115,7 @@ def _editor(slug: str | None) -> None:
         st.session_state.pop("studio_article", None)
         st.rerun()
     history = _act(studio.history, slug) if slug else []
-    if not _ok(history):
+    if not ok(history):
         return
     latest = history[0] if history else None
     served = next((v for v in history if v.status == "published"), None)
@@ -207,11 +193,11 @@ def _edit_form(slug: str | None, latest: Any, *, served: bool) -> None:
                 change_note=note,
                 base_version=base,
             )
-            if not _ok(draft):
+            if not ok(draft):
                 return
         if go:
             result = _act(studio.publish, draft.id, note=note)
-            if not _ok(result):
+            if not ok(result):
                 return
             if result.status == "quarantined":
                 _flash(
@@ -226,13 +212,13 @@ def _edit_form(slug: str | None, latest: Any, *, served: bool) -> None:
         st.rerun()
     if latest is None:
         return
-    if c3.button("Archive", key="ed_archive", disabled=not served) and _ok(_act(studio.archive, slug)):
+    if c3.button("Archive", key="ed_archive", disabled=not served) and ok(_act(studio.archive, slug)):
         _flash(f"Archived {slug}: customers no longer get it. A rollback serves it again.")
         st.rerun()
     with c4.popover("Delete", icon=":material/delete:"):
         st.write(f"Deleting removes **{latest.title}** from customers and from this list. Type `{slug}`:")
         confirm = st.text_input("Article id", key="ed_delete_confirm", label_visibility="collapsed")
-        if st.button("Delete for good", key="ed_delete", type="primary") and _ok(
+        if st.button("Delete for good", key="ed_delete", type="primary") and ok(
             _act(studio.delete, slug, confirm=confirm)
         ):
             st.session_state.pop("studio_article", None)
@@ -261,7 +247,7 @@ def _history(slug: str, history: list[Any]) -> None:
                 and c2.button(f"Roll back to v{v.version}", key=f"rollback-{v.version}")
             ):
                 result = _act(studio.rollback, slug, v.version)
-                if _ok(result):
+                if ok(result):
                     _flash(f"Rolled back: version {result.version.version} serves the text of v{v.version}.")
                     _open(slug)
                     st.rerun()
@@ -271,13 +257,13 @@ def _history(slug: str, history: list[Any]) -> None:
         old = c1.selectbox("Compare", numbers, index=1, key="diff_old", format_func=lambda n: f"v{n}")
         new = c2.selectbox("with", numbers, index=0, key="diff_new", format_func=lambda n: f"v{n}")
         diff = _act(studio.diff, slug, old, new)
-        if _ok(diff):
+        if ok(diff):
             st.code(diff or "(no differences)", language="diff")
 
 
 def _usage(slug: str) -> None:
     usage = _act(studio.usage, slug)
-    if not _ok(usage):
+    if not ok(usage):
         return
     c1, c2, c3 = st.columns(3)
     c1.metric("Answers citing it", usage.answered)
@@ -320,7 +306,7 @@ def _import() -> None:
     ready = []
     for f in files:
         previews = _act(studio.preview_upload, f.name, f.getvalue())
-        if not _ok(previews):
+        if not ok(previews):
             continue
         for p in previews:
             ready.append(f)
@@ -346,7 +332,7 @@ def _import() -> None:
         done = []
         for f in dict.fromkeys(ready):
             results = _act(studio.import_upload, f.name, f.getvalue(), publish_now=publish)
-            if _ok(results):
+            if ok(results):
                 done.extend(results)
         lines = [
             f"{r.filename} → `{r.slug}`: {r.outcome}"
@@ -364,7 +350,7 @@ def _import() -> None:
 def _quarantine() -> None:
     st.subheader("Quarantine")
     items = _act(studio.quarantined)
-    if not _ok(items):
+    if not ok(items):
         return
     if not items:
         st.info("Nothing waits for review.")
@@ -381,16 +367,16 @@ def _quarantine() -> None:
                 )
             with st.expander("Text"):
                 full = _act(studio.version, q.version_id)
-                if _ok(full):
+                if ok(full):
                     st.text(full.body)
             note = st.text_input("Why (required)", key=f"q-note-{q.version_id}")
             c1, c2 = st.columns(2)
             release = c1.button("Release (publish as is)", key=f"q-release-{q.version_id}")
-            if release and _ok(_act(studio.release, q.version_id, note=note)):
+            if release and ok(_act(studio.release, q.version_id, note=note)):
                 _flash(f"Released {q.article} v{q.version}: customers get it now.")
                 st.rerun()
             reject = c2.button("Reject", key=f"q-reject-{q.version_id}")
-            if reject and _ok(_act(studio.reject, q.version_id, note=note)):
+            if reject and ok(_act(studio.reject, q.version_id, note=note)):
                 _flash(f"Rejected {q.article} v{q.version}.")
                 st.rerun()
 
@@ -402,14 +388,14 @@ def _try(*, default_version: int | None = None, key: str = "try") -> None:
     options: dict[str, int | None] = {"Published content": None}
     if default_version is not None:
         version = _act(studio.version, default_version)
-        if _ok(version):
+        if ok(version):
             options[f"With draft v{version.version} of {version.slug}"] = default_version
     else:
         pending = _act(studio.articles, status="draft")
-        for a in pending if _ok(pending) else []:
+        for a in pending if ok(pending) else []:
             if a.pending:
                 history = _act(studio.history, a.slug)
-                if _ok(history):
+                if ok(history):
                     options[f"With {a.pending} v{history[0].version} of {a.slug}"] = history[0].id
     with st.form(f"{key}-form"):
         question = st.text_input("A customer's question", key=f"{key}-question")
@@ -418,7 +404,7 @@ def _try(*, default_version: int | None = None, key: str = "try") -> None:
     if not asked:
         return
     result = _act(studio.try_question, question, version_id=options[against])
-    if not _ok(result):
+    if not ok(result):
         return
     verdict = "would answer, citing" if result.would_answer else "would say it does not know"
     st.markdown(
@@ -467,7 +453,7 @@ def _gaps() -> None:
         since=datetime.combine(start, time.min),
         until=datetime.combine(end, time.max),
     )
-    if not _ok(groups):
+    if not ok(groups):
         return
     if not groups:
         st.info("No unanswered questions in this period.")
@@ -483,7 +469,7 @@ def _gaps() -> None:
                     f"Draft an article from resolved ticket {ticket_id}", key=f"gap-ticket-{ticket_id}"
                 ):
                     draft = _act(studio.draft_from_ticket, ticket_id)
-                    if _ok(draft):
+                    if ok(draft):
                         _flash(f"Drafted {draft.slug} from ticket {ticket_id}: review it before publishing.")
                         _open(draft.slug)
                         st.rerun()
@@ -496,7 +482,7 @@ def _audit() -> None:
     st.subheader("Audit log")
     target = st.text_input("Article id (empty: all)", key="audit_target").strip() or None
     entries = _act(studio.audit_log, slug=target)
-    if not _ok(entries):
+    if not ok(entries):
         return
     st.dataframe(
         [

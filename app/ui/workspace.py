@@ -9,12 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 import streamlit as st
-from sqlalchemy.exc import SQLAlchemyError
 
 from agent.desk import REPLY_TEMPLATES, STAFF
-from app.ui.common import logout_button, plain, require_login, service, source_link
-from core.db import DatabaseUnavailable
-from core.faults import DependencyFault
+from app.ui.common import act, logout_button, ok, plain, require_login, service, source_link
 from core.users import PermissionDenied
 from handoff.packet import REASON_LABEL
 from handoff.queue import OUTCOMES, QueueError
@@ -42,23 +39,9 @@ def _sla(remaining: float | None) -> str:
     return f":{colour}[first reply due in {minutes}:{seconds:02d}]"
 
 
-FAILED = object()
-"""What `_act` returns when the action failed (its error is on the page): never rerun over it."""
-
-
 def _act(action: Any, *args: Any, **kwargs: Any) -> Any:
-    """Run a desk action; an error an agent can act on (a lost claim race, a closed ticket) is shown."""
-    try:
-        return action(user, *args, **kwargs)
-    except (QueueError, PermissionDenied, ValueError) as exc:
-        st.error(str(exc))
-    except (SQLAlchemyError, DependencyFault, DatabaseUnavailable):
-        st.error("The database is not answering right now. Nothing was changed; try again in a moment.")
-    return FAILED
-
-
-def _ok(result: Any) -> bool:
-    return result is not FAILED
+    """Run an action as the logged-in user; errors they can act on are shown, not raised."""
+    return act(user, (QueueError, PermissionDenied, ValueError), action, *args, **kwargs)
 
 
 def _open(ticket_id: int) -> None:
@@ -81,7 +64,7 @@ def _queue() -> None:
     items = _act(
         svc.desk.queue, statuses=tuple(statuses), reason=None if reason == "any" else reason, mine=mine
     )
-    if not _ok(items):
+    if not ok(items):
         return
     if not items:
         st.caption("No tickets match.")
@@ -90,7 +73,7 @@ def _queue() -> None:
         ticket_id = _act(svc.desk.claim_next)
         if ticket_id is None:
             st.info("Nothing is waiting.")
-        elif _ok(ticket_id):
+        elif ok(ticket_id):
             _open(ticket_id)
     for item in items:
         with st.container(border=True):
@@ -107,7 +90,7 @@ def _queue() -> None:
                 st.caption(plain(item.summary))
             b1, b2 = st.columns(2)
             claimed = item.status == "waiting" and b1.button("Claim", key=f"claim-{item.id}")
-            if claimed and _ok(_act(svc.desk.claim, item.id)):
+            if claimed and ok(_act(svc.desk.claim, item.id)):
                 _open(item.id)
             if b2.button("Open", key=f"open-{item.id}"):
                 _open(item.id)
@@ -155,13 +138,13 @@ def _revealed(ticket_id: int) -> bool:
 
 
 def _reveal(ticket_id: int) -> None:
-    if _ok(_act(svc.desk.reveal, ticket_id)):
+    if ok(_act(svc.desk.reveal, ticket_id)):
         st.session_state[f"reveal-{ticket_id}"] = True
 
 
 def _transcript(ticket_id: int) -> None:
     view = _act(svc.desk.ticket, ticket_id, reveal=_revealed(ticket_id))
-    if not _ok(view):
+    if not ok(view):
         return
     for msg in view.transcript:
         if msg.role == "system":
@@ -208,7 +191,7 @@ def _back_to_queue(resumed: Any) -> None:
 
 def _ticket(ticket_id: int) -> None:
     view = _act(svc.desk.ticket, ticket_id, reveal=_revealed(ticket_id))
-    if not _ok(view):
+    if not ok(view):
         if st.button("Back to the queue", key="back-error"):
             st.session_state.pop("ticket", None)
             st.rerun()
@@ -229,7 +212,7 @@ def _ticket(ticket_id: int) -> None:
     if (
         view.status == "waiting"
         and st.button("Claim", key="claim-open")
-        and _ok(_act(svc.desk.claim, ticket_id))
+        and ok(_act(svc.desk.claim, ticket_id))
     ):
         st.rerun()
     if view.status == "assigned" and not mine:
@@ -240,7 +223,7 @@ def _ticket(ticket_id: int) -> None:
         st.selectbox("Template", ["", *REPLY_TEMPLATES], key="template", on_change=_use_template)
         with st.form("reply"):
             text = st.text_area("Reply to the customer", key="reply_text")
-            if st.form_submit_button("Send reply", icon=":material/send:") and _ok(
+            if st.form_submit_button("Send reply", icon=":material/send:") and ok(
                 _act(svc.desk.reply, ticket_id, text)
             ):
                 st.session_state["clear_reply"] = True  # cleared only once sent: a failure keeps the text
@@ -248,24 +231,24 @@ def _ticket(ticket_id: int) -> None:
     if view.status in ("waiting", "assigned"):
         with st.form("note", clear_on_submit=True):
             body = st.text_input("Internal note (never shown to the customer)", key="note_text")
-            if st.form_submit_button("Add note") and _ok(_act(svc.desk.note, ticket_id, body)):
+            if st.form_submit_button("Add note") and ok(_act(svc.desk.note, ticket_id, body)):
                 st.rerun()
     if mine:
         c1, c2, c3 = st.columns(3)
         if c1.button("Hand back to assistant", key="hand_back", icon=":material/smart_toy:"):
             resumed = _act(svc.desk.hand_back, ticket_id)
-            if _ok(resumed):
+            if ok(resumed):
                 _back_to_queue(resumed)
         outcome = c2.selectbox("Outcome", OUTCOMES, key="outcome")
         if c2.button("Resolve", key="resolve"):
             resumed = _act(svc.desk.resolve, ticket_id, outcome=outcome)
-            if _ok(resumed):
+            if ok(resumed):
                 _back_to_queue(resumed)
         agents = _act(svc.desk.agents)
-        others = [a for a in agents if a[0] != user.username] if _ok(agents) else []
+        others = [a for a in agents if a[0] != user.username] if ok(agents) else []
         if others:
             to = c3.selectbox("Reassign to", [a[0] for a in others], key="reassign_to")
-            if c3.button("Reassign", key="reassign") and _ok(_act(svc.desk.reassign, ticket_id, to)):
+            if c3.button("Reassign", key="reassign") and ok(_act(svc.desk.reassign, ticket_id, to)):
                 st.rerun()
     _history(view)
 

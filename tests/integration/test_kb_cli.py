@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,6 +37,20 @@ def _run(data_dir: Path, module: str, *args: str, stdin: str = "") -> subprocess
     )
 
 
+def _bulk(data_dir: Path, folder: Path, username: str, *flags: str, password: str = PASSWORD) -> Any:
+    """`python -m knowledge.bulk_import FOLDER --by USER --password-stdin FLAGS`, the password piped in."""
+    return _run(
+        data_dir,
+        "knowledge.bulk_import",
+        str(folder),
+        "--by",
+        username,
+        "--password-stdin",
+        *flags,
+        stdin=password + "\n",
+    )
+
+
 def _folder(root: Path) -> Path:
     folder = root / "import"
     (folder / "more").mkdir(parents=True)
@@ -59,15 +74,7 @@ def test_bulk_import_of_a_folder_drafts_then_publishes_and_reports_bad_files(tmp
     editor = account(settings.database_url, Role.EDITOR)
     folder = _folder(tmp_path)
 
-    drafted = _run(
-        tmp_path,
-        "knowledge.bulk_import",
-        str(folder),
-        "--by",
-        editor.username,
-        "--password-stdin",
-        stdin=PASSWORD + "\n",
-    )
+    drafted = _bulk(tmp_path, folder, editor.username)
     assert drafted.returncode == 0, drafted.stderr
     assert "draft      returns.md -> returns v1" in drafted.stdout
     assert "draft      shipping.html -> shipping v1" in drafted.stdout
@@ -82,17 +89,7 @@ def test_bulk_import_of_a_folder_drafts_then_publishes_and_reports_bad_files(tmp
         "faq": "draft",
     }
 
-    published = _run(
-        tmp_path,
-        "knowledge.bulk_import",
-        str(folder),
-        "--by",
-        editor.username,
-        "--password-stdin",
-        "--publish",
-        "--recursive",
-        stdin=PASSWORD + "\n",
-    )
+    published = _bulk(tmp_path, folder, editor.username, "--publish", "--recursive")
     assert published.returncode == 0, published.stderr
     assert "published  assembly.pdf -> more-assembly v1" in published.stdout
     assert "published  returns.md -> returns v1" in published.stdout  # the open draft had the same text
@@ -107,16 +104,7 @@ def test_bulk_import_of_a_folder_drafts_then_publishes_and_reports_bad_files(tmp
     assert {e.actor for e in entries} == {editor.username}
     assert {e.action for e in entries} == {"draft_saved", "published"}
 
-    again = _run(
-        tmp_path,
-        "knowledge.bulk_import",
-        str(folder),
-        "--by",
-        editor.username,
-        "--password-stdin",
-        "--publish",
-        stdin=PASSWORD + "\n",
-    )
+    again = _bulk(tmp_path, folder, editor.username, "--publish")
     assert "unchanged  returns.md -> returns" in again.stdout
 
     verify = _run(tmp_path, "knowledge.reindex", "--verify", "--dry-run")
@@ -129,25 +117,9 @@ def test_bulk_import_refuses_a_wrong_password_a_non_editor_and_a_missing_folder(
     editor = account(settings.database_url, Role.EDITOR)
     agent = account(settings.database_url, Role.AGENT)
     folder = _folder(tmp_path)
-    wrong = _run(
-        tmp_path,
-        "knowledge.bulk_import",
-        str(folder),
-        "--by",
-        editor.username,
-        "--password-stdin",
-        stdin="not-the-password\n",
-    )
+    wrong = _bulk(tmp_path, folder, editor.username, password="not-the-password")
     assert wrong.returncode == 2 and "wrong username or password" in wrong.stderr
-    refused = _run(
-        tmp_path,
-        "knowledge.bulk_import",
-        str(folder),
-        "--by",
-        agent.username,
-        "--password-stdin",
-        stdin=PASSWORD + "\n",
-    )
+    refused = _bulk(tmp_path, folder, agent.username)
     assert refused.returncode == 2 and "editor" in refused.stderr
     missing = _run(tmp_path, "knowledge.bulk_import", str(tmp_path / "nope"), "--by", editor.username)
     assert missing.returncode == 2 and "is not a folder" in missing.stderr
@@ -185,16 +157,7 @@ def test_bulk_import_never_follows_a_symbolic_link_and_refuses_two_files_with_on
     (folder / "a-b.md").write_text("# One\n\nFirst text.\n")
     (folder / "a").mkdir()
     (folder / "a" / "b.md").write_text("# Two\n\nSecond text.\n")
-    done = _run(
-        tmp_path,
-        "knowledge.bulk_import",
-        str(folder),
-        "--by",
-        editor.username,
-        "--password-stdin",
-        "--recursive",
-        stdin=PASSWORD + "\n",
-    )
+    done = _bulk(tmp_path, folder, editor.username, "--recursive")
     assert done.returncode == 0, done.stderr
     assert "secret" not in done.stdout.lower() and "linked" not in done.stdout
     assert "the same article id (a-b)" in done.stderr
