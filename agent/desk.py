@@ -20,7 +20,7 @@ from core import conversations as conv_store
 from core import pii, pii_vault
 from core.db import DatabaseUnavailable, utcnow
 from core.faults import DependencyFault
-from core.models import Message, User
+from core.models import Conversation, Message, User
 from core.users import AuthenticatedUser, PermissionDenied, Role, require_role
 from handoff import queue
 from handoff.tickets import holding_ticket
@@ -259,6 +259,7 @@ class HandoffDesk:
                 display_name=me.display_name,
             )
             conversation_id = t.conversation_id
+        self._svc.tracer.resolution(conversation_id=conversation_id, outcome=outcome)
         return self.resume(conversation_id, status="resolved", by=me.display_name)
 
     def hand_back(self, user: AuthenticatedUser | None, ticket_id: int, *, note: str | None = None) -> bool:
@@ -326,6 +327,8 @@ class HandoffDesk:
                     return True
                 since = int(waiting.get("message_id") or 0)
                 with svc._session() as s:
+                    conversation = s.get(Conversation, conversation_id)
+                    customer = conversation.customer_id if conversation is not None else ""
                     rows = s.scalars(
                         select(Message)
                         .where(
@@ -346,11 +349,20 @@ class HandoffDesk:
                         }
                         for m in list(rows)
                     ]
-                svc.graph.invoke(
-                    Command(resume={"status": status, "by": by, "transcript": transcript}),
-                    config=config,
-                    context=svc.turn_context(),
-                )
+                last = int(transcript[-1]["id"] or since) if transcript else since
+                with svc.tracer.turn(
+                    conversation_id=conversation_id,
+                    customer_id=customer,
+                    message_id=last,
+                    name="handoff-resume",
+                ) as trace:
+                    trace.set_input(f"{status} by {by}")
+                    final = svc.graph.invoke(
+                        Command(resume={"status": status, "by": by, "transcript": transcript}),
+                        config={**config, "callbacks": trace.callbacks},
+                        context=svc.turn_context(),
+                    )
+                    trace.finish({"outcome": status, "mode": (final or {}).get("mode"), "reply": None})
                 return True
             except Exception:
                 logger.exception("could not resume the thread of conversation=%s", conversation_id)

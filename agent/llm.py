@@ -8,6 +8,7 @@ the model's time slot allows; anything else moves on to the next model. Provider
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import queue
 import random
@@ -215,7 +216,10 @@ class LLMLadder:
             except BaseException as exc:  # handed to the waiting thread, which classifies it
                 events.put(("error", exc))
 
-        threading.Thread(target=work, name=f"llm-{slot.name}", daemon=True).start()
+        # The worker runs in this run's context: LangChain's callbacks (the Langfuse generation) and the
+        # current trace span follow the call onto its thread.
+        context = contextvars.copy_context()
+        threading.Thread(target=context.run, args=(work,), name=f"llm-{slot.name}", daemon=True).start()
         total: AIMessageChunk | None = None
         shown = ""
         try:

@@ -25,6 +25,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from agent import prompts
 from agent.context import TurnContext
 from agent.desk import HandoffDesk
 from agent.graph import build_graph
@@ -33,7 +34,7 @@ from agent.llm import LLMLadder, ModelSlot, build_models
 from agent.prompts import minimal
 from agent.state import RESET, Mode
 from core import conversations as conv_store
-from core import pii_vault, users
+from core import pii, pii_vault, users
 from core.breakers import HealthRegistry, ModeDecision
 from core.chaos import ChaosController
 from core.config import Settings
@@ -261,9 +262,11 @@ class ChatService:
         """The customer rates one of the bot's replies (InvalidFeedback, NotYourConversation otherwise)."""
         with self._session() as s:
             conv_store.get_conversation(s, conversation_id=conversation_id, customer_id=customer_id)
-            conv_store.set_feedback(
+            answered = conv_store.set_feedback(
                 s, conversation_id=conversation_id, message_id=message_id, rating=rating, comment=comment
             )
+        if answered is not None:
+            self.tracer.feedback(message_id=answered, rating=rating, comment=comment or None)
 
     def ratings(self, *, conversation_id: str, customer_id: str) -> dict[int, int]:
         """The customer's rating of each rated reply (empty while the database is down)."""
@@ -453,31 +456,44 @@ class ChatService:
         t0 = time.perf_counter()
         state: dict[str, Any] = {}
         error: str | None = None
-        masked = ""  # what the trace shows of the message: only ever the masked form
-        if decision.mode == "offline":
-            state = {
-                "reply": minimal.OFFLINE,
-                "outcome": "handoff",
-                "handoff_reason": HandoffReason.OFFLINE.value,
-                "citations": [],
-                "mode": "offline",
-                "mode_reason": decision.reason,
-            }
-        else:
-            try:
-                masked, kinds = self._mask(conversation_id, text)
-                state = self._invoke(conversation_id, message_id, masked, decision, on_token, on_reset, kinds)
-            except Exception as exc:
-                logger.exception("turn failed conversation=%s message=%s", conversation_id, message_id)
-                error = type(exc).__name__
-                state = {"reply": minimal.FAILURE, "outcome": "failed", "citations": []}
-        total_ms = (time.perf_counter() - t0) * 1000
-        mode = _mode(state.get("mode") or decision.mode)
-        reason = state.get("mode_reason") or decision.reason
-        if mode != decision.mode:
-            self.health.note_mode(ModeDecision(mode, reason))
-        record = self._record(conversation_id, message_id, mode, reason, state, total_ms, error)
-        self.tracer.turn(conversation_id=conversation_id, message_id=message_id, text=masked, record=record)
+        with self.tracer.turn(
+            conversation_id=conversation_id, customer_id=customer_id, message_id=message_id
+        ) as trace:
+            if decision.mode == "offline":
+                trace.set_input(pii.redact(text))
+                state = {
+                    "reply": minimal.OFFLINE,
+                    "outcome": "handoff",
+                    "handoff_reason": HandoffReason.OFFLINE.value,
+                    "citations": [],
+                    "mode": "offline",
+                    "mode_reason": decision.reason,
+                }
+            else:
+                try:
+                    masked, kinds = self._mask(conversation_id, text)
+                    trace.set_input(masked)
+                    state = self._invoke(
+                        conversation_id,
+                        message_id,
+                        masked,
+                        decision,
+                        on_token,
+                        on_reset,
+                        kinds,
+                        trace.callbacks,
+                    )
+                except Exception as exc:
+                    logger.exception("turn failed conversation=%s message=%s", conversation_id, message_id)
+                    error = type(exc).__name__
+                    state = {"reply": minimal.FAILURE, "outcome": "failed", "citations": []}
+            total_ms = (time.perf_counter() - t0) * 1000
+            mode = _mode(state.get("mode") or decision.mode)
+            reason = state.get("mode_reason") or decision.reason
+            if mode != decision.mode:
+                self.health.note_mode(ModeDecision(mode, reason))
+            record = self._record(conversation_id, message_id, mode, reason, state, total_ms, error)
+            trace.finish(record)
         try:
             return self._store_reply(conversation_id, customer_id, message_id, record)
         except Exception:  # the database went down during the turn (or refused it): keep it for replay
@@ -531,6 +547,7 @@ class ChatService:
         on_token: TokenCallback | None,
         on_reset: Callable[[], None] | None,
         masked_kinds: list[str] | None = None,
+        callbacks: list[Any] | None = None,
     ) -> dict[str, Any]:
         context = self.turn_context()
         final: dict[str, Any] = {}
@@ -550,7 +567,7 @@ class ChatService:
                 "prompt_versions": {RESET: True},
                 "llm_usage": {RESET: True},
             },
-            config={"configurable": {"thread_id": conversation_id}},
+            config={"configurable": {"thread_id": conversation_id}, "callbacks": callbacks or []},
             context=context,
             stream_mode=["custom", "values"],
         ):
@@ -601,6 +618,7 @@ class ChatService:
             "handoff_reason": state.get("handoff_reason"),
             "handoff": state.get("handoff"),
             "prompt_versions": state.get("prompt_versions", {}),
+            "prompt_hashes": prompts.hashes(state.get("prompt_versions", {})),
             "model": state.get("model"),
             "input_tokens": inp,
             "output_tokens": out,
@@ -659,6 +677,7 @@ class ChatService:
                 guards=record["guards"],
                 handoff_reason=record["handoff_reason"],
                 prompt_versions=record["prompt_versions"],
+                prompt_hashes=record.get("prompt_hashes") or {},
                 model=record["model"],
                 tokens=record["input_tokens"] + record["output_tokens"],
                 input_tokens=record["input_tokens"],

@@ -104,6 +104,8 @@ class Settings(BaseSettings):
     langfuse_public_key: str = ""
     langfuse_secret_key: str = ""
     langfuse_host: str = "https://cloud.langfuse.com"
+    langfuse_timeout_s: int = Field(default=2, ge=1)
+    """HTTP timeout of one export to Langfuse (on the SDK's background thread, never on a turn)."""
     """Langfuse traces every turn when both keys are set; without them tracing is off."""
 
     policy_file: Path | None = None

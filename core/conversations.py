@@ -74,9 +74,10 @@ class InvalidFeedback(ValueError):
 
 def set_feedback(
     session: Session, *, conversation_id: str, message_id: int, rating: int, comment: str = ""
-) -> None:
+) -> int | None:
     """Thumbs up (+1) or down (-1), with an optional comment, on one assistant reply of the conversation.
-    Rating the same reply again replaces the earlier feedback (a comment sent later keeps the rating)."""
+    Rating the same reply again replaces the earlier feedback (a comment sent later keeps the rating).
+    Returns the customer message the reply answered."""
     if rating not in (1, -1):
         raise InvalidFeedback("a rating is +1 (helpful) or -1 (not helpful)")
     comment = comment.strip()
@@ -94,10 +95,11 @@ def set_feedback(
                 message_id=message_id, conversation_id=conversation_id, rating=rating, comment=comment or None
             )
         )
-        return
+        return message.reply_to
     row.rating, row.created_at = rating, utcnow()
     if comment:
         row.comment = comment
+    return message.reply_to
 
 
 def ratings(session: Session, *, conversation_id: str) -> dict[int, int]:

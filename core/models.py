@@ -99,6 +99,8 @@ class TurnRecord(Base):
     guards: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     handoff_reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
     prompt_versions: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    prompt_hashes: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True, default=dict)
+    """SHA-256 (12 hex digits) of each prompt's text as run: a wording change shows even without a bump."""
     model: Mapped[str | None] = mapped_column(String(100), nullable=True)
     tokens: Mapped[int] = mapped_column(Integer, default=0)
     """Input plus output tokens of every LLM call of the turn."""
