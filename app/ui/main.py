@@ -13,6 +13,7 @@ page = st.navigation(
         st.Page(str(_HERE / "passage.py"), title="Source", icon="📄", url_path="source"),
         st.Page(str(_HERE / "workspace.py"), title="Agent workspace", icon="🎧", url_path="agent"),
         st.Page(str(_HERE / "studio.py"), title="Knowledge base studio", icon="📚", url_path="studio"),
+        st.Page(str(_HERE / "ops.py"), title="Operations", icon="📈", url_path="ops"),
     ],
     position="hidden",
 )

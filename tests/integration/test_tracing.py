@@ -99,7 +99,7 @@ def test_the_turns_before_and_after_a_person_took_over_share_one_session(setting
     conversation, customer, turns = _conversation(svc, "I want to talk to a real person")
     assert turns[0].outcome == "handoff"
     agent = _staff(svc.settings, Role.AGENT)
-    ticket = svc.desk.queue(agent)[0].id
+    ticket = next(t.id for t in svc.desk.queue(agent) if t.conversation_id == conversation)
     svc.desk.claim(agent, ticket)
     svc.desk.reply(agent, ticket, "Hello, how can I help?")
     svc.desk.resolve(agent, ticket, outcome="solved")
