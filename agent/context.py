@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from types import ModuleType
 
 from agent.llm import LLMLadder
+from agent.prompts.store import Prompt, PromptStore, local
 from core.breakers import HealthRegistry
 from core.config import Settings
 from core.policy import Policy, load_policy
@@ -25,3 +27,8 @@ class TurnContext:
     """This deployment's guardrail policy (topics, risks, commitments, tone, competitors)."""
     failed_models: dict[str, str] = field(default_factory=dict)
     """Models that failed earlier in this turn, and how: not tried again before the next turn."""
+    prompts: PromptStore | None = None
+    """Where prompts come from (files, or Langfuse with the files as the fallback); None: the files."""
+
+    def prompt(self, module: ModuleType) -> Prompt:
+        return self.prompts.get(module) if self.prompts is not None else local(module)

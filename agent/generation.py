@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from types import ModuleType
 from typing import Any, TypeVar
 
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, SystemMessage
@@ -20,6 +21,7 @@ from agent.llm import approx_tokens
 from agent.prompts import answer as answer_prompt
 from agent.prompts import rewrite as rewrite_prompt
 from agent.prompts import summarise as summarise_prompt
+from agent.prompts.store import Prompt
 from agent.state import Citation
 from core.faults import DependencyFault
 from knowledge.entities import Turn
@@ -95,19 +97,20 @@ def answer_messages(
     summary: str | None,
     company: str,
     single_turn: bool,
+    prompt: Prompt | ModuleType = answer_prompt,
 ) -> list[BaseMessage]:
     """Full: summary + recent turns + passages + question. Degraded (`single_turn`): passages + question."""
-    system = answer_prompt.SYSTEM.format(company=company)
+    system = prompt.SYSTEM.format(company=company)
     if single_turn:
-        system = f"{system}\n\n{answer_prompt.DEGRADED_NOTE}"
+        system = f"{system}\n\n{prompt.DEGRADED_NOTE}"
     messages: list[BaseMessage] = [SystemMessage(system)]
     if not single_turn:
         if summary:
-            messages.append(SystemMessage(answer_prompt.HISTORY_SUMMARY.format(summary=summary)))
+            messages.append(SystemMessage(prompt.HISTORY_SUMMARY.format(summary=summary)))
         for turn in history:
             messages.append(HumanMessage(turn.text) if turn.role == "customer" else AIMessage(turn.text))
     block = passages_block(passages)
-    messages.append(HumanMessage(answer_prompt.PASSAGES.format(passages=block, question=question)))
+    messages.append(HumanMessage(prompt.PASSAGES.format(passages=block, question=question)))
     return messages
 
 
@@ -115,18 +118,22 @@ def _transcript(turns: Sequence[Turn]) -> str:
     return "\n".join(f"{'Customer' if t.role == 'customer' else 'Assistant'}: {t.text}" for t in turns)
 
 
-def rewrite_messages(*, question: str, history: Sequence[Turn]) -> list[BaseMessage]:
+def rewrite_messages(
+    *, question: str, history: Sequence[Turn], prompt: Prompt | ModuleType = rewrite_prompt
+) -> list[BaseMessage]:
     return [
-        SystemMessage(rewrite_prompt.SYSTEM),
-        HumanMessage(rewrite_prompt.USER.format(history=_transcript(history), question=question)),
+        SystemMessage(prompt.SYSTEM),
+        HumanMessage(prompt.USER.format(history=_transcript(history), question=question)),
     ]
 
 
-def summary_messages(*, previous: str | None, turns: Sequence[Turn]) -> list[BaseMessage]:
+def summary_messages(
+    *, previous: str | None, turns: Sequence[Turn], prompt: Prompt | ModuleType = summarise_prompt
+) -> list[BaseMessage]:
     prefix = f"Earlier summary: {previous}\n\n" if previous else ""
     return [
-        SystemMessage(summarise_prompt.SYSTEM),
-        HumanMessage(summarise_prompt.USER.format(previous=prefix, history=_transcript(turns))),
+        SystemMessage(prompt.SYSTEM),
+        HumanMessage(prompt.USER.format(previous=prefix, history=_transcript(turns))),
     ]
 
 

@@ -25,13 +25,13 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from agent import prompts
 from agent.context import TurnContext
 from agent.desk import HandoffDesk
 from agent.graph import build_graph
 from agent.ladder import decide_mode
 from agent.llm import LLMLadder, ModelSlot, build_models
 from agent.prompts import minimal
+from agent.prompts.store import PromptStore
 from agent.state import RESET, Mode
 from core import conversations as conv_store
 from core import pii, pii_vault, users
@@ -159,6 +159,8 @@ class ChatService:
         self.spool = Spool(settings.spool_path)
         self.policy = load_policy(settings.policy_file)
         self.tracer = tracer or TurnTracer(settings)
+        self.prompts = PromptStore(settings, client=self.tracer.client)
+        """The turn's prompts: the versioned files, or Langfuse with the files as the fallback."""
         """The deployment's guardrail policy; a broken policy file stops the start with a clear message."""
         self.checkpointer = checkpointer or sqlite_checkpointer(settings.checkpoint_url)
         self.graph = build_graph(
@@ -536,6 +538,7 @@ class ChatService:
             llm=self.llm,
             policy=self.policy,
             deadline=time.monotonic() + self.settings.llm_timeout_s,
+            prompts=self.prompts,
         )
 
     def _invoke(
@@ -585,8 +588,8 @@ class ChatService:
                 listening = False
         return final
 
-    @staticmethod
     def _record(
+        self,
         conversation_id: str,
         message_id: int,
         mode: Mode,
@@ -618,7 +621,7 @@ class ChatService:
             "handoff_reason": state.get("handoff_reason"),
             "handoff": state.get("handoff"),
             "prompt_versions": state.get("prompt_versions", {}),
-            "prompt_hashes": prompts.hashes(state.get("prompt_versions", {})),
+            "prompt_hashes": self.prompts.hashes(list(state.get("prompt_versions", {}))),
             "model": state.get("model"),
             "input_tokens": inp,
             "output_tokens": out,

@@ -104,6 +104,13 @@ class Settings(BaseSettings):
     langfuse_public_key: str = ""
     langfuse_secret_key: str = ""
     langfuse_host: str = "https://cloud.langfuse.com"
+    prompts_from_langfuse: bool = False
+    """Read prompts from Langfuse prompt management (`python -m agent.prompts.sync` pushes them), with the
+    versioned files as the fallback. Off: the files only."""
+    prompt_label: str = "production"
+    """The Langfuse label of the prompt versions to serve."""
+    prompt_cache_s: int = Field(default=60, ge=0)
+    """How long a fetched prompt is used before Langfuse is asked again."""
     langfuse_timeout_s: int = Field(default=2, ge=1)
     """HTTP timeout of one export to Langfuse (on the SDK's background thread, never on a turn)."""
     """Langfuse traces every turn when both keys are set; without them tracing is off."""

@@ -109,6 +109,11 @@ class TurnTracer:
     def enabled(self) -> bool:
         return self._client is not None
 
+    @property
+    def client(self) -> Any | None:
+        """The Langfuse client (prompt management shares it), or None when tracing is off."""
+        return self._client
+
     @contextmanager
     def turn(
         self, *, conversation_id: str, customer_id: str, message_id: int, name: str = "customer-turn"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
 from langchain_core.messages import AIMessageChunk, HumanMessage, SystemMessage
@@ -19,6 +20,7 @@ from agent.guards.topics import out_of_policy
 from agent.llm import AllModelsFailed, LadderResult, LLMLadder
 from agent.prompts import judge as judge_prompt
 from agent.prompts import minimal
+from agent.prompts.store import Prompt
 from core.faults import DependencyFault
 from core.injection import InjectionVerdict, detect_injection
 from core.injection_model import load_model
@@ -92,12 +94,18 @@ def _parse_verdict(message: AIMessageChunk) -> judge_prompt.Verdict:
 
 
 def judge(
-    text: str, *, llm: LLMLadder, company: str, deadline: float, skip: dict[str, str]
+    text: str,
+    *,
+    llm: LLMLadder,
+    company: str,
+    deadline: float,
+    skip: dict[str, str],
+    prompt: Prompt | ModuleType = judge_prompt,
 ) -> LadderResult | None:
     """The primary model's verdict on a suspicious message; None when it could not give one in time."""
     messages = [
-        SystemMessage(judge_prompt.SYSTEM.format(company=company)),
-        HumanMessage(judge_prompt.USER.format(message=text.replace("</message>", "</ message>"))),
+        SystemMessage(prompt.SYSTEM.format(company=company)),
+        HumanMessage(prompt.USER.format(message=text.replace("</message>", "</ message>"))),
     ]
     try:
         return llm.run(

@@ -99,9 +99,12 @@ def generated_answer(state: TurnState, runtime: Runtime[TurnContext]) -> dict[st
 
     degraded_passages = fit_passages(passages[: settings.degraded_top_k], settings.degraded_context_tokens)
 
+    prompt = ctx.prompt(answer_prompt)
+
     def build(slot: ModelSlot, primary: bool) -> tuple[list[BaseMessage], list[type]]:
         full = primary and state.get("mode") == "full"
         messages = answer_messages(
+            prompt=prompt,
             question=state["text"],
             passages=passages if full else degraded_passages,
             history=kept if full else [],
@@ -130,7 +133,7 @@ def generated_answer(state: TurnState, runtime: Runtime[TurnContext]) -> dict[st
     update: dict[str, Any] = {
         "model": result.slot.name,
         "llm_usage": {"answer": result.usage.as_dict()},
-        "prompt_versions": {answer_prompt.NAME: answer_prompt.VERSION},
+        "prompt_versions": {prompt.name: prompt.version},
     }
     full = result.primary and state.get("mode") == "full"
     if not full:

@@ -36,6 +36,7 @@ def contextualise(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, 
         return {"search_query": None}
     update: dict[str, Any] = {"search_query": None, "llm_usage": {}, "prompt_versions": {}, "guards": {}}
     deadline = min(ctx.deadline, time.monotonic() + ctx.settings.llm_rewrite_timeout_s)
+    summarise, rewrite = ctx.prompt(summarise_prompt), ctx.prompt(rewrite_prompt)
 
     older, _kept = bounded_history(history, ctx.settings.llm_context_tokens)
     covered = state.get("summary_upto", 0)
@@ -45,7 +46,9 @@ def contextualise(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, 
                 "summary",
                 lambda slot, primary: (
                     summary_messages(
-                        previous=state.get("summary"), turns=older[covered:][-_MAX_SUMMARISED_TURNS:]
+                        previous=state.get("summary"),
+                        turns=older[covered:][-_MAX_SUMMARISED_TURNS:],
+                        prompt=summarise,
                     ),
                     None,
                 ),
@@ -57,7 +60,7 @@ def contextualise(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, 
             )
             update |= {"summary": result.value[:2000], "summary_upto": len(older)}
             update["llm_usage"]["summary"] = result.usage.as_dict()
-            update["prompt_versions"][summarise_prompt.NAME] = summarise_prompt.VERSION
+            update["prompt_versions"][summarise.name] = summarise.version
         except AllModelsFailed as exc:
             logger.warning("history summary skipped: %s", exc)
             update["guards"]["summary"] = {"skipped": str(exc)}
@@ -65,7 +68,10 @@ def contextualise(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, 
     try:
         result = ctx.llm.run(
             "rewrite",
-            lambda slot, primary: (rewrite_messages(question=state["text"], history=history[-6:]), None),
+            lambda slot, primary: (
+                rewrite_messages(question=state["text"], history=history[-6:], prompt=rewrite),
+                None,
+            ),
             parse_text,
             deadline=deadline,
             skip=ctx.failed_models,
@@ -79,5 +85,5 @@ def contextualise(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, 
     query = " ".join(str(result.value).split())[:_MAX_QUERY_CHARS].strip("\"'")
     update["search_query"] = query or None
     update["llm_usage"]["rewrite"] = result.usage.as_dict()
-    update["prompt_versions"][rewrite_prompt.NAME] = rewrite_prompt.VERSION
+    update["prompt_versions"][rewrite.name] = rewrite.version
     return update

@@ -26,6 +26,7 @@ from agent.llm import AllModelsFailed
 from agent.nodes._timing import timed
 from agent.prompts import handoff as handoff_prompt
 from agent.prompts import minimal
+from agent.prompts.store import Prompt
 from agent.state import TurnState
 from handoff.packet import REASON_LABEL, build_packet, template_summary
 from handoff.reasons import HandoffReason
@@ -77,10 +78,10 @@ def _transcript(state: TurnState) -> str:
     return text[-_TRANSCRIPT_CHARS:]
 
 
-def _summary_messages(state: TurnState, reason: str) -> list[BaseMessage]:
+def _summary_messages(state: TurnState, reason: str, prompt: Prompt) -> list[BaseMessage]:
     return [
-        SystemMessage(handoff_prompt.SYSTEM),
-        HumanMessage(handoff_prompt.USER.format(reason=reason, transcript=_transcript(state))),
+        SystemMessage(prompt.SYSTEM),
+        HumanMessage(prompt.USER.format(reason=reason, transcript=_transcript(state))),
     ]
 
 
@@ -110,10 +111,11 @@ def hand_off(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
     # a message the input rails blocked is never shown to a model, not even to summarise it
     if state.get("mode") in ("full", "degraded") and ctx.llm is not None and not state.get("blocked"):
         label = f"{REASON_LABEL.get(first['reason'], first['reason'])} ({first['evidence']})"
+        prompt = ctx.prompt(handoff_prompt)
         try:
             result = ctx.llm.run(
                 "handoff_summary",
-                lambda slot, primary: (_summary_messages(state, label), None),
+                lambda slot, primary: (_summary_messages(state, label, prompt), None),
                 parse_text,
                 deadline=min(ctx.deadline, time.monotonic() + ctx.settings.llm_model_timeout_s),
                 skip=ctx.failed_models,
@@ -121,7 +123,7 @@ def hand_off(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
             )
             summary, source = " ".join(str(result.value).split())[:1200], "llm"
             update["llm_usage"]["handoff_summary"] = result.usage.as_dict()
-            update["prompt_versions"][handoff_prompt.NAME] = handoff_prompt.VERSION
+            update["prompt_versions"][prompt.name] = prompt.version
         except AllModelsFailed as exc:
             logger.warning("handoff summary by template: %s", exc)
     if not summary:

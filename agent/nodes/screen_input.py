@@ -62,8 +62,10 @@ def screen_input(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
         {"rail": screen.rail, "reply": screen.reply, "handoff": screen.handoff} if screen.blocked else None
     )
     if screen.suspicious and state.get("mode") == "full" and ctx.llm is not None and settings.guard_llm_judge:
+        prompt = ctx.prompt(judge_prompt)
         result = judge(
             clean.text,
+            prompt=prompt,
             llm=ctx.llm,
             company=settings.company_name,
             deadline=judge_deadline(ctx.deadline, settings.llm_rewrite_timeout_s),
@@ -74,7 +76,7 @@ def screen_input(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
         else:
             guards["judge"] = {"attack": result.value.attack, "reason": result.value.reason[:200]}
             update["llm_usage"] = {"judge": result.usage.as_dict()}
-            update["prompt_versions"] = {judge_prompt.NAME: judge_prompt.VERSION}
+            update["prompt_versions"] = {prompt.name: prompt.version}
             if result.value.attack:
                 blocked = {"rail": "judge", "reply": minimal.REFUSE_MANIPULATION, "handoff": False}
     if blocked is not None:
