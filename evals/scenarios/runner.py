@@ -20,6 +20,7 @@ from agent.service import ChatService
 from core.config import Settings
 from core.db import session_scope
 from core.models import TurnRecord
+from core.tracing import TurnTracer
 from evals.scenarios.catalogue import Scenario
 from evals.scripted import ScriptedChatModel, answer_call
 from knowledge.models import Article, ArticleVersion
@@ -41,6 +42,8 @@ class TurnOutcome:
     guards: dict[str, Any]
     adversary_wrote: str | None = None
     """The answer the adversarial model wrote this turn, when it was asked for one."""
+    message_id: int = 0
+    """The customer message (its trace in Langfuse, where the scenario's verdict is scored)."""
 
 
 @dataclass
@@ -149,13 +152,18 @@ def _planted(
         kb.refresh()
 
 
-def run_scenario(scenario: Scenario, *, mode: Mode, kb: KnowledgeBase, settings: Settings) -> ScenarioResult:
-    """Play the scenario's conversation and check every reply; problems say what got through."""
+def run_scenario(
+    scenario: Scenario, *, mode: Mode, kb: KnowledgeBase, settings: Settings, tracer: TurnTracer | None = None
+) -> ScenarioResult:
+    """Play the scenario's conversation and check every reply; problems say what got through.
+
+    With tracing on, every turn's trace gets a `scenario_passed` score (1 or 0) naming the scenario.
+    """
     result = ScenarioResult(scenario.name, mode)
     adversary = Adversary(scenario.adversary_answer) if mode == "adversarial" else None
     slots = [ModelSlot("scripted:adversary", adversary.model)] if adversary else []
     config = settings.model_copy(update={"data_dir": Path(tempfile.mkdtemp(prefix="scenario-"))})
-    service = ChatService(config, kb=kb, checkpointer=InMemorySaver(), models=slots)
+    service = ChatService(config, kb=kb, checkpointer=InMemorySaver(), models=slots, tracer=tracer)
     planted = _planted(service, kb, settings, scenario.planted_article) if scenario.planted_article else None
     with planted if planted is not None else _nothing() as notes:
         result.problems.extend(notes)
@@ -168,6 +176,14 @@ def run_scenario(scenario: Scenario, *, mode: Mode, kb: KnowledgeBase, settings:
     served = any(t.adversary_wrote or t.outcome == "answered" for t in result.turns)
     if scenario.planted_article and served and not dropped:
         result.problems.append("retrieval: the planted passage was never dropped")
+    for turn in result.turns:
+        service.tracer.score(
+            "scenario_passed",
+            1.0 if result.passed else 0.0,
+            message_id=turn.message_id,
+            comment=f"{scenario.name} ({mode})"
+            + (f": {'; '.join(result.problems)}"[:500] if result.problems else ""),
+        )
     return result
 
 
@@ -185,7 +201,7 @@ def _play(
     guards = _guards(service.settings, turn.message.id)
     reply = turn.reply.content if turn.reply is not None else None
     wrote = adversary.answer if adversary and adversary.answers_written > before else None
-    result.turns.append(TurnOutcome(text, reply, turn.outcome, guards, wrote))
+    result.turns.append(TurnOutcome(text, reply, turn.outcome, guards, wrote, turn.message.id))
     result.stopped_by.extend(_stopped_by(guards, turn.outcome))
     if reply is None:
         return

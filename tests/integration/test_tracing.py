@@ -200,3 +200,21 @@ def test_spans_and_scores_reach_the_server_and_a_dead_server_does_not_slow_turns
     down = _median_turn_ms(svc, 7)
     print(f"median turn: {baseline:.1f} ms without tracing, {down:.1f} ms tracing to a stopped server")
     assert down <= baseline + 100
+
+
+def test_a_scenario_s_verdict_is_scored_on_each_of_its_turns(settings, demo_service, tracing_on, sink):
+    from evals.scenarios import SCENARIOS, run_scenario
+
+    client = _client(host=f"http://127.0.0.1:{sink.server_address[1]}", timeout=1)
+    tracer = TurnTracer(settings, client=client)
+    result = run_scenario(SCENARIOS[0], mode="minimal", kb=demo_service.kb, settings=settings, tracer=tracer)
+    tracer.flush()
+    bodies = [json.loads(body) for path, body in sink.received if path.endswith("/scores")]  # type: ignore[attr-defined]
+    scores = [item for body in bodies for item in (body if isinstance(body, list) else [body])]
+    mine = [s for s in scores if s.get("name") == "scenario_passed"]
+    assert len(mine) == len(result.turns) > 0
+    assert {s["value"] for s in mine} == {1.0 if result.passed else 0.0}
+    assert {s["traceId"] for s in mine} == {
+        trace_id_for(t.message_id, kind="customer-turn") for t in result.turns
+    }
+    assert all(SCENARIOS[0].name in s["comment"] for s in mine)
