@@ -39,8 +39,8 @@ from sqlalchemy.orm import Session
 
 from core.config import Settings
 from core.db import session_scope
-from core.models import Feedback, TurnRecord, User
-from core.users import AuthenticatedUser, PermissionDenied, Role, require_role
+from core.models import Feedback, TurnRecord
+from core.users import AuthenticatedUser, Role, require_current
 from handoff.models import Ticket
 from knowledge.embeddings import Embedder
 from knowledge.gaps import gap_report
@@ -256,13 +256,7 @@ class OpsDashboard:
 
     def _admin(self, session: Session, actor: AuthenticatedUser | None) -> AuthenticatedUser:
         """The role check on every call, against the account as it is now (not as it was at login)."""
-        user = require_role(actor, Role.ADMIN)
-        row = session.get(User, user.id)
-        if row is None or not row.active or row.username != user.username:
-            raise PermissionDenied("your account is no longer active; log in again")
-        return require_role(
-            AuthenticatedUser(row.id, row.username, row.display_name, Role(row.role)), Role.ADMIN
-        )
+        return require_current(session, actor, Role.ADMIN)
 
     def overview(
         self, actor: AuthenticatedUser | None, *, since: datetime, until: datetime, bucket: str = "day"

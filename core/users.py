@@ -52,6 +52,7 @@ __all__ = [
     "list_users",
     "normalize_username",
     "parse_role",
+    "require_current",
     "require_role",
     "seed_demo_users",
     "set_password",
@@ -374,6 +375,18 @@ def require_role(user: AuthenticatedUser | None, *roles: Role | str) -> Authenti
         needed = " or ".join(sorted(wanted))
         raise PermissionDenied(f"this needs the {needed} role; you are logged in as {user.role}")
     return user
+
+
+def require_current(
+    session: Session, user: AuthenticatedUser | None, *roles: Role | str
+) -> AuthenticatedUser:
+    """`require_role` against the account as the database has it now, not as it was at login: a
+    deactivated, renamed or demoted account loses access at its next action."""
+    me = require_role(user, *roles)
+    row = session.get(User, me.id)
+    if row is None or not row.active or row.username != me.username:
+        raise PermissionDenied("your account is no longer active; log in again")
+    return require_role(AuthenticatedUser(row.id, row.username, row.display_name, Role(row.role)), *roles)
 
 
 # Demo accounts -----------------------------------------------------------------------------------------

@@ -24,9 +24,8 @@ from sqlalchemy.orm import Session
 
 from core.config import Settings
 from core.db import session_scope, utcnow
-from core.models import User
 from core.policy import load_policy
-from core.users import AuthenticatedUser, PermissionDenied, Role, require_role
+from core.users import AuthenticatedUser, Role, require_current
 from knowledge import audit, review
 from knowledge import gaps as kb_gaps
 from knowledge import usage as kb_usage
@@ -193,13 +192,7 @@ class Studio:
 
     def _editor(self, session: Session, actor: AuthenticatedUser | None) -> AuthenticatedUser:
         """The role check on every call, against the account as it is now (not as it was at login)."""
-        user = require_role(actor, Role.EDITOR)
-        row = session.get(User, user.id)
-        if row is None or not row.active or row.username != user.username:
-            raise PermissionDenied("your account is no longer active; log in again")
-        return require_role(
-            AuthenticatedUser(row.id, row.username, row.display_name, Role(row.role)), Role.EDITOR
-        )
+        return require_current(session, actor, Role.EDITOR)
 
     @contextmanager
     def _writing(self) -> Iterator[Session]:
