@@ -28,6 +28,16 @@ class IndexStats:
         return self.embedded / self.seconds if self.seconds > 0 else 0.0
 
 
+def embed_into(vector: VectorIndex, embedder: Embedder, docs: Sequence[Doc]) -> None:
+    """Embed `docs` and add (or replace) them in the vector index, with their citation metadata."""
+    vector.upsert(
+        [d.id for d in docs],
+        embedder.embed([d.index_text() for d in docs]),
+        [d.text for d in docs],
+        [{**d.metadata, "title": d.title, "section": d.section} for d in docs],
+    )
+
+
 def build_index(
     docs: Sequence[Doc], *, vector: VectorIndex, embedder: Embedder, progress: bool = False, batch: int = 256
 ) -> IndexStats:
@@ -45,13 +55,7 @@ def build_index(
     bar = tqdm(total=len(todo), desc="embedding", unit="doc", disable=not progress or not todo, leave=False)
     for i in range(0, len(todo), batch):
         part = todo[i : i + batch]
-        vectors = embedder.embed([d.index_text() for d in part])
-        vector.upsert(
-            [d.id for d in part],
-            vectors,
-            [d.text for d in part],
-            [{**d.metadata, "title": d.title, "section": d.section} for d in part],
-        )
+        embed_into(vector, embedder, part)
         bar.update(len(part))
     bar.close()
     stats = IndexStats(

@@ -118,9 +118,7 @@ def verify(settings: Settings, *, repair: bool, kb: KnowledgeBase | None = None)
     with session_scope(settings.database_url) as session:
         docs = published_docs(session)
     result.published_chunks = len(docs)
-    vector = VectorIndex(
-        collection=settings.chroma_collection, url=settings.chroma_url, path=settings.chroma_path
-    )
+    vector = VectorIndex.configured(settings)
     present = vector.ids()
     wanted = {d.id for d in docs}
     result.missing = len(wanted - present)
@@ -158,9 +156,7 @@ def main(argv: list[str] | None = None) -> int:
             return _verify(settings, repair=not args.dry_run)
         kb = KnowledgeBase(settings)
         if args.full:
-            vector = VectorIndex(
-                collection=settings.chroma_collection, url=settings.chroma_url, path=settings.chroma_path
-            )
+            vector = VectorIndex.configured(settings)
             vector.reset()
             kb = KnowledgeBase(settings, vector=vector)
         t0 = time.perf_counter()

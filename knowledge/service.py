@@ -24,7 +24,7 @@ from core.config import Settings
 from core.db import DatabaseUnavailable, session_scope
 from knowledge.embeddings import Embedder, EmbeddingUnavailable, get_embedder
 from knowledge.entities import Turn
-from knowledge.indexing import IndexStats, build_index
+from knowledge.indexing import IndexStats, build_index, embed_into
 from knowledge.retrieval import HybridRetriever, RetrievalResult
 from knowledge.store import published_docs, served_revision
 from knowledge.types import Doc
@@ -81,11 +81,7 @@ class KnowledgeBase:
     def _open_vector(self) -> VectorIndex | None:
         if self._vector is None:
             try:
-                self._vector = VectorIndex(
-                    collection=self.settings.chroma_collection,
-                    url=self.settings.chroma_url,
-                    path=self.settings.chroma_path,
-                )
+                self._vector = VectorIndex.configured(self.settings)
             except IndexUnavailable:
                 self._vector_failed("unavailable")
         return self._vector
@@ -155,7 +151,7 @@ class KnowledgeBase:
         if not todo or vector is None:
             return 0
         try:
-            _upsert(vector, self.embedder, todo)
+            embed_into(vector, self.embedder, todo)
         except (IndexUnavailable, EmbeddingUnavailable):
             self._vector_failed("failed while staging a publish")
             return 0
@@ -194,7 +190,7 @@ class KnowledgeBase:
         else:  # an embedded index is per process: another process's upserts are not in our copy
             todo = [d for d in added if d.id not in self._staged or d.id not in present]
         if todo:
-            _upsert(vector, self.embedder, todo)
+            embed_into(vector, self.embedder, todo)
         if removed:
             vector.delete(removed)
         self._staged.difference_update(d.id for d in added)
@@ -257,16 +253,6 @@ class KnowledgeBase:
 
     def __len__(self) -> int:
         return len(self.retriever)
-
-
-def _upsert(vector: VectorIndex, embedder: Embedder, docs: Sequence[Doc]) -> None:
-    vectors = embedder.embed([d.index_text() for d in docs])
-    vector.upsert(
-        [d.id for d in docs],
-        vectors,
-        [d.text for d in docs],
-        [{**d.metadata, "title": d.title, "section": d.section} for d in docs],
-    )
 
 
 class _Overlay:

@@ -38,10 +38,19 @@ class ImportReport:
     """Slugs an editor has taken over in the studio (edited, archived or deleted): the file is ignored."""
 
 
-def content_hash(article: ParsedArticle) -> str:
-    """What tells two versions' text apart (title, category, tags, date and body)."""
+def _hash(article: ParsedArticle) -> str:
     raw = "\n".join([article.title, article.category, ",".join(article.tags), article.updated, article.body])
     return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def latest_version(session: Session, article_id: int) -> ArticleVersion | None:
+    """The article's newest version, whatever its status."""
+    return session.scalar(
+        select(ArticleVersion)
+        .where(ArticleVersion.article_id == article_id)
+        .order_by(ArticleVersion.version.desc())
+        .limit(1)
+    )
 
 
 def create_version(
@@ -53,33 +62,22 @@ def create_version(
         row = Article(slug=article.slug)
         session.add(row)
         session.flush()
-    last = session.scalar(
-        select(ArticleVersion.version)
-        .where(ArticleVersion.article_id == row.id)
-        .order_by(ArticleVersion.version.desc())
-        .limit(1)
-    )
+    last = latest_version(session, row.id)
     version = ArticleVersion(
         article_id=row.id,
-        version=(last or 0) + 1,
+        version=(last.version if last is not None else 0) + 1,
         status="draft",
         title=article.title,
         category=article.category,
         tags=",".join(article.tags),
         body=article.body,
-        content_hash=content_hash(article),
+        content_hash=_hash(article),
         source=source,
         updated=article.updated,
         created_by=author,
     )
     session.add(version)
     session.flush()
-    add_chunks(session, version, article)
-    return version
-
-
-def add_chunks(session: Session, version: ArticleVersion, article: ParsedArticle) -> None:
-    """The version's chunks, cut from the article's text."""
     for chunk in chunk_article(article):
         session.add(
             Chunk(
@@ -91,6 +89,7 @@ def add_chunks(session: Session, version: ArticleVersion, article: ParsedArticle
                 text=chunk.text,
             )
         )
+    return version
 
 
 def served_revision(session: Session) -> int:
@@ -190,7 +189,7 @@ def import_markdown(
             .join(Article, Article.published_version_id == ArticleVersion.id)
             .where(Article.slug == slug)
         )
-        digest = content_hash(parsed)
+        digest = _hash(parsed)
         if current is not None and current.content_hash == digest:
             report.unchanged.append(slug)
             continue
@@ -230,12 +229,7 @@ def _taken_over(session: Session, slug: str, filename: str) -> bool:
         return False
     if article.deleted_at is not None:
         return True
-    latest = session.scalar(
-        select(ArticleVersion)
-        .where(ArticleVersion.article_id == article.id)
-        .order_by(ArticleVersion.version.desc())
-        .limit(1)
-    )
+    latest = latest_version(session, article.id)
     if latest is None:
         return False
     return latest.source != filename or (latest.status == "archived" and article.published_version_id is None)

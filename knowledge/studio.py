@@ -34,7 +34,7 @@ from knowledge.importers import Imported, parse_upload
 from knowledge.models import Article, ArticleVersion
 from knowledge.scan import Finding, scan_sections
 from knowledge.service import KnowledgeBase
-from knowledge.store import bump_revision, create_version, publish, version_docs
+from knowledge.store import bump_revision, create_version, latest_version, publish, version_docs
 from knowledge.types import Passage
 
 logger = logging.getLogger(__name__)
@@ -228,14 +228,6 @@ class Studio:
             session.refresh(version)
         return version, article
 
-    def _latest(self, session: Session, article: Article) -> ArticleVersion | None:
-        return session.scalar(
-            select(ArticleVersion)
-            .where(ArticleVersion.article_id == article.id)
-            .order_by(ArticleVersion.version.desc())
-            .limit(1)
-        )
-
     def _public_contacts(self) -> list[str]:
         if self._contacts is None:
             self._contacts = load_policy(self.settings.policy_file).brand.contacts
@@ -396,7 +388,7 @@ class Studio:
             )
             if not chunk_article(parsed):
                 raise StudioError("the article has no text outside its headings")
-            latest = self._latest(s, article) if article is not None else None
+            latest = latest_version(s, article.id) if article is not None else None
             if latest is not None and base_version != latest.version:
                 raise StudioError(
                     f"{slug} changed since you opened it: version {latest.version} by {latest.created_by} "
@@ -452,7 +444,7 @@ class Studio:
 
     def _check_newest(self, s: Session, article: Article, version: ArticleVersion) -> None:
         """Only the newest version can go live: an older draft would silently undo what came after it."""
-        latest = self._latest(s, article)
+        latest = latest_version(s, article.id)
         if latest is not None and latest.version > version.version:
             raise StudioError(
                 f"version {version.version} is not the newest of {article.slug} "
@@ -660,7 +652,7 @@ class Studio:
             previews = []
             for item in imported:
                 article = s.scalar(select(Article).where(Article.slug == item.article.slug))
-                latest = self._latest(s, article) if article is not None else None
+                latest = latest_version(s, article.id) if article is not None else None
                 change = "new"
                 if latest is not None:  # what customers would read: the title and the text
                     same = (latest.title, latest.body) == (
@@ -700,7 +692,7 @@ class Studio:
         note = f"Imported from {p.filename}"
         with self._session() as s:
             article = s.scalar(select(Article).where(Article.slug == p.slug))
-            latest = self._latest(s, article) if article is not None else None
+            latest = latest_version(s, article.id) if article is not None else None
             base, pending = (
                 (latest.version, latest.id if latest.status == "draft" else None) if latest else (None, None)
             )

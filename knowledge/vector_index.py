@@ -8,11 +8,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import chromadb
 import numpy as np
+
+if TYPE_CHECKING:
+    from core.config import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +52,11 @@ class VectorIndex:
         except Exception as exc:
             raise IndexUnavailable(f"Chroma collection {collection!r} unavailable: {exc}") from exc
         self.name = collection
+
+    @classmethod
+    def configured(cls, settings: Settings) -> VectorIndex:
+        """The deployment's index: CHROMA_URL's server, or the embedded one under DATA_DIR."""
+        return cls(collection=settings.chroma_collection, url=settings.chroma_url, path=settings.chroma_path)
 
     def reset(self) -> None:
         """Drop every entry (a full rebuild follows)."""

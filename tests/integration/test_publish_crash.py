@@ -135,7 +135,7 @@ def test_a_publish_killed_at_any_stage_leaves_one_whole_version_serving(tmp_path
     restarted.refresh()
     hit = restarted.search("how many working days does standard delivery take").passages[0]
     assert hit.text in served
-    vector = VectorIndex(collection=settings.chroma_collection, path=settings.chroma_path)
+    vector = VectorIndex.configured(settings)
     assert vector.ids() == {d.id for d in restarted.retriever.docs.values()}
 
 

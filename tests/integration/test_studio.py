@@ -73,9 +73,7 @@ def _cited(kb: KnowledgeBase, question: str) -> Any:
 
 
 def _index_ids(settings: Settings) -> set[str]:
-    return VectorIndex(
-        collection=settings.chroma_collection, url=settings.chroma_url, path=settings.chroma_path
-    ).ids()
+    return VectorIndex.configured(settings).ids()
 
 
 def _served_ids(settings: Settings) -> set[str]:
@@ -331,7 +329,7 @@ def test_verify_finds_and_repairs_store_and_index_inconsistencies(env):
         stray = s.get(ArticleVersion, old.id)
         assert served is not None and stray is not None
         served.status, stray.status = "archived", "published"
-    vector = VectorIndex(collection=settings.chroma_collection, path=settings.chroma_path)
+    vector = VectorIndex.configured(settings)
     gone = sorted(_served_ids(settings))[0]
     vector.delete([gone])
 
