@@ -4,7 +4,7 @@ with a hash of its text (a wording change without a version bump still shows up 
 from types import ModuleType
 
 from agent.prompts import answer, handoff, judge, minimal, rewrite, summarise
-from agent.prompts.store import text_hash, texts_of
+from agent.prompts.store import local
 
 SYSTEM_PROMPTS: tuple[str, ...] = (
     answer.SYSTEM,
@@ -19,5 +19,5 @@ SYSTEM_PROMPTS: tuple[str, ...] = (
 MODULES: tuple[ModuleType, ...] = (answer, handoff, judge, minimal, rewrite, summarise)
 
 
-REGISTRY: dict[str, tuple[int, str]] = {m.NAME: (m.VERSION, text_hash(texts_of(m))) for m in MODULES}
+REGISTRY: dict[str, tuple[int, str]] = {m.NAME: (m.VERSION, local(m).hash) for m in MODULES}
 """Prompt name -> (version, hash of its text)."""

@@ -9,6 +9,7 @@ Langfuse not answering within its timeout, means the file. Fetched prompts are c
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -60,7 +61,9 @@ class Prompt:
             raise AttributeError(key) from None
 
 
+@functools.cache
 def local(module: ModuleType) -> Prompt:
+    """The prompt as its file has it (computed once per module: files do not change while running)."""
     texts = texts_of(module)
     return Prompt(module.NAME, module.VERSION, text_hash(texts), "file", texts)
 
