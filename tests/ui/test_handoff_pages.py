@@ -9,53 +9,33 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from langgraph.checkpoint.memory import InMemorySaver
 from streamlit.testing.v1 import AppTest
 
-import agent.runtime
 from agent.service import ChatService
-from core import users
 from core.breakers import HealthRegistry
-from core.db import session_scope
-from core.migrate import upgrade
+from tests.ui.pages import PASSWORD, UI, log_in, open_page, own_database, serving
 
 pytestmark = pytest.mark.slow
-
-UI = Path(__file__).resolve().parents[2] / "app" / "ui"
-PASSWORD = "a-long-test-pass"
 
 
 @pytest.fixture
 def page_service(demo_service, settings, monkeypatch) -> Iterator[ChatService]:  # type: ignore[no-untyped-def]
     """The pages' service on its own database, with an agent and a customer account."""
     folder = Path(tempfile.mkdtemp(prefix="handoff-ui-"))
-    config = settings.model_copy(
-        update={"data_dir": folder, "database_url": f"sqlite:///{folder / 'db.sqlite'}"}
-    )
-    upgrade(config.database_url)
-    with session_scope(config.database_url) as s:
-        for name, role in (("alex", "agent"), ("casey", "customer")):
-            users.create_user(
-                s, username=name, display_name=name.title(), role=role, password=PASSWORD, settings=config
-            )
+    config = own_database(settings, folder, (("alex", "agent"), ("casey", "customer")))
     kb = demo_service.kb
     previous = kb.health
     health = HealthRegistry()
     kb.attach_health(health)
     service = ChatService(config, kb=kb, health=health, checkpointer=InMemorySaver(), models=[])
-    monkeypatch.setattr(agent.runtime, "_service", service)
-    st.cache_resource.clear()
-    yield service
+    with serving(monkeypatch, service):
+        yield service
     kb.attach_health(previous)  # type: ignore[arg-type]
-    st.cache_resource.clear()
 
 
 def _workspace() -> AppTest:
-    at = AppTest.from_file(str(UI / "workspace.py"), default_timeout=120)
-    at.run()
-    assert not at.exception
-    return at
+    return open_page("workspace.py")
 
 
 def _customer_page(conversation_id: str, customer_id: str) -> AppTest:
@@ -63,14 +43,6 @@ def _customer_page(conversation_id: str, customer_id: str) -> AppTest:
     at.query_params["customer"] = customer_id
     at.query_params["conversation"] = conversation_id
     at.run()
-    return at
-
-
-def _login(at: AppTest, username: str, password: str = PASSWORD) -> AppTest:
-    at.text_input(key="login_username").set_value(username)
-    at.text_input(key="login_password").set_value(password)
-    at.button[0].click().run()
-    assert not at.exception
     return at
 
 
@@ -93,15 +65,15 @@ def _handed_off(svc: ChatService) -> tuple[str, str]:
 def test_the_workspace_asks_for_a_login_and_refuses_wrong_passwords_and_customers(page_service):
     at = _workspace()
     assert "Log in" in [b.label for b in at.button]
-    assert "Wrong username or password." in _texts(_login(at, "alex", "not-the-password"))
-    assert "for support agents" in _texts(_login(_workspace(), "casey"))
+    assert "Wrong username or password." in _texts(log_in(at, "alex", "not-the-password"))
+    assert "for support agents" in _texts(log_in(_workspace(), "casey"))
     assert not any(b.label == "Claim next" for b in at.button)
 
 
 def test_an_agent_sees_the_ticket_claims_replies_and_hands_back(page_service):
     svc = page_service
     conv, customer = _handed_off(svc)
-    at = _login(_workspace(), "alex")
+    at = log_in(_workspace(), "alex")
     text = _texts(at)
     assert "asked for a person" in text and "my sofa" in text  # reason and summary in the queue
     assert "first reply due in" in text

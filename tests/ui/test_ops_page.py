@@ -6,30 +6,24 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
-import streamlit as st
 from langgraph.checkpoint.memory import InMemorySaver
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
-import agent.runtime
 from agent.service import ChatService
-from core import users
 from core.breakers import HealthRegistry
 from core.db import session_scope, utcnow
-from core.migrate import upgrade
 from core.models import TurnRecord
 from core.policy import load_policy
 from evals.traffic import UNANSWERABLE, TrafficSummary, seed_traffic
 from knowledge.service import KnowledgeBase
 from knowledge.store import import_markdown
+from tests.ui.pages import log_in, open_page, own_database, serving
 
 pytestmark = pytest.mark.slow
 
-UI = Path(__file__).resolve().parents[2] / "app" / "ui"
-PASSWORD = "a-long-test-pass"
 REFUSAL = "The operations dashboard is for administrators."
 TILES = ["Containment", "Resolution", "Handoff rate", "Helpful", "Customer turns"]
 
@@ -46,16 +40,9 @@ class Seeded:
 def seeded(demo_service, settings, tmp_path_factory) -> Iterator[Seeded]:  # type: ignore[no-untyped-def]
     """A fresh database with the demo help center, an admin and an editor, and the default seeded traffic."""
     folder = tmp_path_factory.mktemp("ops-ui")
-    config = settings.model_copy(
-        update={"data_dir": folder, "database_url": f"sqlite:///{folder / 'support.db'}"}
-    )
-    upgrade(config.database_url)
+    config = own_database(settings, folder, (("ops-admin", "admin"), ("erin", "editor")))
     with session_scope(config.database_url) as s:
         import_markdown(s, config.kb_content_dir.glob("*.md"), public_contacts=load_policy().brand.contacts)
-        for name, role in (("ops-admin", "admin"), ("erin", "editor")):
-            users.create_user(
-                s, username=name, display_name=name.title(), role=role, password=PASSWORD, settings=config
-            )
     kb = KnowledgeBase(config, embedder=demo_service.kb.embedder)
     kb.refresh()
     svc = ChatService(config, kb=kb, health=HealthRegistry(), checkpointer=InMemorySaver(), models=[])
@@ -67,21 +54,12 @@ def seeded(demo_service, settings, tmp_path_factory) -> Iterator[Seeded]:  # typ
 
 @pytest.fixture
 def page_service(seeded, monkeypatch) -> Iterator[ChatService]:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(agent.runtime, "_service", seeded.svc)
-    st.cache_resource.clear()
-    yield seeded.svc
-    st.cache_resource.clear()
+    with serving(monkeypatch, seeded.svc):
+        yield seeded.svc
 
 
 def _ops(username: str) -> AppTest:
-    at = AppTest.from_file(str(UI / "ops.py"), default_timeout=120)
-    at.run()
-    assert not at.exception
-    at.text_input(key="login_username").set_value(username)
-    at.text_input(key="login_password").set_value(PASSWORD)
-    at.button[0].click().run()
-    assert not at.exception, at.exception
-    return at
+    return log_in(open_page("ops.py"), username)
 
 
 def _tiles(at: AppTest) -> dict[str, str]:

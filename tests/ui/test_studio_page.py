@@ -10,22 +10,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from langgraph.checkpoint.memory import InMemorySaver
 from streamlit.testing.v1 import AppTest
 
-import agent.runtime
 from agent.service import ChatService
-from core import users
 from core.breakers import HealthRegistry
-from core.db import session_scope
-from core.migrate import upgrade
 from knowledge.service import KnowledgeBase
+from tests.ui.pages import PASSWORD, log_in, open_page, own_database, serving
 
 pytestmark = pytest.mark.slow
 
-UI = Path(__file__).resolve().parents[2] / "app" / "ui"
-PASSWORD = "a-long-test-pass"
 BODY = """Every order can be gift wrapped for 4 euros per item.
 
 ## How to add gift wrapping
@@ -38,36 +32,20 @@ Tick "Gift wrap" at checkout and write the message for the handwritten card.
 def studio_service(demo_service, settings, monkeypatch) -> Iterator[ChatService]:  # type: ignore[no-untyped-def]
     """The pages' service over an empty knowledge base of its own, with an editor, an agent, a customer."""
     folder = Path(tempfile.mkdtemp(prefix="studio-ui-"))
-    config = settings.model_copy(
-        update={"data_dir": folder, "database_url": f"sqlite:///{folder / 'db.sqlite'}", "kb_poll_s": 0}
-    )
-    upgrade(config.database_url)
-    with session_scope(config.database_url) as s:
-        for name, role in (("erin", "editor"), ("alex", "agent"), ("casey", "customer")):
-            users.create_user(
-                s, username=name, display_name=name.title(), role=role, password=PASSWORD, settings=config
-            )
+    accounts = (("erin", "editor"), ("alex", "agent"), ("casey", "customer"))
+    config = own_database(settings, folder, accounts, kb_poll_s=0)
     kb = KnowledgeBase(config, embedder=demo_service.kb.embedder)
     kb.refresh()
     health = HealthRegistry()
     kb.attach_health(health)
     service = ChatService(config, kb=kb, health=health, checkpointer=InMemorySaver(), models=[])
-    monkeypatch.setattr(agent.runtime, "_service", service)
-    st.cache_resource.clear()
-    yield service
-    st.cache_resource.clear()
+    with serving(monkeypatch, service):
+        yield service
 
 
 def _studio(username: str | None = "erin") -> AppTest:
-    at = AppTest.from_file(str(UI / "studio.py"), default_timeout=120)
-    at.run()
-    assert not at.exception
-    if username is not None:
-        at.text_input(key="login_username").set_value(username)
-        at.text_input(key="login_password").set_value(PASSWORD)
-        at.button[0].click().run()
-        assert not at.exception, at.exception
-    return at
+    at = open_page("studio.py")
+    return log_in(at, username) if username is not None else at
 
 
 def _texts(at: AppTest) -> str:
