@@ -14,11 +14,12 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 RETRIEVAL_SET := $(BENCH_DIR)/retrieval/dstc11
 
-.PHONY: help venv install migrate seed run test lint bench lock clean
+.PHONY: help venv install migrate seed run test eval lint bench lock clean
 
 help:
 	@echo "make run    install, migrate, seed the demo KB, serve the chat on http://127.0.0.1:$(PORT)"
 	@echo "make test   install (and PostgreSQL with apt when root), then run the test suite"
+	@echo "make eval   the golden eval suite, gated on evals/baseline.json (report in var/eval/)"
 	@echo "make lint | bench | lock | migrate | seed | clean"
 
 # torch first and alone: asking for exactly this version takes the CPU build instead of several GB of CUDA.
@@ -60,6 +61,13 @@ test: $(STAMP)
 	  rm -f "$$log"; \
 	fi
 	$(PY) -m pytest -q
+	@$(MAKE) --no-print-directory eval
+
+# Every golden case in Minimal mode and with scripted models (deterministic), gated on the committed baseline:
+# exit 1 on a regression beyond the tolerance, with the evidence in var/eval/report.md and report.html.
+# EVAL_ARGS adds options, e.g. EVAL_ARGS="--llm openai:gpt-4o-mini --trials 5" or "--update-baseline".
+eval: $(STAMP)
+	$(PY) -m evals.run --out var/eval $(EVAL_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -88,6 +96,7 @@ bench: $(STAMP)
 	@if [ ! -f "$(RETRIEVAL_SET)/kb.jsonl" ]; then \
 	  echo "The shared benchmarks are not there ($(RETRIEVAL_SET)); knowledge base benchmark skipped."; exit 0; fi; \
 	set -x; $(PY) -m evals.bench kb --kb $(RETRIEVAL_SET)/kb.jsonl --json var/bench/kb.json
+	$(PY) -m evals.bench report --data $(BENCH_DIR)
 
 # Picks up what pyproject.toml asks for (without the old pins), then writes every installed version.
 lock:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -35,6 +36,9 @@ class Settings(BaseSettings):
     kb_content_dir: Path = PROJECT_ROOT / "knowledge" / "content"
     kb_poll_s: float = Field(default=2.0, ge=0)
     """How often a serving process checks whether another process published (then reloads the changes)."""
+    kb_eval_check: bool = True
+    """Publishing in the studio first plays the eval cases the change affects (`python -m evals.changes kb`)
+    and, when some would newly fail, shows them and waits for "Publish anyway" with a reason."""
     kb_test_pause_at: str = ""
     """Tests only (ignored in prod): a publish stage to stop and wait at, so a test can kill it there."""
 
@@ -146,6 +150,16 @@ class Settings(BaseSettings):
         if not self.checkpoint_url:
             self.checkpoint_url = str(self.data_dir / "checkpoints.db")
         return self
+
+    def as_env(self) -> dict[str, str]:
+        """These settings as environment variables, for a child process that must see exactly them (the
+        studio's eval check); complex values as JSON, which is how they are read back."""
+        out: dict[str, str] = {}
+        for name, value in self.model_dump(mode="json").items():
+            if value is None:
+                continue
+            out[name.upper()] = value if isinstance(value, str) else json.dumps(value)
+        return out
 
     @property
     def chroma_path(self) -> Path:

@@ -72,7 +72,9 @@ class BM25Index:
 
     def scores(self, query: str) -> np.ndarray:
         out = np.zeros(len(self.ids), dtype=np.float32)
-        for term in set(tokenize(query)):
+        # In query order, not set order: float32 sums in a hash-seeded order differ in the last bit between
+        # processes, and that is enough to swap two tied passages.
+        for term in dict.fromkeys(tokenize(query)):
             hit = self._postings.get(term)
             if hit is not None:
                 out[hit[0]] += hit[1]

@@ -163,7 +163,7 @@ class HybridRetriever:
                 fused[doc_id] = fused.get(doc_id, 0.0) + weight / (RRF_K + rank + 1)
         dense_by = dict(dense)
         lex_by = dict(lexical)
-        order = sorted(fused, key=lambda d: -fused[d])[:k]
+        order = sorted(fused, key=lambda d: (-fused[d], d))[:k]  # ties by id: the same order every run
         passages = [
             Passage(
                 id=d,

@@ -66,6 +66,8 @@ class KnowledgeBase:
         self._checked_at = 0.0
         self._staged: set[str] = set()
         """Ids this process put in the vector index for a publish that has not reloaded yet."""
+        self._frozen = False
+        """A preview (`previewing`): serves one fixed retriever, never reloads, never writes."""
 
     def attach_health(self, health: HealthRegistry) -> None:
         """Guard dense retrieval with these breakers from now on."""
@@ -89,6 +91,8 @@ class KnowledgeBase:
     def ensure_vector(self) -> bool:
         """Reconnect a vector index that was down when the KB loaded (at most once per breaker cool-down)."""
         current = self._retriever
+        if self._frozen:
+            return current is not None and current.vector is not None
         if current is not None and current.vector is not None:
             return True
         if self.health is not None and not self.health.available("vector_index"):
@@ -125,6 +129,8 @@ class KnowledgeBase:
 
     def refresh(self, *, sync_index: bool = True, progress: bool = False) -> IndexStats | None:
         """Reload published chunks from SQL and (optionally) bring the whole vector index in line."""
+        if self._frozen:
+            raise RuntimeError("a knowledge base preview is read-only")
         docs, revision = self._load()
         vector = self._open_vector()
         stats = None
@@ -164,6 +170,8 @@ class KnowledgeBase:
 
     def reload(self) -> ReloadStats:
         """Bring this process up to the published state in SQL, touching only the chunks that changed."""
+        if self._frozen:
+            raise RuntimeError("a knowledge base preview is read-only")
         t0 = time.perf_counter()
         with self._reload_lock:
             docs, revision = self._load()
@@ -201,7 +209,11 @@ class KnowledgeBase:
 
         A database that does not answer is not this turn's problem: it keeps the current index.
         """
-        if self._retriever is None or time.monotonic() - self._checked_at < self.settings.kb_poll_s:
+        if (
+            self._frozen
+            or self._retriever is None
+            or time.monotonic() - self._checked_at < self.settings.kb_poll_s
+        ):
             return False
         self._checked_at = time.monotonic()
         try:
@@ -250,6 +262,16 @@ class KnowledgeBase:
             health=self.health,
             dense_timeout_s=self.settings.retrieval_timeout_s,
         )
+
+    def previewing(self, drafts: Sequence[Doc], *, replacing: str | None = None) -> KnowledgeBase:
+        """A read-only knowledge base serving what customers would get if `drafts` replaced the published
+        chunks of article `replacing`: whole turns can run against a draft before it goes live (the eval
+        change gate). It shares the embedder and the index; nothing is written, nothing reloads."""
+        view = KnowledgeBase(self.settings, embedder=self.embedder, vector=self._vector, health=self.health)
+        view._retriever = self.preview(drafts, replacing=replacing)
+        view._revision = self._revision
+        view._frozen = True
+        return view
 
     def __len__(self) -> int:
         return len(self.retriever)

@@ -6,12 +6,17 @@ Roles are checked by the service on every action (knowledge/studio.py); this pag
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import streamlit as st
 
 from app.ui.common import act, logout_button, ok, plain, require_login, service
+from core.config import PROJECT_ROOT
 from core.users import PermissionDenied, Role
 from knowledge.chunking import ArticleFormatError
 from knowledge.importers import MAX_UPLOAD_BYTES, SUPPORTED_SUFFIXES
@@ -42,6 +47,58 @@ def _act(action: Any, *args: Any, **kwargs: Any) -> Any:
 
 def _when(at: datetime | None) -> str:
     return at.strftime("%Y-%m-%d %H:%M") if at else ""
+
+
+EVAL_CHECK_TIMEOUT_S = 300
+
+
+def _eval_check(version_id: int) -> dict[str, Any]:
+    """The eval change gate for this draft (`python -m evals.changes kb`): the cases it affects, played
+    against what is served and against the draft. A separate process with this service's settings, so the
+    page never loads the eval suite; {"error": ...} when it could not run."""
+    command = [sys.executable, "-m", "evals.changes", "kb", "--version-id", str(version_id), "--json"]
+    try:
+        done = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=EVAL_CHECK_TIMEOUT_S,
+            env={**os.environ, **svc.settings.as_env()},
+            cwd=PROJECT_ROOT,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return {"error": f"the eval check did not finish ({type(exc).__name__})"}
+    try:
+        report: dict[str, Any] = json.loads(done.stdout)
+    except json.JSONDecodeError:
+        lines = done.stderr.strip().splitlines() or ["no output"]
+        return {"error": f"the eval check failed: {lines[-1][:300]}"}
+    return report
+
+
+def _eval_summary(report: dict[str, Any]) -> str:
+    if report.get("off"):
+        return "(The eval check is off: KB_EVAL_CHECK=false.)"
+    if "error" in report:
+        return f"The eval check could not run: {report['error']}."
+    return (
+        f"Eval check: {len(report['affected'])} affected case(s), "
+        f"{len(report['newly_failing'])} newly failing, {len(report['newly_passing'])} newly passing."
+    )
+
+
+def _eval_diff(report: dict[str, Any]) -> None:
+    """What the draft would break, case by case, with the reply it would give."""
+    st.warning(_eval_summary(report) + " Nothing was published.")
+    for d in report.get("newly_failing", []):
+        with st.container(border=True):
+            st.markdown(f"**{plain(d['case'])}** ({d['config']}): {d['before_actual']} → {d['after_actual']}")
+            st.caption(plain(d["why"]))
+            if d.get("reply"):
+                st.text(d["reply"][:500])
+    for d in report.get("newly_passing", []):
+        st.caption(f"passes now: {plain(d['case'])} ({d['config']})")
 
 
 def _flash(text: str) -> None:
@@ -138,6 +195,20 @@ def _editor(slug: str | None) -> None:
         _try(default_version=latest.id if latest.status in ("draft", "quarantined") else None, key="art")
 
 
+def _publish(draft: Any, note: str, report: dict[str, Any]) -> None:
+    st.session_state.pop("studio_eval", None)
+    result = _act(studio.publish, draft.id, note=note)
+    if not ok(result):
+        return
+    if result.status == "quarantined":
+        _flash(f"Version {draft.version} was quarantined by the ingestion scan: review it in Quarantine.")
+    else:
+        took = result.timings_s.get("total", 0.0)
+        _flash(
+            f"Published version {draft.version}: customers get it now ({took:.1f} s). {_eval_summary(report)}"
+        )
+
+
 def _edit_form(slug: str | None, latest: Any, *, served: bool) -> None:
     if latest is not None and latest.findings:
         with st.container(border=True):
@@ -196,20 +267,34 @@ def _edit_form(slug: str | None, latest: Any, *, served: bool) -> None:
             if not ok(draft):
                 return
         if go:
-            result = _act(studio.publish, draft.id, note=note)
-            if not ok(result):
-                return
-            if result.status == "quarantined":
-                _flash(
-                    f"Version {draft.version} was quarantined by the ingestion scan: review it in Quarantine."
-                )
-            else:
-                took = result.timings_s.get("total", 0.0)
-                _flash(f"Published version {draft.version}: customers get it now ({took:.1f} s).")
+            report: dict[str, Any] = {"passed": True, "off": True}
+            if svc.settings.kb_eval_check:
+                with st.spinner("Running the eval cases this change affects…"):
+                    report = _eval_check(draft.id)
+            if not report.get("passed"):
+                st.session_state["studio_eval"] = {"version_id": draft.id, "report": report}
+                _open(draft.slug)
+                st.rerun()
+            _publish(draft, note, report)
         else:
             _flash(f"Saved draft version {draft.version}. Customers still get the published version.")
         _open(draft.slug)
         st.rerun()
+    checked = st.session_state.get("studio_eval")
+    if latest is not None and checked and checked["version_id"] == latest.id and latest.status == "draft":
+        _eval_diff(checked["report"])
+        reason = st.text_input(
+            "Why publish anyway (kept in the history and the audit log)", key="ed_override"
+        )
+        if st.button("Publish anyway", key="ed_publish_anyway", disabled=not reason.strip()):
+            failing = (
+                ", ".join(d["case"] for d in checked["report"].get("newly_failing", [])) or "check not run"
+            )
+            _publish(
+                latest, f"{reason.strip()} [published over the eval check: {failing}]", checked["report"]
+            )
+            _open(latest.slug)
+            st.rerun()
     if latest is None:
         return
     if c3.button("Archive", key="ed_archive", disabled=not served) and ok(_act(studio.archive, slug)):

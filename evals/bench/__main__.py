@@ -1,4 +1,4 @@
-"""Benchmarks: `python -m evals.bench retrieval|ladder|handoff …` (see --help)."""
+"""Benchmarks: `python -m evals.bench retrieval|ladder|handoff …`, then `report` over all (see --help)."""
 
 from __future__ import annotations
 
@@ -43,6 +43,23 @@ def main(argv: list[str] | None = None) -> int:
     kb.add_argument("--kb", required=True, type=Path, help="kb.jsonl: one document a line")
     kb.add_argument("--edits", type=int, default=5, help="articles edited and published, one at a time")
     kb.add_argument("--json", type=Path, help="also write the figures here as one JSON object")
+    rep = sub.add_parser("report", help="every benchmark's JSON in one report: figures, baselines, ratios")
+    rep.add_argument("--dir", type=Path, default=Path("var/bench"), help="where the runners wrote their JSON")
+    rep.add_argument("--baseline", type=Path, default=Path("evals/bench/baseline.json"))
+    rep.add_argument("--out", type=Path, default=Path("var/bench/report.md"), help="the Markdown report")
+    rep.add_argument("--json", type=Path, default=Path("var/bench/report.json"), help="the JSON summary")
+    rep.add_argument("--eval", type=Path, default=Path("var/eval/results.json"), help="eval suite results")
+    rep.add_argument("--eval-baseline", type=Path, default=Path("evals/baseline.json"))
+    rep.add_argument(
+        "--data",
+        type=Path,
+        default=Path("../shared/benchmarks"),
+        help="shared data (to say why a run is missing)",
+    )
+    rep.add_argument(
+        "--update-baseline", action="store_true", help="write this run's headline figures to --baseline"
+    )
+    rep.add_argument("--note", help="the baseline's measured_on (default: this machine's OS and CPU count)")
     args = parser.parse_args(argv)
     configure_logging("WARNING")
 
@@ -53,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     if args.bench == "kb" and args.edits < 1:
         print("error: --edits must be >= 1", file=sys.stderr)
+        return 2
+    if args.bench == "report" and not args.dir.is_dir():
+        print(f"error: {args.dir} is not a folder (run `make bench` first)", file=sys.stderr)
         return 2
     if args.bench == "ladder" and (args.turns < 1 or args.timeout <= 0):
         print("error: --turns must be >= 1 and --timeout > 0", file=sys.stderr)
@@ -100,6 +120,19 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
         from evals.bench.guard import run_guard
 
         return run_guard(cases_path=args.cases, documents_path=args.documents)
+    if args.bench == "report":
+        from evals.bench.report import run_report
+
+        return run_report(
+            bench_dir=args.dir,
+            baseline_path=args.baseline,
+            out_path=args.out,
+            eval_path=args.eval,
+            eval_baseline_path=args.eval_baseline,
+            data_dir=args.data,
+            update_baseline=args.update_baseline,
+            note=args.note,
+        )
     from evals.bench.pii import run_pii
 
     return run_pii(cases_path=args.cases)

@@ -106,6 +106,7 @@ def _free_port() -> int:
 
 def _server_env(data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED}
+    env["KB_EVAL_CHECK"] = "false"  # the studio's eval check on publish is tested with the page (AppTest)
     env.update(
         {
             "DATA_DIR": str(data_dir),

@@ -33,7 +33,7 @@ def studio_service(demo_service, settings, monkeypatch) -> Iterator[ChatService]
     """The pages' service over an empty knowledge base of its own, with an editor, an agent, a customer."""
     folder = Path(tempfile.mkdtemp(prefix="studio-ui-"))
     accounts = (("erin", "editor"), ("alex", "agent"), ("casey", "customer"))
-    config = own_database(settings, folder, accounts, kb_poll_s=0)
+    config = own_database(settings, folder, accounts, kb_poll_s=0, kb_eval_check=False)
     kb = KnowledgeBase(config, embedder=demo_service.kb.embedder)
     kb.refresh()
     health = HealthRegistry()
@@ -161,3 +161,50 @@ def test_try_a_question_against_a_draft_then_customer_feedback_shows_in_usage(st
     usage = at.dataframe[0].value
     assert list(usage["rating"]) == ["👎"]
     assert "sam@example.org" not in str(usage["comment"][0]) and "boxes" in str(usage["comment"][0])
+
+
+@pytest.fixture
+def demo_studio(demo_service, settings, monkeypatch) -> Iterator[ChatService]:  # type: ignore[no-untyped-def]
+    """The pages' service over its own copy of the demo help center, with the eval check on publish."""
+    from core.db import session_scope
+    from knowledge.store import import_markdown
+
+    folder = Path(tempfile.mkdtemp(prefix="studio-eval-"))
+    config = own_database(settings, folder, (("erin", "editor"),), kb_poll_s=0, kb_eval_check=True)
+    with session_scope(config.database_url) as s:
+        import_markdown(s, sorted(config.kb_content_dir.glob("*.md")))
+    kb = KnowledgeBase(config, embedder=demo_service.kb.embedder)
+    kb.refresh()
+    service = ChatService(config, kb=kb, checkpointer=InMemorySaver(), models=[])
+    with serving(monkeypatch, service):
+        yield service
+
+
+def test_publish_first_plays_the_affected_eval_cases_and_holds_a_change_that_breaks_them(demo_studio):
+    """The return window cut from 30/60 days to 14/20: the eval check (a separate process, over this
+    service's own database and index) shows the cases it breaks, and nothing goes live until an editor
+    publishes anyway with a reason."""
+    slug = "returns-how-to-return-an-item"
+    at = _studio()
+    _click(at, f"open-{slug}")
+    body = at.text_area(key="ed_body").value
+    assert "60 days" in body
+    at.text_area(key="ed_body").set_value(body.replace("60 days", "20 days").replace("30 days", "14 days"))
+    at.button(key="ed_publish").click().run(timeout=300)
+    assert not at.exception, at.exception
+    text = _texts(at)
+    assert "newly failing" in text and "Nothing was published." in text, text
+    assert "did not say" in text  # the evidence: the fact the draft no longer lets the bot state
+    served = demo_studio.kb.search("how long is the return window for plus members", k=3).passages
+    assert any("60 days" in p.text for p in served) and not any("20 days" in p.text for p in served)
+
+    assert at.button(key="ed_publish_anyway").disabled  # a reason first
+    at.text_input(key="ed_override").set_value("policy change signed off by legal").run()
+    at.button(key="ed_publish_anyway").click().run(timeout=60)
+    assert not at.exception, at.exception
+    assert "Published version 2" in _texts(at)
+    served = demo_studio.kb.search("how long is the return window for plus members", k=3).passages
+    assert any("20 days" in p.text for p in served)
+    erin = demo_studio.authenticate(username="erin", password=PASSWORD)
+    published = [e for e in demo_studio.studio.audit_log(erin, slug=slug) if e.action == "published"]
+    assert "published over the eval check" in str(published[0].detail)
