@@ -187,12 +187,14 @@ def _cases(config: str, now: dict[str, Any], base: dict[str, Any], verdict: Verd
             )
 
 
-def _used(baseline: dict[str, Any], predicate: Any) -> list[str]:
+def _used(baseline: dict[str, Any], predicate: Any, *, per_config: bool = False) -> list[str]:
+    """Baseline cases whose record matches; as "config/case" when the configuration matters (a prompt is
+    only used by the configurations that call a model)."""
     found: set[str] = set()
-    for config in baseline.get("configs", {}).values():
+    for name, config in baseline.get("configs", {}).items():
         for case_id, record in config.get("cases", {}).items():
             if predicate(record):
-                found.add(case_id)
+                found.add(f"{name}/{case_id}" if per_config else case_id)
     return sorted(found)
 
 
@@ -200,7 +202,7 @@ def _prompts(current: dict[str, Any], baseline: dict[str, Any], verdict: Verdict
     before = baseline.get("prompts", {})
     for name in sorted(set(before) - set(current.get("prompts", {}))):
         verdict.prompt_changes[f"{name} (removed)"] = _used(
-            baseline, lambda r, n=name: n in (r.get("prompts") or [])
+            baseline, lambda r, n=name: n in (r.get("prompts") or []), per_config=True
         )
     for name, (version, digest) in current.get("prompts", {}).items():
         if name not in before:
@@ -214,7 +216,7 @@ def _prompts(current: dict[str, Any], baseline: dict[str, Any], verdict: Verdict
                 f"{name}: its text changed but VERSION is still {version}; bump it (agent/prompts)"
             )
         verdict.prompt_changes[f"{name} v{old_version} -> v{version}"] = _used(
-            baseline, lambda r, n=name: n in (r.get("prompts") or [])
+            baseline, lambda r, n=name: n in (r.get("prompts") or []), per_config=True
         )
 
 

@@ -234,7 +234,9 @@ PERSONAS: tuple[Persona, ...] = (
         name="angry",
         description="a late parcel; angrier every turn until a person takes over",
         lines={
-            "opener": ("My order was supposed to arrive over a week ago and it STILL isn't here. Where is it?",),
+            "opener": (
+                "My order was supposed to arrive over a week ago and it STILL isn't here. Where is it?",
+            ),
             "escalation": (
                 "That doesn't help at all. I've been waiting for ages and nobody tells me anything.",
                 "THIS IS THE THIRD TIME I'M ASKING. WHERE IS MY PARCEL?? Worst service I have ever had.",
@@ -346,7 +348,9 @@ def judge(persona: Persona, mode: str, turns: Sequence[Turn]) -> list[str]:
             if not t.spooled:
                 problems.append(f"{where}: not spooled while the database is down")
             if t.bot != minimal.OFFLINE:
-                problems.append(f"{where}: no Offline notice while the database is down: {_clip(t.bot or '')!r}")
+                problems.append(
+                    f"{where}: no Offline notice while the database is down: {_clip(t.bot or '')!r}"
+                )
         if t.bot is None:
             if handed_at is None:
                 problems.append(f"{where}: the bot stayed silent but no person had taken over")
@@ -396,7 +400,9 @@ def _stuck(turns: Sequence[Turn]) -> list[str]:
             run = 1 if _COULD_NOT_FIND.search(t.bot) else 0
         previous = t.bot
         if run == 3:
-            return [f"turn {n}: stuck: the same 'I couldn't find' reply three times in a row, no person offered"]
+            return [
+                f"turn {n}: stuck: the same 'I couldn't find' reply three times in a row, no person offered"
+            ]
     return []
 
 
@@ -597,7 +603,8 @@ def main(argv: list[str] | None = None) -> int:
     failed = 0
     for r in results:
         failed += not r["passed"]
-        print(f"{'PASS' if r['passed'] else 'FAIL'}  {r['persona']:12} {r['mode']:9} {len(r['transcript'])} turns")
+        verdict = "PASS" if r["passed"] else "FAIL"
+        print(f"{verdict}  {r['persona']:12} {r['mode']:9} {len(r['transcript'])} turns")
         for problem in r["problems"]:
             print(f"      - {problem}")
         if args.verbose:

@@ -115,6 +115,8 @@ class Table:
     rows: list[list[Cell]]
     align: str = ""
     """One letter per column, "l" or "r" (missing: "l")."""
+    figures: bool = False
+    """A table of figures: in HTML its cells do not wrap (it scrolls sideways instead)."""
 
 
 @dataclass(frozen=True)
@@ -235,16 +237,17 @@ body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-seri
  max-width:1280px;margin:1.5rem auto;padding:0 1rem}
 h1{margin-bottom:.2rem}h2{border-bottom:1px solid #d0d7de;padding-bottom:.25rem;margin-top:2.2rem}
 h3{margin-top:1.6rem}h4{margin:1.2rem 0 .3rem;font-family:ui-monospace,Menlo,Consolas,monospace}
-p{margin:.35rem 0}p.bad{color:#b42318;font-weight:600;font-size:1.1em}
-p.good{color:#1a7f37;font-weight:600;font-size:1.1em}p.muted{color:#57606a;font-style:italic}
+p{margin:.35rem 0}p.bad{color:#b42318;font-weight:600}
+p.good{color:#1a7f37;font-weight:600}p.muted{color:#57606a;font-style:italic}
 .scroll{overflow-x:auto}table{border-collapse:collapse;margin:.5rem 0;font-size:12.5px}
 th,td{border:1px solid #d0d7de;padding:3px 7px;vertical-align:top;text-align:left}
 th{background:#f6f8fa;position:sticky;top:0}td.r,th.r{text-align:right;white-space:nowrap;
  font-variant-numeric:tabular-nums}td.bad{background:#fdecea;color:#b42318;font-weight:600}
-tr:hover td{background:#f6f8fa}pre{background:#f6f8fa;border:1px solid #d0d7de;border-radius:4px;
+tr:hover td{background:#f6f8fa}table.figures td{white-space:nowrap}
+pre{background:#f6f8fa;border:1px solid #d0d7de;border-radius:4px;
  padding:.5rem .7rem;white-space:pre-wrap;overflow-wrap:anywhere;font-size:12px;margin:.3rem 0 .8rem}
 details{margin:.3rem 0}summary{cursor:pointer}details>:not(summary){margin-left:1rem}
-figure{margin:1rem 0}figcaption{color:#57606a;font-size:12px}svg{max-width:100%;height:auto}
+figure{margin:1rem 0}svg{max-width:100%;height:auto}
 """.strip()
 
 
@@ -268,8 +271,9 @@ def _html_table(table: Table) -> str:
                 f'<td class="{classes}">{_h(cell.text)}</td>' if classes else f"<td>{_h(cell.text)}</td>"
             )
         rows.append("<tr>" + "".join(tds) + "</tr>")
+    figures = ' class="figures"' if table.figures else ""
     return (
-        f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>\n'
+        f'<div class="scroll"><table{figures}><thead><tr>{head}</tr></thead><tbody>\n'
         + "\n".join(rows)
         + "\n</tbody></table></div>"
     )
@@ -287,7 +291,7 @@ def _html_block(block: Block) -> str:
     if isinstance(block, Code):
         return f"<pre>{_h(block.text)}</pre>"
     if isinstance(block, Chart):
-        return f"<figure>{block.svg}<figcaption>{_h(block.title)}</figcaption></figure>"
+        return f"<figure>{block.svg}</figure>"
     opened = " open" if block.open else ""
     body = "\n".join(_html_block(b) for b in block.body)
     return f"<details{opened}><summary>{_h(block.summary)}</summary>\n{body}\n</details>"
@@ -353,8 +357,8 @@ def _excerpt(text: Any, limit: int = EXCERPT) -> str:
     return text if len(text) <= limit else text[:limit].rstrip() + f"… [{len(text)} characters]"
 
 
-def _plural(n: int, word: str, many: str = "") -> str:
-    return f"{n} {word if n == 1 else many or word + 's'}"
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word if n == 1 else word + 's'}"
 
 
 def _ordered(names: Sequence[str] | Any) -> list[str]:
@@ -644,7 +648,7 @@ def _overall(
         )
     rows.append([Cell("errors"), *(Cell(_num(overall[c].get("errors"))) for c in configs)])
     rows.append([Cell("modes served"), *(Cell(_modes(overall[c])) for c in configs)])
-    blocks.append(Table(["figure", *configs], rows, "l" + "r" * len(configs)))
+    blocks.append(Table(["figure", *configs], rows, "l" + "r" * len(configs), figures=True))
     blocks.append(
         Para("↑ higher is better, ↓ lower is better; – not applicable; bold/red: regressed.", "muted")
     )
@@ -812,7 +816,7 @@ def _slice_table(config: str, slices: dict[str, Any], regressions: Regressions) 
                 Cell(_modes(data)),
             ]
             rows.append(row)
-    return Table(header, rows, "lll" + "r" * (len(figures) + 1) + "l")
+    return Table(header, rows, "lll" + "r" * (len(figures) + 1) + "l", figures=True)
 
 
 def _confusion(cases: dict[str, Any]) -> Table:
@@ -823,7 +827,7 @@ def _confusion(cases: dict[str, Any]) -> Table:
         [Cell(e), *(Cell(str(pairs.get((e, a), 0)), bad=e != a and pairs.get((e, a), 0) > 0) for a in actual)]
         for e in expected
     ]
-    return Table(["expected ↓ / the bot chose →", *actual], rows, "l" + "r" * len(actual))
+    return Table(["expected ↓ / the bot chose →", *actual], rows, "l" + "r" * len(actual), figures=True)
 
 
 def _config_section(name: str, config: dict[str, Any], color: str, regressions: Regressions) -> list[Block]:
@@ -887,7 +891,7 @@ def _personas(data: Any) -> list[Block]:
             )
             row.append(Cell(text, bad=bool(mine) and passed < len(mine)))
         rows.append(row)
-    blocks: list[Block] = [Heading(2, "Personas"), Table(["persona", *modes], rows)]
+    blocks: list[Block] = [Heading(2, "Personas"), Table(["persona", *modes], rows, figures=True)]
     failures = sorted(
         (r for r in runs if not r.get("passed")), key=lambda r: (str(r.get("persona")), str(r.get("mode")))
     )
@@ -930,7 +934,7 @@ def _timing(configs: list[str], results: dict[str, Any]) -> list[Block]:
             "load, so the gate never compares them; compare them only between runs on the same machine.",
             "muted",
         ),
-        Table(["config", "slice", "turns", "p50 ms", "p95 ms", "max ms"], rows, "llrrrr"),
+        Table(["config", "slice", "turns", "p50 ms", "p95 ms", "max ms"], rows, "llrrrr", figures=True),
     ]
 
 

@@ -377,7 +377,7 @@ def test_a_prompt_changed_without_a_version_bump_fails_the_gate() -> None:
     assert verdict.regressions == []
     assert len(verdict.unbumped_prompts) == 1
     assert verdict.unbumped_prompts[0].startswith("answer: its text changed but VERSION is still 3")
-    assert verdict.prompt_changes == {"answer v3 -> v3": ["c1", "c3"]}
+    assert verdict.prompt_changes == {"answer v3 -> v3": ["minimal/c1", "minimal/c3"]}
 
 
 def test_a_bumped_prompt_lists_the_cases_that_used_it_and_passes() -> None:
@@ -392,7 +392,10 @@ def test_a_bumped_prompt_lists_the_cases_that_used_it_and_passes() -> None:
 
     assert verdict.passed
     assert verdict.unbumped_prompts == []
-    assert verdict.prompt_changes == {"answer v3 -> v4": ["c1", "c3", "c4"], "summarise (new, v1)": []}
+    assert verdict.prompt_changes == {
+        "answer v3 -> v4": ["minimal/c1", "minimal/c3", "scripted/c4"],
+        "summarise (new, v1)": [],
+    }
 
 
 def test_knowledge_base_changes_list_the_cases_that_expected_or_saw_the_article() -> None:
