@@ -14,13 +14,13 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 RETRIEVAL_SET := $(BENCH_DIR)/retrieval/dstc11
 
-.PHONY: help venv install migrate seed run test eval lint bench lock clean
+.PHONY: help venv install migrate seed run test eval prompts-push lint bench lock clean
 
 help:
 	@echo "make run    install, migrate, seed the demo KB, serve the chat on http://127.0.0.1:$(PORT)"
 	@echo "make test   install (and PostgreSQL with apt when root), then run the test suite"
 	@echo "make eval   the golden eval suite, gated on evals/baseline.json (report in var/eval/)"
-	@echo "make lint | bench | lock | migrate | seed | clean"
+	@echo "make lint | bench | prompts-push | lock | migrate | seed | clean"
 
 # torch first and alone: asking for exactly this version takes the CPU build instead of several GB of CUDA.
 $(STAMP): pyproject.toml constraints.txt
@@ -68,6 +68,12 @@ test: $(STAMP)
 # EVAL_ARGS adds options, e.g. EVAL_ARGS="--llm openai:gpt-4o-mini --trials 5" or "--update-baseline".
 eval: $(STAMP)
 	$(PY) -m evals.run --out var/eval $(EVAL_ARGS)
+
+# The prompt change gate, then the push to Langfuse prompt management: the cases that used a changed prompt
+# are played again, and nothing is pushed when one newly fails or a wording changed without a VERSION bump.
+prompts-push: $(STAMP)
+	$(PY) -m evals.changes prompts
+	$(PY) -m agent.prompts.sync
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -121,6 +121,7 @@ def compare(
         return verdict
     _prompts(current, baseline, verdict)
     _kb(current, baseline, verdict)
+    _personas(current, baseline, verdict)
     for config, now in current.get("configs", {}).items():
         base = baseline.get("configs", {}).get(config)
         if base is None:
@@ -230,3 +231,24 @@ def _kb(current: dict[str, Any], baseline: dict[str, Any], verdict: Verdict) -> 
             baseline,
             lambda r, s=slug: s in (r.get("expected_articles") or []) or s in (r.get("articles_seen") or []),
         )
+
+
+def _personas(current: dict[str, Any], baseline: dict[str, Any], verdict: Verdict) -> None:
+    """A simulated customer that got through a mode in the baseline and fails now is a regression (each
+    persona x mode run is one deterministic conversation: no tolerance)."""
+    before = {(r["persona"], r["mode"]): r for r in baseline.get("personas", {}).get("runs", [])}
+    for run in current.get("personas", {}).get("runs", []):
+        was = before.get((run["persona"], run["mode"]))
+        if was is not None and was["passed"] and not run["passed"]:
+            verdict.regressions.append(
+                Regression("personas", f"{run['persona']} in {run['mode']} mode", "passed", 1.0, 0.0, 0.0)
+            )
+            verdict.newly_failing.append(
+                CaseChange(
+                    "personas",
+                    f"{run['persona']}/{run['mode']}",
+                    "passed",
+                    "failed",
+                    "; ".join(run.get("problems") or []),
+                )
+            )

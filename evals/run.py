@@ -148,6 +148,12 @@ def baseline_of(results: dict[str, Any]) -> dict[str, Any]:
         "cited",
     )
     out = deterministic_part(results)
+    if "personas" in out:
+        out["personas"] = {
+            "runs": [
+                {k: r[k] for k in ("persona", "mode", "passed", "problems")} for r in out["personas"]["runs"]
+            ]
+        }
     for config in out["configs"].values():
         config["cases"] = {
             case_id: {k: record.get(k) for k in keep} for case_id, record in config["cases"].items()
@@ -193,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tolerance", type=float, default=0.02, help="allowed drop of a figure (0.02)")
     parser.add_argument("--update-baseline", action="store_true", help="write this run as the new baseline")
     parser.add_argument("--no-gate", action="store_true", help="report only; exit 0 whatever the figures")
+    parser.add_argument("--no-personas", action="store_true", help="skip the simulated customers")
     parser.add_argument("--quiet", "-q", action="store_true")
     args = parser.parse_args(argv)
 
@@ -255,6 +262,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     results = build_results(cases, played, kb=kb_fingerprint(args.content), datasets=str(args.datasets))
+    if not (args.no_personas or args.only or args.tag):
+        from evals.personas import run_personas
+
+        t0 = time.perf_counter()
+        runs = run_personas(env.kb, env.settings)
+        results["personas"] = {"runs": runs}
+        say(
+            f"personas   {sum(r['passed'] for r in runs)}/{len(runs)} persona x mode runs passed "
+            f"({time.perf_counter() - t0:.1f} s)"
+        )
     results["run"] = {
         "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
         "seconds": round(time.time() - started, 1),
