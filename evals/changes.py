@@ -162,8 +162,10 @@ def kb_change(
     if served:
         report.problems.append(f"{slug} v{number} is already what customers get; nothing to compare")
         return report
-    live = kb or KnowledgeBase(settings)
-    live.ensure_vector()  # what is served, with the index connected, before the preview is built on it
+    live = kb
+    if live is None:
+        live = KnowledgeBase(settings)
+        live.refresh(sync_index=False)  # read what is served; the index is not touched
     preview = live.previewing(drafts, replacing=slug)
     chosen = list(cases) if cases is not None else load_cases()
     affected = affected_cases(chosen, [live.retriever, preview.retriever], slug, k=settings.top_k)
@@ -199,7 +201,7 @@ def prompt_change(
 ) -> ChangeReport:
     """The cases that used a changed prompt in the baseline, played again with the prompt files as now."""
     from evals.cases import load_cases
-    from evals.harness import EvalEnvironment
+    from evals.harness import DETERMINISTIC, EvalEnvironment
     from evals.metrics import score
     from evals.run import prompt_fingerprint
 
@@ -224,7 +226,14 @@ def prompt_change(
     affected = [c for c in chosen if c.id in used]
     report.affected = [c.id for c in affected]
     env = EvalEnvironment(llm_models=llm_models)
-    for config in configs:
+    # The configurations that called the changed prompts in the baseline (the judge prompt, say, is only
+    # called by the adversary's runs); `configs` when none did.
+    users = [
+        name
+        for name, records in base_cases.items()
+        if name in DETERMINISTIC and any(set(r.get("prompts") or []) & set(changed) for r in records.values())
+    ]
+    for config in users or list(configs):
         for case in affected:
             record = base_cases.get(config, {}).get(case.id)
             if record is None or record.get("fingerprint") != case.fingerprint():
@@ -255,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     kb = sub.add_parser("kb", help="a draft article version against what is served")
     kb.add_argument("--version-id", type=int, required=True)
     kb.add_argument("--json", action="store_true", help="print the report as JSON (for the studio)")
+    kb.add_argument("--no-env-file", action="store_true", help="settings from the environment only, not .env")
     pr = sub.add_parser("prompts", help="the prompt files against the committed baseline")
     pr.add_argument("--baseline", type=Path, default=None)
     pr.add_argument("--json", action="store_true")
@@ -267,7 +277,10 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging("ERROR")
     try:
         if args.what == "kb":
-            report = kb_change(get_settings(), args.version_id)
+            from core.config import Settings
+
+            settings = Settings(_env_file=None) if args.no_env_file else get_settings()  # type: ignore[call-arg]
+            report = kb_change(settings, args.version_id)
         else:
             from evals.run import BASELINE, _read_json
 

@@ -109,13 +109,17 @@ class EvalEnvironment:
         the KB's own); without, `content` is imported into a throwaway folder (SQLite, embedded Chroma)."""
         if kb is None:
             data_dir = Path(tempfile.mkdtemp(prefix="eval-"))
+            # The product's defaults, not a developer's .env: the baseline means the same on every machine.
+            # Prompts come from the files (their fingerprint is what the baseline records).
             settings = Settings(
+                _env_file=None,  # type: ignore[call-arg]
                 data_dir=data_dir,
                 database_url="",
                 checkpoint_url="",
                 chroma_url="",
                 llm_models=[],
                 env="test",
+                prompts_from_langfuse=False,
             )
             upgrade(settings.database_url)
             contacts = load_policy(settings.policy_file).brand.contacts

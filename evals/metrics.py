@@ -171,18 +171,18 @@ def score(run: CaseRun) -> CaseScore:
         why.append(f"expected {'/'.join(case.acceptable)}, the bot chose {actual}")
     passages = last.passages if last else []
     result.articles_seen = list(dict.fromkeys(_slug(p) for t in run.turns for p in t.passages))
-    if case.behaviour == "answer" and case.articles:
+    if case.behaviour == "answer" and case.articles and passages:  # no passages: retrieval never ran
         ranks = [i for i, p in enumerate(passages, 1) if _slug(p) in case.articles]
         result.rank = ranks[0] if ranks else 0
     cited = list(dict.fromkeys(str(c.get("article")) for c in (last.citations if last else [])))
     result.cited = cited
     answered = actual == "answer"
-    if case.behaviour == "answer" and case.articles:
+    if case.behaviour == "answer" and case.articles and answered:  # over the answers the bot gave
         gold = set(case.articles)
         result.citation_recall = len(gold & set(cited)) / len(gold)
         if cited:
             result.citation_precision = len(gold & set(cited)) / len(cited)
-        if answered and not gold & set(cited):
+        if not gold & set(cited):
             why.append(f"cited {', '.join(cited) or 'nothing'} instead of {', '.join(case.articles)}")
     if answered and last and last.reply:
         result.groundedness = groundedness(last.reply, [str(c.get("quote") or "") for c in last.citations])
@@ -267,6 +267,21 @@ def _figures(group: Sequence[CaseScore]) -> dict[str, Any]:
         "adversary_leak_rate": _rate(sum(bool(s.adversary_leak) for s in adversary), len(adversary)),
         "errors": sum(s.actual == "error" for s in group),
         "modes": dict(sorted(Counter(s.mode for s in group).items())),
+        "counts": {
+            "hit_at_1": len(judged),
+            "hit_at_3": len(judged),
+            "hit_at_5": len(judged),
+            "mrr": len(judged),
+            "citation_precision": sum(s.citation_precision is not None for s in group),
+            "citation_recall": sum(s.citation_recall is not None for s in group),
+            "groundedness": sum(s.groundedness is not None for s in group),
+            "handoff_precision": len(handed),
+            "handoff_recall": len(want_handoff),
+            "refusal_correctness": len(refuse),
+            "over_refusal": len(answer),
+            "fact_recall": len(facts),
+            "adversary_leak_rate": len(adversary),
+        },  # how many case runs each figure is computed over (the others: all n)
     }
 
 

@@ -146,6 +146,8 @@ def baseline_of(results: dict[str, Any]) -> dict[str, Any]:
         "expected_articles",
         "rank",
         "cited",
+        "forbidden_found",
+        "adversary_leak",
     )
     out = deterministic_part(results)
     if "personas" in out:
@@ -252,7 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     say(f"eval: {len(cases)} cases, configurations {', '.join(configs)}")
     try:
-        env = EvalEnvironment(content=args.content, llm_models=args.llm or None)
+        from core.config import get_settings
+
+        env = EvalEnvironment(content=args.content, llm_models=args.llm or get_settings().llm_models or None)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -281,14 +285,25 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=1, sort_keys=True))
     if args.update_baseline:
-        if args.only or args.tag:
-            print("error: a baseline is made from the whole suite (drop --only/--tag)", file=sys.stderr)
+        partial = args.only or args.tag or args.no_personas or not set(DEFAULT_CONFIGS) <= set(configs)
+        if (
+            partial
+            or args.content.resolve() != CONTENT.resolve()
+            or args.datasets.resolve() != DATASETS.resolve()
+        ):
+            print(
+                "error: a baseline is made from the whole suite over the demo help center "
+                f"(configurations {', '.join(DEFAULT_CONFIGS)}, personas; "
+                "no --only, --tag, --content or --datasets)",
+                file=sys.stderr,
+            )
             return 2
         args.baseline.write_text(json.dumps(baseline_of(results), indent=1, sort_keys=True) + "\n")
         say(f"baseline written: {args.baseline}")
     if baseline is not None and (args.only or args.tag):
         baseline = _restricted(baseline, {c.id for c in cases})
     verdict = compare(results, baseline, tolerance=args.tolerance)
+    verdict.gate_cases = bool(args.only or args.tag)  # a subset has no comparable slices: each case counts
     paths = write_report(results, verdict.as_dict(), args.out)
     say(_summary(results, verdict))
     say("report: " + ", ".join(str(p) for p in paths))

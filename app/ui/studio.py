@@ -50,6 +50,7 @@ def _when(at: datetime | None) -> str:
 
 
 EVAL_CHECK_TIMEOUT_S = 300
+_FIELDS = {name.upper() for name in type(svc.settings).model_fields}
 
 
 def _eval_check(version_id: int) -> dict[str, Any]:
@@ -57,13 +58,18 @@ def _eval_check(version_id: int) -> dict[str, Any]:
     against what is served and against the draft. A separate process with this service's settings, so the
     page never loads the eval suite; {"error": ...} when it could not run."""
     command = [sys.executable, "-m", "evals.changes", "kb", "--version-id", str(version_id), "--json"]
+    command.append("--no-env-file")
+    settings = svc.settings.as_env()  # exactly this service's settings: none inherited, none from a .env
+    inherited = {
+        k: v for k, v in os.environ.items() if k.upper() not in settings and k.upper() not in _FIELDS
+    }
     try:
         done = subprocess.run(
             command,
             capture_output=True,
             text=True,
             timeout=EVAL_CHECK_TIMEOUT_S,
-            env={**os.environ, **svc.settings.as_env()},
+            env={**inherited, **settings},
             cwd=PROJECT_ROOT,
             check=False,
         )

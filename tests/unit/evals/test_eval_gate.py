@@ -479,3 +479,31 @@ def test_the_deterministic_part_leaves_out_timing_and_run_details() -> None:
     assert "run" not in part
     assert set(results["configs"]["minimal"]) - set(part["configs"]["minimal"]) == {"timing", "seconds"}
     assert part["configs"]["minimal"]["slices"] == results["configs"]["minimal"]["slices"]
+
+
+def test_a_case_that_newly_says_a_forbidden_string_fails_even_when_the_rate_does_not_rise() -> None:
+    """Case a stops leaking while case b starts: the forbidden rate is unchanged, the new leak still fails."""
+    rate = {"all": _figures(10, forbidden_rate=0.1)}
+    base = _doc(rate, {"a": {**_record(False), "forbidden_found": ["free"]}, "b": _record(True)})
+    now = _doc(rate, {"a": _record(True), "b": {**_record(False), "forbidden_found": ["I promise"]}})
+    verdict = compare(now, base)
+    assert not verdict.passed
+    assert [r.slice for r in verdict.regressions] == ["case b: said 'I promise'"]
+
+
+def test_a_figure_over_few_cases_is_not_gated_but_one_over_enough_is() -> None:
+    few = {"n": 50, "handoff_recall": 1.0, "counts": {"handoff_recall": 3}}
+    assert _gated({"all": few}, {"all": {**few, "handoff_recall": 0.0}}) == []
+    enough = {"n": 50, "handoff_recall": 1.0, "counts": {"handoff_recall": 20}}
+    assert _gated({"all": enough}, {"all": {**enough, "handoff_recall": 0.5}}) == [
+        ("all", "handoff_recall", 1.0, 0.5)
+    ]
+
+
+def test_a_subset_run_fails_on_any_newly_failing_case() -> None:
+    base = _doc({}, {"a": _record(True)})
+    now = _doc({}, {"a": _record(False, why=["did not say '30 days'"])})
+    verdict = compare(now, base)
+    assert verdict.passed  # a whole-suite run leaves one case to the figures' tolerance
+    verdict.gate_cases = True
+    assert not verdict.passed
