@@ -286,11 +286,8 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "results.json").write_text(json.dumps(results, indent=1, sort_keys=True))
     if args.update_baseline:
         partial = args.only or args.tag or args.no_personas or not set(DEFAULT_CONFIGS) <= set(configs)
-        if (
-            partial
-            or args.content.resolve() != CONTENT.resolve()
-            or args.datasets.resolve() != DATASETS.resolve()
-        ):
+        other = args.content.resolve() != CONTENT.resolve() or args.datasets.resolve() != DATASETS.resolve()
+        if args.baseline.resolve() == BASELINE.resolve() and (partial or other):  # the committed baseline
             print(
                 "error: a baseline is made from the whole suite over the demo help center "
                 f"(configurations {', '.join(DEFAULT_CONFIGS)}, personas; "
