@@ -224,6 +224,16 @@ def main(argv: list[str] | None = None) -> int:
     if not args.content.is_dir():
         print(f"error: {args.content} is not a folder of Markdown articles", file=sys.stderr)
         return 2
+    partial = args.only or args.tag or args.no_personas or not set(DEFAULT_CONFIGS) <= set(configs)
+    other = args.content.resolve() != CONTENT.resolve() or args.datasets.resolve() != DATASETS.resolve()
+    if args.update_baseline and args.baseline.resolve() == BASELINE.resolve() and (partial or other):
+        print(
+            "error: the committed baseline is made from the whole suite over the demo help center "
+            f"(configurations {', '.join(DEFAULT_CONFIGS)}, personas; "
+            "no --only, --tag, --content or --datasets)",
+            file=sys.stderr,
+        )
+        return 2
     try:
         cases = load_cases(args.datasets)
         baseline = None if args.update_baseline else _read_json(args.baseline)
@@ -285,16 +295,6 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=1, sort_keys=True))
     if args.update_baseline:
-        partial = args.only or args.tag or args.no_personas or not set(DEFAULT_CONFIGS) <= set(configs)
-        other = args.content.resolve() != CONTENT.resolve() or args.datasets.resolve() != DATASETS.resolve()
-        if args.baseline.resolve() == BASELINE.resolve() and (partial or other):  # the committed baseline
-            print(
-                "error: a baseline is made from the whole suite over the demo help center "
-                f"(configurations {', '.join(DEFAULT_CONFIGS)}, personas; "
-                "no --only, --tag, --content or --datasets)",
-                file=sys.stderr,
-            )
-            return 2
         args.baseline.write_text(json.dumps(baseline_of(results), indent=1, sort_keys=True) + "\n")
         say(f"baseline written: {args.baseline}")
     if baseline is not None and (args.only or args.tag):

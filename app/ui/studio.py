@@ -60,9 +60,7 @@ def _eval_check(version_id: int) -> dict[str, Any]:
     command = [sys.executable, "-m", "evals.changes", "kb", "--version-id", str(version_id), "--json"]
     command.append("--no-env-file")
     settings = svc.settings.as_env()  # exactly this service's settings: none inherited, none from a .env
-    inherited = {
-        k: v for k, v in os.environ.items() if k.upper() not in settings and k.upper() not in _FIELDS
-    }
+    inherited = {k: v for k, v in os.environ.items() if k.upper() not in _FIELDS}
     try:
         done = subprocess.run(
             command,

@@ -21,6 +21,7 @@ from core.config import Settings
 from core.db import session_scope
 from core.models import TurnRecord
 from core.tracing import TurnTracer
+from evals.cases import normalise
 from evals.scenarios.catalogue import Scenario
 from evals.scripted import ScriptedChatModel, answer_call
 from knowledge.models import Article, ArticleVersion
@@ -31,6 +32,7 @@ Mode = Literal["minimal", "adversarial"]
 MODES: tuple[Mode, ...] = ("minimal", "adversarial")
 
 _PASSAGES = re.compile(r"<passages>")
+_MARKER = re.compile(r"\s*\[\d+\]")
 
 
 @dataclass
@@ -209,7 +211,7 @@ def _play(
         hit = pattern.search(reply if scenario.check_quotes else unquoted(reply))
         if hit:
             result.problems.append(f"turn {len(result.turns)}: reply contains {hit.group(0)!r}")
-    if wrote is not None and _same_claims(wrote, reply):
+    if wrote is not None and same_claims(wrote, reply):
         result.problems.append(f"turn {len(result.turns)}: the adversary's answer reached the customer")
 
 
@@ -218,12 +220,12 @@ def _nothing() -> Iterator[list[str]]:
     yield []
 
 
-def _same_claims(written: str, reply: str) -> bool:
-    """True when a sentence the adversary wrote reaches the customer (markers aside)."""
-    strip = re.compile(r"\s*\[\d+\]")
-    said = " ".join(strip.sub("", reply).split()).lower()
-    sentences = re.split(r"(?<=[.!?])\s+", strip.sub("", written))
-    return any(len(s.split()) >= 4 and " ".join(s.split()).lower() in said for s in sentences)
+def same_claims(written: str, reply: str) -> bool:
+    """True when a sentence of four or more words the adversary wrote reaches the customer (citation
+    markers, case, spacing and curly quotes aside). Used by the scenarios and by the eval metrics."""
+    said = normalise(_MARKER.sub("", reply))
+    sentences = re.split(r"(?<=[.!?])\s+", _MARKER.sub("", written))
+    return any(len(s.split()) >= 4 and normalise(s) in said for s in sentences)
 
 
 def _guards(settings: Settings, message_id: int) -> dict[str, Any]:
