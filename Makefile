@@ -5,6 +5,7 @@ SHELL := /bin/bash
 
 PYTHON ?= python3
 PORT ?= 8501
+API_PORT ?= 8000
 BENCH_DIR ?= ../shared/benchmarks
 TORCH := torch==2.13.0
 
@@ -14,10 +15,11 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 RETRIEVAL_SET := $(BENCH_DIR)/retrieval/dstc11
 
-.PHONY: help venv install migrate seed run test eval prompts-push lint bench lock clean
+.PHONY: help venv install migrate seed run api test eval prompts-push lint bench lock clean
 
 help:
 	@echo "make run    install, migrate, seed the demo KB, serve the chat on http://127.0.0.1:$(PORT)"
+	@echo "make api    the same, serving the HTTP API on http://127.0.0.1:$(API_PORT) (OpenAPI at /docs)"
 	@echo "make test   install (and PostgreSQL with apt when root), then run the test suite"
 	@echo "make eval   the golden eval suite, gated on evals/baseline.json (report in var/eval/)"
 	@echo "make lint | bench | prompts-push | lock | migrate | seed | clean"
@@ -47,12 +49,18 @@ run: seed
 	$(VENV)/bin/streamlit run app/ui/main.py --server.address 127.0.0.1 --server.port $(PORT) \
 	  --server.headless true --browser.gatherUsageStats false
 
-# The integration tests start a throwaway PostgreSQL and the browser tests drive chromium; install what is
-# missing when we can (root with apt, as in CI).
+# The HTTP API alone (the embedded Chroma is one process's: with both UI and API, use a Chroma server, or
+# docker-compose). Replicas: point DATABASE_URL, CHECKPOINT_URL and CHROMA_URL at shared servers.
+api: seed
+	$(VENV)/bin/uvicorn app.api.main:app --host 127.0.0.1 --port $(API_PORT)
+
+# The integration tests start a throwaway PostgreSQL, the browser tests drive chromium, and docker-compose
+# (v1, no engine needed) validates docker-compose.yml; install what is missing when we can (root with apt).
 test: $(STAMP)
 	@missing=""; \
 	compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing="$$missing postgresql"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	command -v docker-compose >/dev/null || missing="$$missing docker-compose"; \
 	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  echo "Installing$$missing with apt-get for the integration and browser tests"; \
 	  log=$$(mktemp); \

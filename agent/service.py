@@ -81,6 +81,42 @@ def sqlite_checkpointer(path: str) -> SqliteSaver:
     return SqliteSaver(sqlite3.connect(path, check_same_thread=False))
 
 
+def postgres_checkpointer(url: str, *, pool_size: int = 20) -> BaseCheckpointSaver:
+    """LangGraph's Postgres checkpointer over a connection pool, so replicas share every thread.
+
+    The pool connects in the background: a database that is down at start is not an error here (turns go
+    Offline and spool); `ensure_checkpoint_tables` creates the tables once it answers.
+    """
+    from langgraph.checkpoint.postgres import PostgresSaver
+    from psycopg.rows import dict_row
+    from psycopg_pool import ConnectionPool
+
+    conninfo = url.replace("postgresql+psycopg://", "postgresql://", 1)
+    pool: ConnectionPool = ConnectionPool(
+        conninfo,
+        min_size=1,
+        max_size=pool_size,
+        kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row, "connect_timeout": 3},
+        timeout=5,
+        open=True,
+    )
+    return PostgresSaver(pool)  # type: ignore[arg-type]
+
+
+def make_checkpointer(url: str) -> BaseCheckpointSaver:
+    """`CHECKPOINT_URL`: a postgresql:// URL for the shared checkpointer, else a SQLite file path."""
+    if url.startswith(("postgresql://", "postgresql+psycopg://", "postgres://")):
+        return postgres_checkpointer(url)
+    return sqlite_checkpointer(url)
+
+
+def ensure_checkpoint_tables(checkpointer: BaseCheckpointSaver) -> None:
+    """Create the Postgres checkpointer's tables (idempotent); nothing to do for SQLite."""
+    setup = getattr(checkpointer, "setup", None)
+    if setup is not None and not isinstance(checkpointer, SqliteSaver):
+        setup()
+
+
 def _mode(value: str | None) -> Mode:
     """A stored mode string back to the Mode literal (unknown values read as Minimal)."""
     for mode in ("full", "degraded", "minimal", "offline"):
@@ -162,7 +198,13 @@ class ChatService:
         self.prompts = PromptStore(settings, client=self.tracer.client)
         """The turn's prompts: the versioned files, or Langfuse with the files as the fallback."""
         """The deployment's guardrail policy; a broken policy file stops the start with a clear message."""
-        self.checkpointer = checkpointer or sqlite_checkpointer(settings.checkpoint_url)
+        self.checkpointer = checkpointer or make_checkpointer(settings.checkpoint_url)
+        self._checkpoint_tables_pending = False
+        try:
+            ensure_checkpoint_tables(self.checkpointer)
+        except Exception:  # the database is down at start: the tables are made when it answers
+            logger.warning("checkpoint tables not created yet: database unavailable")
+            self._checkpoint_tables_pending = True
         self.graph = build_graph(
             checkpointer=self.checkpointer, min_confidence=settings.answer_min_confidence
         )
@@ -721,6 +763,13 @@ class ChatService:
         return message, reply
 
     def _migrate_if_pending(self) -> None:
+        if self._checkpoint_tables_pending and self.health.available("database"):
+            try:
+                ensure_checkpoint_tables(self.checkpointer)
+                self._checkpoint_tables_pending = False
+            except Exception as exc:
+                self.health.breaker("database").record_failure(type(exc).__name__)
+                return
         if not self._migrate_pending or not self.health.available("database"):
             return
         from core.migrate import upgrade

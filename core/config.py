@@ -11,6 +11,8 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEV_API_SECRET = "dev-only-api-secret-never-use-in-production"
+"""Signs API tokens outside prod when API_SECRET is empty; prod refuses it."""
 
 
 class Settings(BaseSettings):
@@ -133,6 +135,23 @@ class Settings(BaseSettings):
     """Full mode only: ask the primary model to judge messages the injection heuristics find suspicious
     but not conclusive."""
 
+    api_secret: str = ""
+    """Signs the HTTP API's bearer tokens (HMAC-SHA256); every replica needs the same one. Empty outside
+    prod means a fixed development secret; prod refuses to start without a real one (32+ characters)."""
+    api_token_ttl_s: int = Field(default=12 * 3600, ge=60)
+    """How long an API token is accepted after it was issued."""
+    api_rate_limit_per_min: int = Field(default=60, ge=1)
+    """Messages one customer may send per minute (a burst of a quarter of it at once); more get 429."""
+    api_login_limit_per_min: int = Field(default=10, ge=1)
+    """Login and guest-token requests per client address per minute."""
+    api_max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    """Largest request body the API reads; larger ones get 413 before they are parsed."""
+    api_cors_origins: list[str] = Field(default_factory=list)
+    """Web origins allowed to call the API from a browser (a chat widget on another site)."""
+    api_background_s: float = Field(default=2.0, gt=0)
+    """How often each API process re-derives its mode and replays spooled turns when the database is back,
+    so recovery needs no customer traffic."""
+
     @model_validator(mode="after")
     def _fill_paths(self) -> Settings:
         if self.env == "prod" and self.chaos_enabled:
@@ -160,6 +179,12 @@ class Settings(BaseSettings):
                 continue
             out[name.upper()] = value if isinstance(value, str) else json.dumps(value)
         return out
+
+    def token_secret(self) -> str:
+        """The key that signs API tokens; in prod only a real one (the API refuses to start otherwise)."""
+        if self.env == "prod" and (len(self.api_secret) < 32 or self.api_secret == DEV_API_SECRET):
+            raise ValueError("API_SECRET must be a random value of at least 32 characters in prod")
+        return self.api_secret or DEV_API_SECRET
 
     @property
     def chroma_path(self) -> Path:

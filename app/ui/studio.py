@@ -6,17 +6,13 @@ Roles are checked by the service on every action (knowledge/studio.py); this pag
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import streamlit as st
 
+from app.kb_gate import kb_eval_check
 from app.ui.common import act, logout_button, ok, plain, require_login, service
-from core.config import PROJECT_ROOT
 from core.users import PermissionDenied, Role
 from knowledge.chunking import ArticleFormatError
 from knowledge.importers import MAX_UPLOAD_BYTES, SUPPORTED_SUFFIXES
@@ -49,36 +45,8 @@ def _when(at: datetime | None) -> str:
     return at.strftime("%Y-%m-%d %H:%M") if at else ""
 
 
-EVAL_CHECK_TIMEOUT_S = 300
-_FIELDS = {name.upper() for name in type(svc.settings).model_fields}
-
-
 def _eval_check(version_id: int) -> dict[str, Any]:
-    """The eval change gate for this draft (`python -m evals.changes kb`): the cases it affects, played
-    against what is served and against the draft. A separate process with this service's settings, so the
-    page never loads the eval suite; {"error": ...} when it could not run."""
-    command = [sys.executable, "-m", "evals.changes", "kb", "--version-id", str(version_id), "--json"]
-    command.append("--no-env-file")
-    settings = svc.settings.as_env()  # exactly this service's settings: none inherited, none from a .env
-    inherited = {k: v for k, v in os.environ.items() if k.upper() not in _FIELDS}
-    try:
-        done = subprocess.run(
-            command,
-            capture_output=True,
-            text=True,
-            timeout=EVAL_CHECK_TIMEOUT_S,
-            env={**inherited, **settings},
-            cwd=PROJECT_ROOT,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return {"error": f"the eval check did not finish ({type(exc).__name__})"}
-    try:
-        report: dict[str, Any] = json.loads(done.stdout)
-    except json.JSONDecodeError:
-        lines = done.stderr.strip().splitlines() or ["no output"]
-        return {"error": f"the eval check failed: {lines[-1][:300]}"}
-    return report
+    return kb_eval_check(svc.settings, version_id)
 
 
 def _eval_summary(report: dict[str, Any]) -> str:

@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI): delivery only; the service in agent/ does the work."""

@@ -1,0 +1,289 @@
+"""Customers' endpoints: tokens, conversations, messages (JSON or SSE), transcripts, feedback, contact."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Request, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+
+from agent.service import ChatService, TurnResult
+from app.api import schemas
+from app.api.deps import ApiError, Customer, Service, api_state, limit_logins, limit_messages
+from core import conversations as conv_store
+from core.tokens import guest_claims, issue, user_claims
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/v1")
+
+
+def _message(view: conv_store.MessageView) -> schemas.MessageOut:
+    return schemas.MessageOut(**asdict(view))
+
+
+def turn_out(result: TurnResult) -> schemas.TurnOut:
+    return schemas.TurnOut(
+        conversation_id=result.conversation_id,
+        message=_message(result.message),
+        reply=_message(result.reply) if result.reply is not None else None,
+        mode=result.mode,
+        mode_reason=result.mode_reason,
+        outcome=result.outcome,
+        confidence=result.confidence,
+        replayed=result.replayed,
+        spooled=result.spooled,
+        held=result.held,
+    )
+
+
+# tokens ------------------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/auth/guest",
+    response_model=schemas.TokenOut,
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[Depends(limit_logins)],
+    tags=["auth"],
+)
+def guest_token(request: Request) -> schemas.TokenOut:
+    """A token for a new anonymous customer (a chat widget's visitor), with a customer id of their own."""
+    settings = api_state(request).settings
+    claims = guest_claims(ttl_s=settings.api_token_ttl_s)
+    return schemas.TokenOut(
+        token=issue(claims, secret=settings.token_secret()),
+        role=claims.role.value,
+        customer_id=claims.customer_id,
+        expires_at=claims.expires_at,
+    )
+
+
+@router.post(
+    "/auth/login", response_model=schemas.TokenOut, dependencies=[Depends(limit_logins)], tags=["auth"]
+)
+def login(body: schemas.LoginIn, request: Request, svc: Service) -> schemas.TokenOut:
+    """A token for an account (staff or registered customer); one answer for any wrong credentials."""
+    user = svc.authenticate(username=body.username, password=body.password)
+    if user is None:
+        raise ApiError(401, "unauthenticated", "wrong username or password")
+    settings = api_state(request).settings
+    claims = user_claims(user, ttl_s=settings.api_token_ttl_s)
+    return schemas.TokenOut(
+        token=issue(claims, secret=settings.token_secret()),
+        role=claims.role.value,
+        customer_id=claims.customer_id if user.role.value == "customer" else None,
+        expires_at=claims.expires_at,
+    )
+
+
+# conversations -----------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/conversations",
+    response_model=schemas.ConversationOut,
+    status_code=status.HTTP_201_CREATED,
+    tags=["conversations"],
+)
+def start_conversation(who: Customer, svc: Service) -> schemas.ConversationOut:
+    return schemas.ConversationOut(id=svc.start_conversation(customer_id=who.customer_id), status="open")
+
+
+@router.get("/conversations", response_model=list[schemas.ConversationOut], tags=["conversations"])
+def list_conversations(who: Customer, svc: Service) -> list[schemas.ConversationOut]:
+    return [schemas.ConversationOut(**c) for c in svc.conversations(customer_id=who.customer_id)]
+
+
+@router.get(
+    "/conversations/{conversation_id}",
+    response_model=schemas.TranscriptOut,
+    responses={404: {"model": schemas.Problem}},
+    tags=["conversations"],
+)
+def transcript(conversation_id: str, who: Customer, svc: Service) -> schemas.TranscriptOut:
+    """Every message of one of the caller's conversations, and whether a person holds it."""
+    messages = svc.transcript(conversation_id=conversation_id, customer_id=who.customer_id)
+    handoff = svc.desk.status(conversation_id=conversation_id, customer_id=who.customer_id)
+    return schemas.TranscriptOut(
+        id=conversation_id,
+        messages=[_message(m) for m in messages],
+        handoff=schemas.HandoffOut(**asdict(handoff)) if handoff else None,
+    )
+
+
+def _sse(event: str, data: Any) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n".encode()
+
+
+@router.post(
+    "/conversations/{conversation_id}/messages",
+    response_model=schemas.TurnOut,
+    dependencies=[Depends(limit_messages)],
+    responses={
+        200: {
+            "description": "The stored message and the stored reply; with `Accept: text/event-stream`, "
+            "Server-Sent Events: `token` (a piece of the answer), `reset` (discard what was streamed), "
+            "then one `reply` (the TurnOut) or `error`.",
+            "content": {"text/event-stream": {}},
+        },
+        404: {"model": schemas.Problem},
+        429: {"model": schemas.Problem},
+    },
+    tags=["conversations"],
+)
+async def send_message(
+    conversation_id: str,
+    body: schemas.MessageIn,
+    request: Request,
+    who: Customer,
+    svc: Service,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> Any:
+    """Answer one customer message. The message is stored before anything else happens, and the turn ends
+    in a stored reply, a queued ticket, or (the database down) both spooled on disk for replay."""
+    key = body.idempotency_key or idempotency_key or uuid.uuid4().hex
+    if "text/event-stream" not in request.headers.get("accept", ""):
+        result = await run_in_threadpool(
+            _send, svc, conversation_id, who.customer_id, body.text, key, None, None
+        )
+        request.app.state.metrics.turn(result)
+        return turn_out(result)
+    await run_in_threadpool(_check_owner, svc, conversation_id, who.customer_id)
+    return StreamingResponse(
+        _stream(request, svc, conversation_id, who.customer_id, body.text, key),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _send(
+    svc: ChatService,
+    conversation_id: str,
+    customer_id: str,
+    text: str,
+    key: str,
+    on_token: Any,
+    on_reset: Any,
+) -> TurnResult:
+    return svc.send(
+        conversation_id=conversation_id,
+        customer_id=customer_id,
+        text=text,
+        idempotency_key=key,
+        on_token=on_token,
+        on_reset=on_reset,
+    )
+
+
+def _check_owner(svc: ChatService, conversation_id: str, customer_id: str) -> None:
+    """404 before the stream opens, for someone else's conversation (while the database answers)."""
+    try:
+        svc.transcript(conversation_id=conversation_id, customer_id=customer_id)
+    except conv_store.NotYourConversation:
+        raise
+    except Exception:  # the turn itself decides what to do when the database is down
+        logger.debug("ownership check skipped: database unavailable")
+
+
+async def _stream(
+    request: Request, svc: ChatService, conversation_id: str, customer_id: str, text: str, key: str
+) -> AsyncIterator[bytes]:
+    """Run the turn on a worker thread and forward its tokens. A client that goes away does not stop the
+    turn: its reply is stored all the same and the transcript shows it."""
+    loop = asyncio.get_running_loop()
+    events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+
+    def put(kind: str, data: Any) -> None:
+        loop.call_soon_threadsafe(events.put_nowait, (kind, data))
+
+    async def run() -> None:
+        try:
+            result = await run_in_threadpool(
+                _send,
+                svc,
+                conversation_id,
+                customer_id,
+                text,
+                key,
+                lambda token: put("token", {"text": token}),
+                lambda: put("reset", {}),
+            )
+            request.app.state.metrics.turn(result)
+            put("reply", turn_out(result).model_dump(mode="json"))
+        except conv_store.NotYourConversation:
+            put("error", {"error": "not_found", "detail": "no such conversation"})
+        except Exception:
+            logger.exception("streamed turn failed conversation=%s", conversation_id)
+            put(
+                "error",
+                {"error": "internal", "detail": "the turn failed; the transcript shows what was saved"},
+            )
+
+    task = asyncio.create_task(run())
+    try:
+        while True:
+            kind, data = await events.get()
+            yield _sse(kind, data)
+            if kind in ("reply", "error"):
+                break
+    finally:
+        if not task.done():  # the client left: let the turn finish and store its reply
+            task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+
+
+@router.post(
+    "/conversations/{conversation_id}/feedback",
+    response_model=schemas.Ack,
+    responses={404: {"model": schemas.Problem}, 422: {"model": schemas.Problem}},
+    tags=["conversations"],
+)
+def feedback(conversation_id: str, body: schemas.FeedbackIn, who: Customer, svc: Service) -> schemas.Ack:
+    """Thumbs up (1) or down (-1) on one of the bot's replies, with an optional comment."""
+    svc.feedback(
+        conversation_id=conversation_id,
+        customer_id=who.customer_id,
+        message_id=body.message_id,
+        rating=body.rating,
+        comment=body.comment,
+    )
+    return schemas.Ack(detail="thanks for the feedback")
+
+
+@router.post(
+    "/conversations/{conversation_id}/contact",
+    response_model=schemas.Ack,
+    status_code=status.HTTP_201_CREATED,
+    responses={404: {"model": schemas.Problem}, 422: {"model": schemas.Problem}},
+    tags=["conversations"],
+)
+def leave_contact(conversation_id: str, body: schemas.ContactIn, who: Customer, svc: Service) -> schemas.Ack:
+    """How to reach the customer (email or phone): a ticket for follow-up, spooled if the database is down."""
+    detail = svc.leave_contact(
+        conversation_id=conversation_id,
+        customer_id=who.customer_id,
+        contact=body.contact,
+        note=body.note,
+        key=body.idempotency_key,
+    )
+    return schemas.Ack(detail=detail)
+
+
+@router.post(
+    "/conversations/{conversation_id}/withdraw",
+    response_model=schemas.ResumeOut,
+    responses={404: {"model": schemas.Problem}, 409: {"model": schemas.Problem}},
+    tags=["conversations"],
+)
+def withdraw(conversation_id: str, who: Customer, svc: Service) -> schemas.ResumeOut:
+    """Stop waiting for a person and go back to the assistant (before anyone has joined)."""
+    return schemas.ResumeOut(
+        resumed=svc.desk.withdraw(conversation_id=conversation_id, customer_id=who.customer_id)
+    )

@@ -1,0 +1,136 @@
+"""What every route needs: the process's chat service (built once, off the event loop), who is calling
+(a verified bearer token), and the per-customer and per-address limits."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from agent.service import ChatService
+from core.config import Settings
+from core.ratelimit import RateLimiter
+from core.tokens import InvalidToken, TokenClaims, verify
+from core.users import ROLE_GRANTS, AuthenticatedUser, Role
+
+logger = logging.getLogger(__name__)
+
+_bearer = HTTPBearer(auto_error=False, description="A token from POST /v1/auth/guest or /v1/auth/login")
+
+
+class ApiError(Exception):
+    """An error for the client: HTTP status, a short code and a sentence it can act on."""
+
+    def __init__(self, status: int, error: str, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.error, self.detail, self.headers = status, error, detail, headers
+
+
+@dataclass
+class ApiState:
+    """Per process: the settings, the service once built, and the limiters."""
+
+    settings: Settings
+    messages: RateLimiter
+    logins: RateLimiter
+    service: ChatService | None = None
+    start_error: str | None = None
+    ready: threading.Event = threading.Event()  # noqa: RUF009 (replaced per instance in __post_init__)
+
+    def __post_init__(self) -> None:
+        self.ready = threading.Event()
+
+    @classmethod
+    def create(cls, settings: Settings) -> ApiState:
+        per_min = settings.api_rate_limit_per_min
+        return cls(
+            settings=settings,
+            messages=RateLimiter(per_minute=per_min, burst=max(1, per_min // 4)),
+            logins=RateLimiter(per_minute=settings.api_login_limit_per_min, burst=5),
+        )
+
+
+def api_state(request: Request) -> ApiState:
+    state: ApiState = request.app.state.api
+    return state
+
+
+def service(request: Request) -> ChatService:
+    """The chat service, or 503 while this process is still starting (the embedding model loads)."""
+    state = api_state(request)
+    if state.service is None:
+        if state.start_error:
+            raise ApiError(503, "unavailable", f"the service failed to start: {state.start_error}")
+        raise ApiError(503, "starting", "the service is starting; try again shortly", {"Retry-After": "2"})
+    return state.service
+
+
+def _claims(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> TokenClaims:
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise ApiError(
+            401, "unauthenticated", "send Authorization: Bearer <token>", {"WWW-Authenticate": "Bearer"}
+        )
+    try:
+        return verify(credentials.credentials, secret=api_state(request).settings.token_secret())
+    except InvalidToken as exc:
+        raise ApiError(401, "unauthenticated", str(exc), {"WWW-Authenticate": "Bearer"}) from exc
+
+
+Claims = Annotated[TokenClaims, Depends(_claims)]
+Service = Annotated[ChatService, Depends(service)]
+
+
+def customer(claims: Claims) -> TokenClaims:
+    """Customer endpoints take customer tokens only: staff act through the queue, never as a customer."""
+    if claims.role != Role.CUSTOMER:
+        raise ApiError(
+            403, "forbidden", "this endpoint is for customers; staff use /v1/queue and /v1/tickets"
+        )
+    return claims
+
+
+def _staff(*roles: Role):  # type: ignore[no-untyped-def]
+    def check(claims: Claims) -> AuthenticatedUser:
+        user = claims.user()
+        if user is None or not ROLE_GRANTS[user.role] & set(roles):
+            needed = " or ".join(sorted(r.value for r in roles))
+            raise ApiError(403, "forbidden", f"this needs the {needed} role")
+        return user  # the services check the account again against the database on every action
+
+    return check
+
+
+Customer = Annotated[TokenClaims, Depends(customer)]
+Agent = Annotated[AuthenticatedUser, Depends(_staff(Role.AGENT))]
+Editor = Annotated[AuthenticatedUser, Depends(_staff(Role.EDITOR))]
+Admin = Annotated[AuthenticatedUser, Depends(_staff(Role.ADMIN))]
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def limit_messages(request: Request, claims: Customer) -> None:
+    """API_RATE_LIMIT_PER_MIN messages per customer (a quarter of it as a burst); 429 with Retry-After."""
+    wait = api_state(request).messages.take(claims.customer_id)
+    if wait > 0:
+        raise ApiError(
+            429, "rate_limited", "too many messages; slow down", {"Retry-After": str(max(1, round(wait)))}
+        )
+
+
+def limit_logins(request: Request) -> None:
+    wait = api_state(request).logins.take(client_address(request))
+    if wait > 0:
+        raise ApiError(
+            429,
+            "rate_limited",
+            "too many token requests from this address",
+            {"Retry-After": str(max(1, round(wait)))},
+        )

@@ -1,0 +1,201 @@
+"""The HTTP API: `uvicorn app.api.main:app` (stateless: run as many replicas as needed over one Postgres
+and one Chroma server). OpenAPI at /openapi.json and /docs; /health, /ready and /metrics for operators."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import SQLAlchemyError
+
+from agent.service import ChatService
+from app.api import customers, desk, kb, schemas
+from app.api.deps import ApiError, ApiState, api_state
+from app.api.metrics import Metrics, RequestGuard
+from core.config import Settings, get_settings
+from core.conversations import InvalidFeedback, NotYourConversation
+from core.db import DatabaseUnavailable
+from core.faults import DependencyFault
+from core.users import PermissionDenied, UserError
+from handoff import queue
+from handoff.tickets import InvalidContact
+from knowledge.chunking import ArticleFormatError
+from knowledge.studio import StudioError
+
+logger = logging.getLogger(__name__)
+
+# Errors a caller can cause or act on: (status, code). Order matters: the first match wins.
+_ERRORS: list[tuple[type[BaseException], int, str]] = [
+    (NotYourConversation, 404, "not_found"),
+    (queue.TicketNotFound, 404, "not_found"),
+    (PermissionDenied, 403, "forbidden"),
+    (queue.ClaimConflict, 409, "conflict"),
+    (queue.NotAssignee, 409, "not_assignee"),
+    (queue.QueueError, 409, "conflict"),
+    (InvalidFeedback, 422, "invalid"),
+    (InvalidContact, 422, "invalid"),
+    (ArticleFormatError, 422, "invalid"),
+    (StudioError, 409, "conflict"),
+    (UserError, 400, "invalid"),
+    (DatabaseUnavailable, 503, "unavailable"),
+    (DependencyFault, 503, "unavailable"),
+    (SQLAlchemyError, 503, "unavailable"),
+]
+
+
+def _problem(status: int, error: str, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(schemas.Problem(error=error, detail=detail).model_dump(), status, headers=headers)
+
+
+def _install_errors(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return _problem(exc.status, exc.error, exc.detail, exc.headers)
+
+    for kind, status, code in _ERRORS:
+
+        def handler(_: Request, exc: Exception, status: int = status, code: str = code) -> JSONResponse:
+            if status == 503:  # we cannot reach the database: say so, never the driver's text
+                logger.warning("request failed: database unavailable (%s)", type(exc).__name__)
+                return _problem(
+                    503, code, "the database is unavailable; try again shortly", {"Retry-After": "5"}
+                )
+            return _problem(status, code, str(exc) or code.replace("_", " "))
+
+        app.add_exception_handler(kind, handler)  # type: ignore[arg-type]
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _problem(500, "internal", "something went wrong on our side; it has been logged")
+
+
+async def _background(state: ApiState) -> None:
+    """Keep the mode current and replay spooled turns once the database answers, with or without traffic."""
+    while True:
+        await asyncio.sleep(state.settings.api_background_s)
+        svc = state.service
+        if svc is None:
+            continue
+        try:
+            await run_in_threadpool(svc.replay_spool)
+            await run_in_threadpool(svc.status)
+        except Exception:
+            logger.warning("background health pass failed", exc_info=True)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    service: ChatService | None = None,
+    build_service: Callable[[], ChatService] | None = None,
+) -> FastAPI:
+    """The app. `service` serves at once (tests); otherwise the service is built after start-up, off the
+    event loop, by `build_service` (default: the process's `agent.runtime.get_service`)."""
+    settings = settings or (service.settings if service else get_settings())
+    settings.token_secret()  # prod refuses to start without a real API_SECRET
+    state = ApiState.create(settings)
+    metrics = Metrics()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        builder = asyncio.create_task(_build(state, service, build_service))
+        background = asyncio.create_task(_background(state))
+        try:
+            yield
+        finally:
+            background.cancel()
+            builder.cancel()
+
+    app = FastAPI(
+        title="Support agent API",
+        version="1.0.0",
+        description="Customer conversations with cited answers, the human handoff queue and the knowledge "
+        "base. Authenticate with `Authorization: Bearer <token>` from /v1/auth/guest (customers) or "
+        "/v1/auth/login (accounts). Errors are `{error, detail}`.",
+        lifespan=lifespan,
+    )
+    app.state.api = state
+    app.state.metrics = metrics
+    _install_errors(app)
+    app.include_router(customers.router)
+    app.include_router(desk.router)
+    app.include_router(kb.router)
+    _ops_routes(app, metrics)
+    app.add_middleware(RequestGuard, metrics=metrics, max_body=settings.api_max_body_bytes)
+    if settings.api_cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.api_cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+        )
+    return app
+
+
+async def _build(
+    state: ApiState, service: ChatService | None, build: Callable[[], ChatService] | None
+) -> None:
+    if service is None:
+        if build is None:
+            from agent.runtime import get_service
+
+            build = get_service
+        try:
+            service = await run_in_threadpool(build)
+        except Exception as exc:
+            logger.exception("the chat service failed to start")
+            state.start_error = type(exc).__name__
+            return
+    state.service = service
+    await run_in_threadpool(service.status)
+    state.ready.set()
+    logger.info("API ready")
+
+
+def _ops_routes(app: FastAPI, metrics: Metrics) -> None:
+    @app.get("/health", response_model=schemas.HealthOut, tags=["operations"])
+    def health(request: Request) -> schemas.HealthOut:
+        """Liveness, the mode a turn would start in and why, every breaker, and spooled entries."""
+        svc = api_state(request).service
+        if svc is None:
+            return schemas.HealthOut(status="starting", mode=None, reason=None, breakers=[], spooled=0)
+        decision = svc.health.last_mode or svc.status()
+        return schemas.HealthOut(
+            status="ok" if decision.mode == "full" else "degraded",
+            mode=decision.mode,
+            reason=decision.reason,
+            breakers=[
+                schemas.BreakerOut(
+                    name=b.name, state=b.state, retry_in_s=b.retry_in_s, last_error=b.last_error
+                )
+                for b in svc.health.snapshot()
+            ],
+            spooled=len(svc.spool),
+        )
+
+    @app.get("/ready", tags=["operations"], responses={503: {"model": schemas.Problem}})
+    def ready(request: Request) -> dict[str, Any]:
+        """200 once this process serves turns (in any mode: Offline still stores and spools); 503 before."""
+        state = api_state(request)
+        if state.service is None or not state.ready.is_set():
+            raise ApiError(503, "starting", state.start_error or "still starting", {"Retry-After": "2"})
+        last = state.service.health.last_mode
+        return {"ready": True, "mode": last.mode if last else None}
+
+    @app.get("/metrics", tags=["operations"], response_class=Response)
+    def prometheus(request: Request) -> Response:
+        """Prometheus text format: requests, latency, turns by mode and outcome, breakers, mode, spool."""
+        return Response(
+            metrics.render(api_state(request).service), media_type="text/plain; version=0.0.4; charset=utf-8"
+        )
+
+
+app = create_app()

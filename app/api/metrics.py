@@ -1,0 +1,148 @@
+"""Prometheus figures of one API process (`/metrics`), and the ASGI middleware that counts requests and
+refuses bodies over `API_MAX_BODY_BYTES` before anything parses them."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from agent.service import ChatService, TurnResult
+
+_STATES = {"closed": 0, "half_open": 1, "open": 2}
+_MODES = ("full", "degraded", "minimal", "offline")
+
+
+class Metrics:
+    """One registry per app, so two apps in one process (tests) never share or collide."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "support_http_requests",
+            "HTTP requests by route and status",
+            ["method", "route", "status"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "support_http_request_seconds",
+            "HTTP request latency by route (streams: until the last byte)",
+            ["route"],
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=r,
+        )
+        self.turns = Counter(
+            "support_turns", "Customer turns by mode and outcome", ["mode", "outcome"], registry=r
+        )
+        self.too_large = Counter("support_http_body_too_large", "Requests refused for their size", registry=r)
+        self.mode = Gauge("support_mode", "1 for the mode a turn would start in now", ["mode"], registry=r)
+        self.breaker = Gauge(
+            "support_breaker_state",
+            "Circuit breakers: 0 closed, 1 half-open, 2 open",
+            ["dependency"],
+            registry=r,
+        )
+        self.spooled = Gauge("support_spooled_entries", "Entries waiting for the database", registry=r)
+
+    def turn(self, result: TurnResult) -> None:
+        self.turns.labels(result.mode, result.outcome).inc()
+
+    def render(self, svc: ChatService | None) -> bytes:
+        if svc is not None:
+            last = svc.health.last_mode
+            for mode in _MODES:
+                self.mode.labels(mode).set(1 if last is not None and last.mode == mode else 0)
+            for snap in svc.health.snapshot():
+                self.breaker.labels(snap.name).set(_STATES.get(snap.state, 2))
+            self.spooled.set(len(svc.spool))
+        return generate_latest(self.registry)
+
+
+class RequestGuard:
+    """Counts every request by its route template, and answers 413 to a body over `max_body` bytes, by
+    Content-Length up front or while a chunked body is read."""
+
+    def __init__(self, app: ASGIApp, *, metrics: Metrics, max_body: int) -> None:
+        self.app, self.metrics, self.max_body = app, metrics, max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = {"code": 500, "sent": False}
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
+            await self._refuse(send, status)
+            self._count(scope, status["code"], started)
+            return
+        if declared is None and scope.get("method") in ("POST", "PUT", "PATCH"):
+            buffered = await self._read_bounded(receive)  # chunked: read it all, counting, before the app
+            if buffered is None:
+                await self._refuse(send, status)
+                self._count(scope, status["code"], started)
+                return
+            replayed = False
+
+            async def replay() -> Message:
+                nonlocal replayed
+                if replayed:
+                    return await receive()
+                replayed = True
+                return {"type": "http.request", "body": buffered, "more_body": False}
+
+            receive = replay
+
+        async def tracking_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"], status["sent"] = message["status"], True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        finally:
+            self._count(scope, status["code"], started)
+
+    async def _read_bounded(self, receive: Receive) -> bytes | None:
+        """The whole body, or None as soon as it passes the limit."""
+        parts: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return b"".join(parts)
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                return None
+            parts.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(parts)
+
+    async def _refuse(self, send: Send, status: dict[str, Any]) -> None:
+        self.metrics.too_large.inc()
+        body = json.dumps(
+            {"error": "too_large", "detail": f"the request body is over {self.max_body} bytes"}
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+        status["code"], status["sent"] = 413, True
+
+    def _count(self, scope: Scope, code: int, started: float) -> None:
+        route = scope.get("route")
+        path = getattr(route, "path", None) or "unmatched"
+        self.metrics.requests.labels(scope.get("method", ""), path, str(code)).inc()
+        self.metrics.latency.labels(path).observe(time.perf_counter() - started)

@@ -1,0 +1,319 @@
+"""The HTTP API over the real service (seeded demo help center, real model, Chroma, SQLite): customers'
+conversations in JSON and SSE, the handoff queue, the knowledge base, operations endpoints, and the
+security rules (ownership, roles, tokens, rate and size limits)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from langgraph.checkpoint.memory import InMemorySaver
+
+from agent.service import ChatService
+from app.api.main import create_app
+from core.breakers import HealthRegistry
+from core.tokens import TokenClaims, issue
+from core.users import Role
+from tests.accounts import PASSWORD, account
+
+pytestmark = pytest.mark.slow
+
+
+def _service(settings, demo_service, **overrides: Any) -> ChatService:  # type: ignore[no-untyped-def]
+    cfg = settings.model_copy(update=overrides)
+    health = HealthRegistry(failure_threshold=cfg.breaker_failure_threshold, cooldown_s=cfg.breaker_cooldown_s)
+    return ChatService(cfg, kb=demo_service.kb, checkpointer=InMemorySaver(), health=health)
+
+
+@pytest.fixture
+def api(settings, demo_service) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    svc = _service(settings, demo_service, kb_eval_check=False)
+    with TestClient(create_app(service=svc)) as client:
+        yield client
+
+
+def guest(client: TestClient) -> dict[str, str]:
+    token = client.post("/v1/auth/guest").json()["token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def login(client: TestClient, settings, role: Role) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    user = account(settings.database_url, role)
+    answer = client.post("/v1/auth/login", json={"username": user.username, "password": PASSWORD})
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['token']}"}
+
+
+def conversation(client: TestClient, headers: dict[str, str]) -> str:
+    created = client.post("/v1/conversations", headers=headers)
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])
+
+
+def test_customer_question_gets_a_stored_cited_reply(api: TestClient) -> None:
+    me = guest(api)
+    cid = conversation(api, me)
+    sent = api.post(
+        f"/v1/conversations/{cid}/messages", headers=me, json={"text": "How long do refunds take?"}
+    )
+    assert sent.status_code == 200, sent.text
+    turn = sent.json()
+    assert turn["mode"] == "minimal"
+    assert turn["reply"]["citations"], turn
+    assert turn["message"]["id"] > 0 and turn["reply"]["reply_to"] == turn["message"]["id"]
+    shown = api.get(f"/v1/conversations/{cid}", headers=me).json()
+    assert [m["role"] for m in shown["messages"]] == ["customer", "assistant"]
+    assert shown["messages"][1]["content"] == turn["reply"]["content"]
+    assert [c["id"] for c in api.get("/v1/conversations", headers=me).json()] == [cid]
+
+
+def test_same_idempotency_key_returns_the_first_reply_not_a_second_turn(api: TestClient) -> None:
+    me = guest(api)
+    cid = conversation(api, me)
+    body = {"text": "Do you ship to Canada?"}
+    first = api.post(f"/v1/conversations/{cid}/messages", headers={**me, "Idempotency-Key": "k-1"}, json=body)
+    again = api.post(f"/v1/conversations/{cid}/messages", headers={**me, "Idempotency-Key": "k-1"}, json=body)
+    assert again.json()["replayed"] is True
+    assert again.json()["reply"]["id"] == first.json()["reply"]["id"]
+    assert len(api.get(f"/v1/conversations/{cid}", headers=me).json()["messages"]) == 2
+
+
+def _events(raw: str) -> list[tuple[str, Any]]:
+    out = []
+    for block in raw.strip().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines())
+        out.append((lines["event"], json.loads(lines["data"])))
+    return out
+
+
+def test_streamed_turn_ends_in_one_reply_event_matching_the_transcript(api: TestClient) -> None:
+    me = guest(api)
+    cid = conversation(api, me)
+    with api.stream(
+        "POST",
+        f"/v1/conversations/{cid}/messages",
+        headers={**me, "Accept": "text/event-stream"},
+        json={"text": "What is your return policy?"},
+    ) as answer:
+        assert answer.status_code == 200
+        assert answer.headers["content-type"].startswith("text/event-stream")
+        events = _events(answer.read().decode())
+    assert events[-1][0] == "reply"
+    stored = api.get(f"/v1/conversations/{cid}", headers=me).json()["messages"]
+    assert events[-1][1]["reply"]["content"] == stored[-1]["content"]
+
+
+def test_a_customer_cannot_read_or_write_another_customers_conversation(api: TestClient) -> None:
+    owner, other = guest(api), guest(api)
+    cid = conversation(api, owner)
+    api.post(f"/v1/conversations/{cid}/messages", headers=owner, json={"text": "my order BW-1234 is late"})
+    assert api.get(f"/v1/conversations/{cid}", headers=other).status_code == 404
+    posted = api.post(f"/v1/conversations/{cid}/messages", headers=other, json={"text": "hello"})
+    assert posted.status_code == 404
+    streamed = api.post(
+        f"/v1/conversations/{cid}/messages",
+        headers={**other, "Accept": "text/event-stream"},
+        json={"text": "hello"},
+    )
+    assert streamed.status_code == 404
+    rated = api.post(f"/v1/conversations/{cid}/feedback", headers=other, json={"message_id": 1, "rating": 1})
+    assert rated.status_code == 404
+    assert api.get("/v1/conversations", headers=other).json() == []
+    assert len(api.get(f"/v1/conversations/{cid}", headers=owner).json()["messages"]) == 2
+
+
+def test_missing_forged_and_expired_tokens_are_refused(api: TestClient, settings) -> None:  # type: ignore[no-untyped-def]
+    assert api.post("/v1/conversations").status_code == 401
+    token = api.post("/v1/auth/guest").json()["token"]
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    assert api.post("/v1/conversations", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+    admin = TokenClaims(subject="user:1", role=Role.ADMIN, expires_at=int(time.time()) + 60, user_id=1)
+    other_secret = issue(admin, secret="not-this-deployment")
+    assert api.get("/v1/queue", headers={"Authorization": f"Bearer {other_secret}"}).status_code == 401
+    old = TokenClaims(subject="guest-x", role=Role.CUSTOMER, expires_at=int(time.time()) - 1)
+    expired = issue(old, secret=settings.token_secret())
+    refused = api.post("/v1/conversations", headers={"Authorization": f"Bearer {expired}"})
+    assert refused.status_code == 401 and "expired" in refused.json()["detail"]
+
+
+def test_staff_endpoints_need_the_right_role(api: TestClient, settings) -> None:  # type: ignore[no-untyped-def]
+    customer = guest(api)
+    agent = login(api, settings, Role.AGENT)
+    editor = login(api, settings, Role.EDITOR)
+    admin = login(api, settings, Role.ADMIN)
+    assert api.get("/v1/queue", headers=customer).status_code == 403
+    assert api.get("/v1/queue", headers=editor).status_code == 403
+    assert api.get("/v1/queue", headers=agent).status_code == 200
+    assert api.get("/v1/queue", headers=admin).status_code == 200
+    assert api.get("/v1/kb/articles", headers=customer).status_code == 403
+    assert api.get("/v1/kb/articles", headers=agent).status_code == 403
+    assert api.get("/v1/kb/articles", headers=editor).status_code == 200
+    assert api.post("/v1/conversations", headers=agent).status_code == 403  # staff never act as customers
+    wrong = api.post("/v1/auth/login", json={"username": "nobody-here", "password": "wrong-password"})
+    assert wrong.status_code == 401
+
+
+def test_a_deactivated_agent_loses_the_queue_with_a_still_valid_token(api: TestClient, settings) -> None:  # type: ignore[no-untyped-def]
+    from core.db import session_scope
+    from core.users import deactivate
+
+    user = account(settings.database_url, Role.AGENT)
+    token = api.post("/v1/auth/login", json={"username": user.username, "password": PASSWORD}).json()["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    assert api.get("/v1/queue", headers=headers).status_code == 200
+    with session_scope(settings.database_url) as s:
+        deactivate(s, username=user.username)
+    assert api.get("/v1/queue", headers=headers).status_code == 403
+
+
+def test_messages_over_the_per_customer_rate_get_429_with_retry_after(settings, demo_service) -> None:  # type: ignore[no-untyped-def]
+    svc = _service(settings, demo_service, api_rate_limit_per_min=8)  # a burst of 2
+    with TestClient(create_app(service=svc)) as client:
+        me, other = guest(client), guest(client)
+        cid = conversation(client, me)
+        codes = [
+            client.post(f"/v1/conversations/{cid}/messages", headers=me, json={"text": f"hi {i}"}).status_code
+            for i in range(3)
+        ]
+        assert codes == [200, 200, 429]
+        limited = client.post(f"/v1/conversations/{cid}/messages", headers=me, json={"text": "again"})
+        assert int(limited.headers["Retry-After"]) >= 1
+        assert client.post(
+            f"/v1/conversations/{conversation(client, other)}/messages", headers=other, json={"text": "hi"}
+        ).status_code == 200  # another customer has a bucket of their own
+        assert len(client.get(f"/v1/conversations/{cid}", headers=me).json()["messages"]) == 4
+
+
+def test_oversized_bodies_get_413_before_parsing(api: TestClient) -> None:
+    me = guest(api)
+    cid = conversation(api, me)
+    big = {"text": "x" * 70_000}
+    answer = api.post(f"/v1/conversations/{cid}/messages", headers=me, json=big)
+    assert answer.status_code == 413 and answer.json()["error"] == "too_large"
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted while read
+        yield b'{"text": "'
+        for _ in range(80):
+            yield b"y" * 1000
+        yield b'"}'
+
+    chunked = api.post(
+        f"/v1/conversations/{cid}/messages",
+        headers={**me, "Content-Type": "application/json"},
+        content=chunks(),
+    )
+    assert chunked.status_code == 413
+    assert api.get(f"/v1/conversations/{cid}", headers=me).json()["messages"] == []
+
+
+def test_bad_input_gets_a_clear_422_and_nothing_is_stored(api: TestClient) -> None:
+    me = guest(api)
+    cid = conversation(api, me)
+    for body in ({"text": "   "}, {"text": ""}, {}, {"text": "hi", "extra": 1}):
+        answer = api.post(f"/v1/conversations/{cid}/messages", headers=me, json=body)
+        assert answer.status_code == 422, body
+    rated = api.post(f"/v1/conversations/{cid}/feedback", headers=me, json={"message_id": 1, "rating": 5})
+    assert rated.status_code == 422
+    contact = api.post(f"/v1/conversations/{cid}/contact", headers=me, json={"contact": "not reachable"})
+    assert contact.status_code == 422 and contact.json()["detail"]
+    assert api.get(f"/v1/conversations/{cid}", headers=me).json()["messages"] == []
+
+
+def test_handoff_over_the_api_agent_claims_replies_and_resolves(api: TestClient, settings) -> None:  # type: ignore[no-untyped-def]
+    me = guest(api)
+    cid = conversation(api, me)
+    turn = api.post(
+        f"/v1/conversations/{cid}/messages", headers=me, json={"text": "I want to talk to a real person please"}
+    ).json()
+    assert turn["outcome"] == "handoff"
+    waiting = api.get(f"/v1/conversations/{cid}", headers=me).json()["handoff"]
+    assert waiting["state"] == "waiting"
+    agent = login(api, settings, Role.AGENT)
+    tickets = [t for t in api.get("/v1/queue", headers=agent).json() if t["conversation_id"] == cid]
+    assert len(tickets) == 1 and tickets[0]["reason"] == "explicit_request"
+    tid = tickets[0]["id"]
+    assert api.post(f"/v1/tickets/{tid}/claim", headers=agent).status_code == 200
+    other_agent = login(api, settings, Role.AGENT)
+    assert api.post(f"/v1/tickets/{tid}/claim", headers=other_agent).status_code == 409
+    detail = api.get(f"/v1/tickets/{tid}", headers=agent).json()
+    assert detail["packet"]["reason"] == "explicit_request"
+    said = api.post(f"/v1/tickets/{tid}/replies", headers=agent, json={"text": "Hi, I'm here to help."})
+    assert said.status_code == 201
+    held = api.post(f"/v1/conversations/{cid}/messages", headers=me, json={"text": "thanks!"}).json()
+    assert held["held"] is True and held["reply"] is None
+    shown = api.get(f"/v1/conversations/{cid}", headers=me).json()
+    assert "Hi, I'm here to help." in [m["content"] for m in shown["messages"]]
+    assert shown["handoff"]["state"] == "assigned"
+    done = api.post(f"/v1/tickets/{tid}/resolve", headers=agent, json={"outcome": "solved"})
+    assert done.status_code == 200
+    assert api.post(f"/v1/tickets/{tid}/resolve", headers=agent, json={"outcome": "solved"}).status_code == 409
+    assert api.get("/v1/tickets/999999", headers=agent).status_code == 404
+
+
+def test_kb_search_and_an_editor_publishes_a_draft(api: TestClient, settings) -> None:  # type: ignore[no-untyped-def]
+    me = guest(api)
+    found = api.get("/v1/kb/search", headers=me, params={"q": "how long do refunds take"}).json()
+    assert found["passages"] and found["passages"][0]["article"]
+    editor = login(api, settings, Role.EDITOR)
+    draft = api.post(
+        "/v1/kb/drafts",
+        headers=editor,
+        json={
+            "title": "Gift wrapping",
+            "body": "# Gift wrapping\n\n## Cost\n\nGift wrapping costs 4 euros per parcel and is added at checkout.",
+            "category": "orders",
+        },
+    )
+    assert draft.status_code == 201, draft.text
+    version = draft.json()
+    assert api.post(f"/v1/kb/versions/{version['id']}/publish", headers=me, json={}).status_code == 403
+    published = api.post(f"/v1/kb/versions/{version['id']}/publish", headers=editor, json={"note": "new"})
+    assert published.status_code == 200, published.text
+    assert published.json()["status"] == "published"
+    hits = api.get("/v1/kb/search", headers=me, params={"q": "how much is gift wrapping"}).json()
+    assert hits["passages"][0]["article"] == version["slug"]
+    history = api.get(f"/v1/kb/articles/{version['slug']}/versions", headers=editor).json()
+    assert [v["status"] for v in history][:1] == ["published"]
+
+
+def test_health_ready_and_metrics(api: TestClient) -> None:
+    me = guest(api)
+    cid = conversation(api, me)
+    api.post(f"/v1/conversations/{cid}/messages", headers=me, json={"text": "Do you ship to Canada?"})
+    health = api.get("/health").json()
+    assert health["mode"] == "minimal" and health["status"] == "degraded"
+    assert {b["name"] for b in health["breakers"]} >= {"database", "vector_index", "embeddings"}
+    assert api.get("/ready").json()["ready"] is True
+    text = api.get("/metrics").text
+    assert 'support_turns_total{mode="minimal"' in text
+    assert 'support_http_requests_total{method="POST",route="/v1/conversations/{conversation_id}/messages"' in text
+    assert 'support_mode{mode="minimal"} 1.0' in text
+    assert 'support_breaker_state{dependency="database"} 0.0' in text
+
+
+def test_ready_is_503_until_the_service_is_built(settings) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    release = threading.Event()
+
+    def slow_build() -> ChatService:
+        release.wait(10)
+        raise RuntimeError("no service in this test")
+
+    with TestClient(create_app(settings, build_service=slow_build)) as client:
+        assert client.get("/ready").status_code == 503
+        assert client.get("/health").json()["status"] == "starting"
+        me = guest(client)
+        busy = client.post("/v1/conversations", headers=me)
+        assert busy.status_code == 503 and busy.headers["Retry-After"]
+        release.set()
+
+
+def test_prod_refuses_to_start_without_a_real_api_secret(settings) -> None:  # type: ignore[no-untyped-def]
+    prod = settings.model_copy(update={"env": "prod", "api_secret": ""})
+    with pytest.raises(ValueError, match="API_SECRET"):
+        create_app(prod, build_service=lambda: None)  # type: ignore[arg-type,return-value]
