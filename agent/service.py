@@ -97,6 +97,7 @@ def postgres_checkpointer(url: str, *, pool_size: int = 20) -> BaseCheckpointSav
         min_size=1,
         max_size=pool_size,
         kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row, "connect_timeout": 3},
+        check=ConnectionPool.check_connection,  # a restarted server leaves dead connections behind
         timeout=5,
         open=True,
     )

@@ -6,11 +6,13 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Path, Query, status
 
 from app.api import schemas
 from app.api.deps import Agent, Service
 
+TicketId = Annotated[int, Path(ge=1, le=schemas.MAX_ID)]
+VersionId = Annotated[int, Path(ge=1, le=schemas.MAX_ID)]
 router = APIRouter(prefix="/v1", tags=["handoff queue"])
 
 Status = Literal["waiting", "assigned", "returned", "resolved", "withdrawn"]
@@ -37,7 +39,7 @@ def claim_next(user: Agent, svc: Service) -> schemas.TicketRef:
 
 
 @router.get("/tickets/{ticket_id}", response_model=schemas.TicketOut, responses=_ERRORS)
-def ticket(ticket_id: int, user: Agent, svc: Service) -> schemas.TicketOut:
+def ticket(ticket_id: TicketId, user: Agent, svc: Service) -> schemas.TicketOut:
     """The ticket, its handoff packet and the live transcript; personal data stays masked here."""
     view = svc.desk.ticket(user, ticket_id)
     data = asdict(view)
@@ -46,7 +48,7 @@ def ticket(ticket_id: int, user: Agent, svc: Service) -> schemas.TicketOut:
 
 
 @router.post("/tickets/{ticket_id}/claim", response_model=schemas.TicketRef, responses=_ERRORS)
-def claim(ticket_id: int, user: Agent, svc: Service) -> schemas.TicketRef:
+def claim(ticket_id: TicketId, user: Agent, svc: Service) -> schemas.TicketRef:
     """Own this ticket; 409 when someone else was first."""
     return schemas.TicketRef(ticket_id=svc.desk.claim(user, ticket_id))
 
@@ -57,7 +59,7 @@ def claim(ticket_id: int, user: Agent, svc: Service) -> schemas.TicketRef:
     status_code=status.HTTP_201_CREATED,
     responses=_ERRORS,
 )
-def reply(ticket_id: int, body: schemas.ReplyIn, user: Agent, svc: Service) -> schemas.MessageOut:
+def reply(ticket_id: TicketId, body: schemas.ReplyIn, user: Agent, svc: Service) -> schemas.MessageOut:
     """A live reply to the customer from the agent who owns the ticket."""
     return schemas.MessageOut(**asdict(svc.desk.reply(user, ticket_id, body.text)))
 
@@ -68,18 +70,18 @@ def reply(ticket_id: int, body: schemas.ReplyIn, user: Agent, svc: Service) -> s
     status_code=status.HTTP_201_CREATED,
     responses=_ERRORS,
 )
-def note(ticket_id: int, body: schemas.NoteIn, user: Agent, svc: Service) -> schemas.Ack:
+def note(ticket_id: TicketId, body: schemas.NoteIn, user: Agent, svc: Service) -> schemas.Ack:
     """An internal note (never shown to the customer)."""
     svc.desk.note(user, ticket_id, body.body)
     return schemas.Ack()
 
 
 @router.post("/tickets/{ticket_id}/resolve", response_model=schemas.ResumeOut, responses=_ERRORS)
-def resolve(ticket_id: int, body: schemas.ResolveIn, user: Agent, svc: Service) -> schemas.ResumeOut:
+def resolve(ticket_id: TicketId, body: schemas.ResolveIn, user: Agent, svc: Service) -> schemas.ResumeOut:
     return schemas.ResumeOut(resumed=svc.desk.resolve(user, ticket_id, outcome=body.outcome, note=body.note))
 
 
 @router.post("/tickets/{ticket_id}/hand-back", response_model=schemas.ResumeOut, responses=_ERRORS)
-def hand_back(ticket_id: int, body: schemas.HandBackIn, user: Agent, svc: Service) -> schemas.ResumeOut:
+def hand_back(ticket_id: TicketId, body: schemas.HandBackIn, user: Agent, svc: Service) -> schemas.ResumeOut:
     """Return the conversation to the bot with what was said meanwhile."""
     return schemas.ResumeOut(resumed=svc.desk.hand_back(user, ticket_id, note=body.note))

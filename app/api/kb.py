@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Path, Query, status
 from fastapi.concurrency import run_in_threadpool
 
 from app.api import schemas
@@ -14,6 +14,8 @@ from app.api.deps import ApiError, Claims, Editor, Service
 from app.kb_gate import kb_eval_check
 from knowledge.studio import VersionView
 
+TicketId = Annotated[int, Path(ge=1, le=schemas.MAX_ID)]
+VersionId = Annotated[int, Path(ge=1, le=schemas.MAX_ID)]
 router = APIRouter(prefix="/v1/kb", tags=["knowledge base"])
 _ERRORS = {403: {"model": schemas.Problem}, 404: {"model": schemas.Problem}, 409: {"model": schemas.Problem}}
 
@@ -94,7 +96,9 @@ def save_draft(body: schemas.DraftIn, user: Editor, svc: Service) -> schemas.Ver
 
 
 @router.post("/versions/{version_id}/publish", response_model=schemas.PublishOut, responses=_ERRORS)
-async def publish(version_id: int, body: schemas.PublishIn, user: Editor, svc: Service) -> schemas.PublishOut:
+async def publish(
+    version_id: VersionId, body: schemas.PublishIn, user: Editor, svc: Service
+) -> schemas.PublishOut:
     """Serve a draft, after the eval cases it affects pass (`KB_EVAL_CHECK`). When some would newly fail,
     nothing changes and the report comes back (`status: blocked`); `override_reason` publishes anyway."""
     await run_in_threadpool(svc.studio.version, user, version_id)  # 403/404 before the slow check

@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from agent.service import ChatService
 from app.api import customers, desk, kb, schemas
@@ -44,6 +44,8 @@ _ERRORS: list[tuple[type[BaseException], int, str]] = [
     (ArticleFormatError, 422, "invalid"),
     (StudioError, 409, "conflict"),
     (UserError, 400, "invalid"),
+    (DataError, 422, "invalid"),
+    (IntegrityError, 409, "conflict"),
     (DatabaseUnavailable, 503, "unavailable"),
     (DependencyFault, 503, "unavailable"),
     (SQLAlchemyError, 503, "unavailable"),
@@ -67,6 +69,9 @@ def _install_errors(app: FastAPI) -> None:
                 return _problem(
                     503, code, "the database is unavailable; try again shortly", {"Retry-After": "5"}
                 )
+            if isinstance(exc, SQLAlchemyError):  # the database refused the value: never echo its text
+                logger.warning("request refused by the database (%s)", type(exc).__name__)
+                return _problem(status, code, "the database refused a value of this request")
             return _problem(status, code, str(exc) or code.replace("_", " "))
 
         app.add_exception_handler(kind, handler)  # type: ignore[arg-type]
@@ -167,7 +172,7 @@ def _ops_routes(app: FastAPI, metrics: Metrics) -> None:
         svc = api_state(request).service
         if svc is None:
             return schemas.HealthOut(status="starting", mode=None, reason=None, breakers=[], spooled=0)
-        decision = svc.health.last_mode or svc.status()
+        decision = svc.status()  # the rung a turn would start on now (a turn may still drop lower)
         return schemas.HealthOut(
             status="ok" if decision.mode == "full" else "degraded",
             mode=decision.mode,

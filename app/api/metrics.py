@@ -53,9 +53,9 @@ class Metrics:
 
     def render(self, svc: ChatService | None) -> bytes:
         if svc is not None:
-            last = svc.health.last_mode
+            now = svc.status().mode
             for mode in _MODES:
-                self.mode.labels(mode).set(1 if last is not None and last.mode == mode else 0)
+                self.mode.labels(mode).set(1 if now == mode else 0)
             for snap in svc.health.snapshot():
                 self.breaker.labels(snap.name).set(_STATES.get(snap.state, 2))
             self.spooled.set(len(svc.spool))

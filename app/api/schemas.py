@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+MAX_ID = 2_147_483_647
+"""Row ids are 32-bit integers in PostgreSQL: a larger one is a 404, never a database error."""
 
 
 class Problem(BaseModel):
@@ -15,8 +18,27 @@ class Problem(BaseModel):
     detail: str
 
 
-class LoginIn(BaseModel):
+class Input(BaseModel):
+    """Request bodies: unknown fields are refused, and so are NUL characters (no database stores them)."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        def has_nul(value: Any) -> bool:
+            if isinstance(value, str):
+                return "\x00" in value
+            if isinstance(value, list | tuple):
+                return any(has_nul(v) for v in value)
+            return False
+
+        if isinstance(data, dict) and any(has_nul(v) for v in data.values()):
+            raise ValueError("text must not contain NUL characters")
+        return data
+
+
+class LoginIn(Input):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)
 
@@ -69,8 +91,7 @@ def _not_blank(value: str) -> str:
     return value
 
 
-class MessageIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class MessageIn(Input):
     text: str = Field(min_length=1, max_length=20_000)
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
     """Sending the same key again returns the first answer instead of a second turn (safe retries)."""
@@ -92,15 +113,13 @@ class TurnOut(BaseModel):
     held: bool = False
 
 
-class FeedbackIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    message_id: int = Field(ge=1)
+class FeedbackIn(Input):
+    message_id: int = Field(ge=1, le=MAX_ID)
     rating: Literal[-1, 1]
     comment: str = Field(default="", max_length=2000)
 
 
-class ContactIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ContactIn(Input):
     contact: str = Field(min_length=3, max_length=200)
     note: str = Field(default="", max_length=2000)
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
@@ -150,26 +169,22 @@ class TicketRef(BaseModel):
     """None when the queue had nothing to claim."""
 
 
-class ReplyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ReplyIn(Input):
     text: str = Field(min_length=1, max_length=8000)
     _text = field_validator("text")(_not_blank)
 
 
-class NoteIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class NoteIn(Input):
     body: str = Field(min_length=1, max_length=8000)
     _body = field_validator("body")(_not_blank)
 
 
-class ResolveIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ResolveIn(Input):
     outcome: Literal["solved", "not_solved", "duplicate", "spam", "no_response"]
     note: str | None = Field(default=None, max_length=2000)
 
 
-class HandBackIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class HandBackIn(Input):
     note: str | None = Field(default=None, max_length=2000)
 
 
@@ -225,20 +240,18 @@ class VersionOut(BaseModel):
     findings: list[dict[str, Any]]
 
 
-class DraftIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class DraftIn(Input):
     title: str = Field(min_length=1, max_length=300)
     body: str = Field(min_length=1, max_length=200_000)
     slug: str | None = Field(default=None, min_length=1, max_length=120)
-    category: str = Field(default="general", min_length=1, max_length=80)
-    tags: list[str] = Field(default_factory=list, max_length=30)
+    category: str = Field(default="general", min_length=1, max_length=60)
+    tags: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(default_factory=list, max_length=10)
     change_note: str = Field(default="", max_length=2000)
-    base_version: int | None = Field(default=None, ge=1)
+    base_version: int | None = Field(default=None, ge=1, le=MAX_ID)
     """The newest version id the editor saw; a save on top of someone else's newer one is refused."""
 
 
-class PublishIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PublishIn(Input):
     note: str = Field(default="", max_length=2000)
     override_reason: str | None = Field(default=None, max_length=2000)
     """Publish even though the eval check found cases that would newly fail (kept in the audit log)."""
@@ -252,9 +265,8 @@ class PublishOut(BaseModel):
     findings: list[dict[str, Any]] = []
 
 
-class RollbackIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    to_version: int = Field(ge=1)
+class RollbackIn(Input):
+    to_version: int = Field(ge=1, le=MAX_ID)
     note: str = Field(default="", max_length=2000)
 
 

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from evals.topology.postgres import postgres_available, throwaway_postgres
 from tests.ci import unavailable
-from tests.postgres import postgres_available, throwaway_postgres
 
 
 @pytest.fixture(scope="module")

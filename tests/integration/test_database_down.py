@@ -15,9 +15,9 @@ from core.db import session_scope
 from core.migrate import upgrade
 from core.models import Message
 from core.spool import Spool
+from evals.topology.postgres import postgres_available, postgres_server
 from handoff.models import Ticket
 from tests.clock import FakeClock
-from tests.postgres import postgres_available, postgres_server
 
 pytestmark = pytest.mark.skipif(not postgres_available(), reason="PostgreSQL server binaries not installed")
 

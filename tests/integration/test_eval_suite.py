@@ -18,7 +18,7 @@ from evals.cases import CONTENT, DATASETS, load_cases
 from evals.changes import main as changes_main
 from evals.run import deterministic_part
 from evals.run import main as run_main
-from tests.stub_openai import StubOpenAI
+from evals.topology.stub_llm import StubOpenAI
 
 pytestmark = pytest.mark.slow
 

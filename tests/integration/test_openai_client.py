@@ -22,9 +22,9 @@ from agent.service import ChatService, TurnResult
 from core.breakers import HealthRegistry
 from core.db import session_scope
 from core.models import TurnRecord
+from evals.topology.stub_llm import StubOpenAI
 from knowledge.store import get_passage
 from tests.clock import FakeClock
-from tests.stub_openai import StubOpenAI
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]  # setup loads the embedding model
 

@@ -1,4 +1,6 @@
-"""A local OpenAI-compatible chat-completions server for tests: real HTTP, scripted failures, stdlib only.
+"""A local OpenAI-compatible chat-completions server for tests and load runs: real HTTP, scripted failures,
+stdlib only. As a process (the load and chaos runs stop and start it):
+`python -m evals.topology.stub_llm --port N [--latency-ms 50]`.
 
 The app's own `init_chat_model("openai:…", base_url=stub.base_url)` talks to it exactly as to OpenAI, so
 retries, Retry-After, deadlines, malformed output and fail-over are exercised through the real client.
@@ -151,6 +153,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         behaviour, arg = stub._next()
         record = stub._record(self, body, behaviour if arg is None else f"{behaviour}:{arg:g}")
+        if stub.latency_s:
+            time.sleep(stub.latency_s)
         if behaviour == "500":
             self._error(500, "server_error", "The server had an error while processing your request.")
         elif behaviour == "429":
@@ -292,8 +296,16 @@ class StubOpenAI:
         answer_text: str | None = None,
         piece_chars: int = PIECE_CHARS,
         ascii_json: bool = False,
+        latency_s: float = 0.0,
+        record: bool = True,
+        port: int = 0,
     ) -> None:
         _parse_behaviour(default)
+        self.latency_s = latency_s
+        """Fixed time before each answer starts (a model's time to first token)."""
+        self.record = record
+        """Keep every request in `requests` (off for long load runs)."""
+        self._port = port
         self.default = default
         self.text_reply = text_reply
         """Content for requests without tools; None means echo the question of the last user message."""
@@ -312,7 +324,7 @@ class StubOpenAI:
 
     # lifecycle -------------------------------------------------------------------------------------
     def start(self) -> StubOpenAI:
-        server = _Server(("127.0.0.1", 0), _Handler)
+        server = _Server(("127.0.0.1", self._port), _Handler)
         server.stub = self
         self._server = server
         self._unblocked.clear()
@@ -406,8 +418,9 @@ class StubOpenAI:
             at=time.monotonic(),
             behaviour=behaviour,
         )
-        with self._lock:
-            self.requests.append(record)
+        if self.record:
+            with self._lock:
+                self.requests.append(record)
         return record
 
     def _track(self, conn: socket.socket) -> None:
@@ -473,3 +486,29 @@ def _question(prompt: str) -> str:
         if label in prompt:
             return prompt.rsplit(label, 1)[1].strip().splitlines()[0].strip() or "OK"
     return "The customer asked about their order; nothing is open."
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import signal
+
+    parser = argparse.ArgumentParser(prog="python -m evals.topology.stub_llm", description=__doc__)
+    parser.add_argument("--port", type=int, default=0, help="0: a free port (printed)")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="fixed delay before each answer")
+    parser.add_argument(
+        "--default", default="ok", help=f"behaviour of every request: {', '.join(BEHAVIOURS)}"
+    )
+    args = parser.parse_args(argv)
+    stub = StubOpenAI(default=args.default, latency_s=args.latency_ms / 1000, record=False, port=args.port)
+    stub.start()
+    print(f"stub LLM listening on {stub.base_url}", flush=True)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    signal.signal(signal.SIGINT, lambda *_: stopped.set())
+    stopped.wait()
+    stub.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,378 @@
+"""Load and chaos run against the HTTP API: `python -m evals.load [--chaos] [--json OUT]`.
+
+Starts the process topology (PostgreSQL, `chroma run`, a stub LLM of fixed latency, N API replicas; see
+`evals.topology`), or targets running replicas (`--api URL ...`, e.g. docker-compose). Simulated customers
+(a bounded asyncio client) each take a guest token and play the eval suite's questions, one conversation
+per case, with think time between turns; requests go round-robin to the replicas, so one conversation's
+turns land on different replicas. With `--chaos` Chroma, the LLM server and PostgreSQL are each stopped and
+started again during the load.
+
+It prints throughput, p50 / p95 / p99 latency, errors customers saw, modes served, mode transitions per
+replica and recovery times, and then checks in PostgreSQL that every message the API acknowledged has a
+stored reply or a queued ticket (after the replicas replayed what they spooled while it was down).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import create_engine, text
+
+from evals.cases import load_cases
+
+QUESTION_FILES = ("answers.jsonl", "conversations.jsonl", "out_of_scope.jsonl")
+
+
+@dataclass
+class Sent:
+    key: str
+    conversation_id: str
+    status: int | None
+    """HTTP status, None when no answer came back (connection error, client timeout)."""
+    latency_ms: float
+    at: float
+    mode: str | None = None
+    outcome: str | None = None
+    spooled: bool = False
+    held: bool = False
+    error: str | None = None
+
+
+@dataclass
+class Run:
+    urls: list[str]
+    turns: int
+    started: float = field(default_factory=time.monotonic)
+    sent: list[Sent] = field(default_factory=list)
+    transitions: dict[str, list[tuple[float, str, str]]] = field(default_factory=dict)
+    """Per replica: (seconds since start, mode, reason) each time its /health mode changed."""
+    outages: list[dict[str, Any]] = field(default_factory=list)
+    _next_url: int = 0
+    _claimed: int = 0
+
+    def url(self) -> str:
+        self._next_url += 1
+        return self.urls[self._next_url % len(self.urls)]
+
+    def claim_turn(self) -> bool:
+        if self._claimed >= self.turns:
+            return False
+        self._claimed += 1
+        return True
+
+    def now(self) -> float:
+        return time.monotonic() - self.started
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+async def _customer(
+    n: int, run: Run, client: httpx.AsyncClient, cases: list[list[str]], think_s: float
+) -> None:
+    rng = random.Random(n)
+    token = None
+    while token is None:
+        try:
+            answer = await client.post(f"{run.url()}/v1/auth/guest")
+            token = answer.json()["token"] if answer.status_code == 201 else None
+        except httpx.HTTPError:
+            pass
+        if token is None:
+            await asyncio.sleep(1)
+    headers = {"Authorization": f"Bearer {token}"}
+    await asyncio.sleep(rng.uniform(0, think_s))  # customers arrive spread out, not all at once
+    while True:
+        turns = cases[rng.randrange(len(cases))]
+        conversation_id = None
+        while conversation_id is None:
+            try:
+                made = await client.post(f"{run.url()}/v1/conversations", headers=headers)
+                if made.status_code == 201:
+                    conversation_id = made.json()["id"]
+            except httpx.HTTPError:
+                pass
+            if conversation_id is None:
+                await asyncio.sleep(0.5)
+        for turn in turns:
+            if not run.claim_turn():
+                return
+            key = uuid.uuid4().hex
+            t0 = time.perf_counter()
+            record = Sent(key, conversation_id, None, 0.0, run.now())
+            try:
+                answer = await client.post(
+                    f"{run.url()}/v1/conversations/{conversation_id}/messages",
+                    headers={**headers, "Idempotency-Key": key},
+                    json={"text": turn},
+                )
+                record.status = answer.status_code
+                if answer.status_code == 200:
+                    body = answer.json()
+                    record.mode, record.outcome = body["mode"], body["outcome"]
+                    record.spooled, record.held = body["spooled"], body["held"]
+                else:
+                    record.error = f"HTTP {answer.status_code}"
+            except httpx.HTTPError as exc:
+                record.error = type(exc).__name__
+            record.latency_ms = (time.perf_counter() - t0) * 1000
+            run.sent.append(record)
+            await asyncio.sleep(rng.expovariate(1 / think_s) if think_s > 0 else 0)
+
+
+async def _monitor(run: Run, client: httpx.AsyncClient, stop: asyncio.Event) -> None:
+    last: dict[str, str] = {}
+    while not stop.is_set():
+        for url in run.urls:
+            try:
+                health = (await client.get(f"{url}/health", timeout=2)).json()
+                mode, reason = health.get("mode") or "starting", health.get("reason") or ""
+            except (httpx.HTTPError, ValueError):
+                mode, reason = "unreachable", ""
+            if last.get(url) != mode:
+                last[url] = mode
+                run.transitions.setdefault(url, []).append((round(run.now(), 2), mode, reason))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.25)
+
+
+def _mode_at(run: Run, url: str) -> str:
+    history = run.transitions.get(url) or [(0.0, "unknown", "")]
+    return history[-1][1]
+
+
+async def _chaos(run: Run, topo: Any, *, outage_s: float, gap_s: float, cooldown_s: float) -> None:
+    """Each dependency down for `outage_s`, one after another, `gap_s` apart; then how long each replica
+    took to serve in Full mode again after the restart."""
+    loop = asyncio.get_running_loop()
+    await asyncio.sleep(gap_s)
+    for service in ("chroma", "llm", "postgres"):
+        down_at = run.now()
+        await loop.run_in_executor(None, topo.stop, service)
+        await asyncio.sleep(outage_s)
+        await loop.run_in_executor(None, topo.start, service)
+        up_at = run.now()
+        recovered: dict[str, float | None] = dict.fromkeys(run.urls)
+        deadline = time.monotonic() + cooldown_s + 30
+        while time.monotonic() < deadline and any(v is None for v in recovered.values()):
+            for url in run.urls:
+                if recovered[url] is None and _mode_at(run, url) == "full":
+                    recovered[url] = round(run.now() - up_at, 2)
+            await asyncio.sleep(0.2)
+        seen = sorted(
+            {m for url in run.urls for t, m, _ in run.transitions.get(url, []) if down_at <= t <= up_at + 1}
+        )
+        run.outages.append(
+            {
+                "service": service,
+                "down_at_s": round(down_at, 2),
+                "up_at_s": round(up_at, 2),
+                "modes_seen": seen,
+                "recovery_s": recovered,
+                "recovery_limit_s": cooldown_s + 5,
+            }
+        )
+        await asyncio.sleep(gap_s)
+
+
+async def _drain(run: Run, client: httpx.AsyncClient, timeout_s: float = 90) -> int:
+    """Wait until no replica holds spooled entries; returns how many are still spooled at the end."""
+    deadline = time.monotonic() + timeout_s
+    pending = -1
+    while time.monotonic() < deadline:
+        pending = 0
+        for url in run.urls:
+            try:
+                pending += int((await client.get(f"{url}/health", timeout=5)).json().get("spooled", 0))
+            except (httpx.HTTPError, ValueError):
+                pending += 1
+        if pending == 0:
+            return 0
+        await asyncio.sleep(1)
+    return pending
+
+
+def lost_messages(database_url: str, sent: list[Sent]) -> list[str]:
+    """Keys of acknowledged messages with neither a stored reply nor a ticket on their conversation."""
+    acknowledged = {s.key for s in sent if s.status == 200}
+    if not acknowledged:
+        return []
+    engine = create_engine(database_url)
+    query = text(
+        """
+        SELECT m.idempotency_key FROM messages m
+        WHERE m.role = 'customer' AND m.idempotency_key IS NOT NULL
+          AND (EXISTS (SELECT 1 FROM messages r WHERE r.reply_to = m.id)
+               OR EXISTS (SELECT 1 FROM tickets t WHERE t.conversation_id = m.conversation_id))
+        """
+    )
+    try:
+        with engine.connect() as conn:
+            answered = {row[0] for row in conn.execute(query)}
+    finally:
+        engine.dispose()
+    return sorted(acknowledged - answered)
+
+
+def summarise(run: Run, seconds: float, lost: list[str] | None, still_spooled: int) -> dict[str, Any]:
+    ok = [s for s in run.sent if s.status == 200]
+    latencies = [s.latency_ms for s in ok]
+    errors = Counter(s.error for s in run.sent if s.error)
+    return {
+        "turns": len(run.sent),
+        "seconds": round(seconds, 1),
+        "turns_per_s": round(len(run.sent) / seconds, 1) if seconds else 0.0,
+        "p50_ms": round(_percentile(latencies, 0.50), 1),
+        "p95_ms": round(_percentile(latencies, 0.95), 1),
+        "p99_ms": round(_percentile(latencies, 0.99), 1),
+        "mean_ms": round(statistics.fmean(latencies), 1) if latencies else 0.0,
+        "errors": sum(errors.values()),
+        "errors_by_kind": dict(errors),
+        "modes_served": dict(Counter(s.mode for s in ok)),
+        "outcomes": dict(Counter(s.outcome for s in ok)),
+        "spooled_replies": sum(s.spooled for s in ok),
+        "held_for_person": sum(s.held for s in ok),
+        "lost_messages": None if lost is None else len(lost),
+        "lost_keys": (lost or [])[:20],
+        "still_spooled": still_spooled,
+        "replicas": len(run.urls),
+        "transitions": {url: hist for url, hist in run.transitions.items()},
+        "outages": run.outages,
+    }
+
+
+def _print(report: dict[str, Any], args: argparse.Namespace) -> None:
+    print(
+        f"\nLoad: {report['turns']} turns from {args.conversations} concurrent customers over "
+        f"{report['replicas']} API replicas, stub LLM latency {args.llm_latency_ms:g} ms"
+    )
+    print("| figure | value |\n|---|---|")
+    rows = [
+        ("throughput (turns/s)", report["turns_per_s"]),
+        ("latency p50 / p95 / p99 (ms)", f"{report['p50_ms']} / {report['p95_ms']} / {report['p99_ms']}"),
+        ("errors customers saw", f"{report['errors']} {report['errors_by_kind'] or ''}".strip()),
+        ("modes served", report["modes_served"]),
+        ("outcomes", report["outcomes"]),
+        ("replies spooled (database down)", report["spooled_replies"]),
+        ("lost messages (acknowledged, no reply or ticket)", report["lost_messages"]),
+    ]
+    for name, value in rows:
+        print(f"| {name} | {value} |")
+    if report["outages"]:
+        print(
+            "\nChaos: | service | down..up (s) | modes seen | recovery to Full per replica (s) | limit (s) |"
+        )
+        for o in report["outages"]:
+            rec = ", ".join("never" if v is None else f"{v}" for v in o["recovery_s"].values())
+            print(
+                f"| {o['service']} | {o['down_at_s']}..{o['up_at_s']} | {', '.join(o['modes_seen'])} | {rec} "
+                f"| {o['recovery_limit_s']} |"
+            )
+        print("\nMode transitions per replica (s since start, mode):")
+        for url, hist in report["transitions"].items():
+            print(f"  {url}: " + " -> ".join(f"{t}:{m}" for t, m, _ in hist))
+
+
+async def _drive(args: argparse.Namespace, urls: list[str], topo: Any) -> dict[str, Any]:
+    cases = [c.turns for c in load_cases(files=[args.datasets / name for name in QUESTION_FILES])]
+    run = Run(urls=urls, turns=args.turns)
+    limits = httpx.Limits(
+        max_connections=args.conversations + 20, max_keepalive_connections=args.conversations
+    )
+    async with httpx.AsyncClient(timeout=args.request_timeout_s, limits=limits) as client:
+        stop = asyncio.Event()
+        monitor = asyncio.create_task(_monitor(run, client, stop))
+        chaos = (
+            asyncio.create_task(
+                _chaos(run, topo, outage_s=args.outage_s, gap_s=args.gap_s, cooldown_s=args.cooldown_s)
+            )
+            if args.chaos and topo is not None
+            else None
+        )
+        t0 = time.monotonic()
+        await asyncio.gather(
+            *(_customer(n, run, client, cases, args.think_s) for n in range(args.conversations))
+        )
+        seconds = time.monotonic() - t0
+        if chaos is not None:
+            await chaos
+        still = await _drain(run, client)
+        stop.set()
+        await monitor
+    lost = lost_messages(topo.env["DATABASE_URL"], run.sent) if topo is not None else None
+    return summarise(run, seconds, lost, still)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m evals.load", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--conversations", type=int, default=100, help="concurrent simulated customers")
+    parser.add_argument("--turns", type=int, default=5000, help="customer messages in all")
+    parser.add_argument("--think-s", type=float, default=1.5, help="mean pause between a customer's turns")
+    parser.add_argument("--replicas", type=int, default=2, help="API processes the topology starts")
+    parser.add_argument("--llm-latency-ms", type=float, default=0.0, help="the stub LLM's fixed latency")
+    parser.add_argument("--chaos", action="store_true", help="stop and restart Chroma, the LLM and Postgres")
+    parser.add_argument("--outage-s", type=float, default=10.0, help="how long each service stays down")
+    parser.add_argument("--gap-s", type=float, default=15.0, help="pause before and between outages")
+    parser.add_argument("--cooldown-s", type=float, default=5.0, help="BREAKER_COOLDOWN_S of the replicas")
+    parser.add_argument("--request-timeout-s", type=float, default=60.0)
+    parser.add_argument("--api", nargs="*", default=None, help="existing replicas instead of the topology")
+    parser.add_argument("--folder", type=Path, default=None, help="where the topology keeps data and logs")
+    parser.add_argument("--datasets", type=Path, default=Path(__file__).parent / "datasets")
+    parser.add_argument("--json", type=Path, help="also write the figures here as one JSON object")
+    args = parser.parse_args(argv)
+    if args.api:
+        report = asyncio.run(_drive(args, args.api, None))
+    else:
+        from evals.topology import Topology, TopologyError
+
+        folder = args.folder or Path(tempfile.mkdtemp(prefix="support-load-"))
+        settings = {
+            "BREAKER_COOLDOWN_S": str(args.cooldown_s),
+            "API_RATE_LIMIT_PER_MIN": "100000",
+            "API_BACKGROUND_S": "1",
+            "LOG_LEVEL": "WARNING",
+        }
+        print(f"Starting the topology in {folder} (logs in {folder / 'logs'}) ...", flush=True)
+        try:
+            with Topology(
+                folder, replicas=args.replicas, llm_latency_ms=args.llm_latency_ms, settings=settings
+            ) as topo:
+                print(f"API replicas: {', '.join(topo.api_urls)}", flush=True)
+                report = asyncio.run(_drive(args, topo.api_urls, topo))
+        except TopologyError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    _print(report, args)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2, default=str))
+    failed = report["errors"] > 0 or (report["lost_messages"] or 0) > 0 or report["still_spooled"] > 0
+    if args.chaos:
+        failed = failed or any(
+            v is None or v > o["recovery_limit_s"]
+            for o in report["outages"]
+            for v in o["recovery_s"].values()
+        )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
