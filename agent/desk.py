@@ -320,7 +320,7 @@ class HandoffDesk:
         """
         svc = self._svc
         config: Any = {"configurable": {"thread_id": conversation_id}}
-        with svc.thread_lock(conversation_id):
+        with svc.conversation_lock(conversation_id):
             try:
                 waiting = svc.interrupted_state(conversation_id)
                 if waiting is None:

@@ -20,9 +20,13 @@ from typing import Any
 
 from langchain_core.messages import HumanMessage
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.postgres import PostgresSaver
 from langgraph.checkpoint.sqlite import SqliteSaver
+from psycopg import Cursor
+from psycopg.rows import DictRow, dict_row
+from psycopg_pool import ConnectionPool
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from agent.context import TurnContext
@@ -38,7 +42,7 @@ from core import pii, pii_vault, users
 from core.breakers import HealthRegistry, ModeDecision
 from core.chaos import ChaosController
 from core.config import Settings
-from core.db import DatabaseUnavailable, session_scope, utcnow
+from core.db import DatabaseUnavailable, get_engine, session_scope, utcnow
 from core.faults import DependencyFault
 from core.models import Message, TurnRecord
 from core.policy import load_policy
@@ -81,16 +85,35 @@ def sqlite_checkpointer(path: str) -> SqliteSaver:
     return SqliteSaver(sqlite3.connect(path, check_same_thread=False))
 
 
+class PooledPostgresSaver(PostgresSaver):
+    """PostgresSaver takes one process-wide lock around every cursor, even over a pool, so every turn of a
+    replica waited for every other turn's checkpoint writes. A pooled connection serves one thread at a
+    time already: the lock is only needed for a single shared connection."""
+
+    @contextlib.contextmanager
+    def _cursor(self, *, pipeline: bool = False) -> Iterator[Cursor[DictRow]]:
+        if self.pipe is not None or not isinstance(self.conn, ConnectionPool):
+            with super()._cursor(pipeline=pipeline) as cur:
+                yield cur
+            return
+        with self.conn.connection() as conn:
+            if pipeline and self.supports_pipeline:
+                with conn.pipeline(), conn.cursor(binary=True, row_factory=dict_row) as cur:
+                    yield cur
+            elif pipeline:
+                with conn.transaction(), conn.cursor(binary=True, row_factory=dict_row) as cur:
+                    yield cur
+            else:
+                with conn.cursor(binary=True, row_factory=dict_row) as cur:
+                    yield cur
+
+
 def postgres_checkpointer(url: str, *, pool_size: int = 20) -> BaseCheckpointSaver:
     """LangGraph's Postgres checkpointer over a connection pool, so replicas share every thread.
 
     The pool connects in the background: a database that is down at start is not an error here (turns go
     Offline and spool); `ensure_checkpoint_tables` creates the tables once it answers.
     """
-    from langgraph.checkpoint.postgres import PostgresSaver
-    from psycopg.rows import dict_row
-    from psycopg_pool import ConnectionPool
-
     conninfo = url.replace("postgresql+psycopg://", "postgresql://", 1)
     pool: ConnectionPool = ConnectionPool(
         conninfo,
@@ -101,7 +124,7 @@ def postgres_checkpointer(url: str, *, pool_size: int = 20) -> BaseCheckpointSav
         timeout=5,
         open=True,
     )
-    return PostgresSaver(pool)  # type: ignore[arg-type]
+    return PooledPostgresSaver(pool)  # type: ignore[arg-type]
 
 
 def make_checkpointer(url: str) -> BaseCheckpointSaver:
@@ -396,7 +419,7 @@ class ChatService:
                 message_id, message_text = message.id, message.content
         except _NOT_STORED:
             return self._spool_turn(conversation_id, customer_id, text, key)
-        with self.thread_lock(conversation_id):  # one turn or resume at a time on a conversation's thread
+        with self.conversation_lock(conversation_id):  # one turn or resume at a time on a conversation
             try:
                 held = self._hold_for_person(conversation_id, customer_id, message_id)
             except _NOT_STORED:
@@ -404,6 +427,40 @@ class ChatService:
             if held is not None:
                 return held
             return self._run_turn(conversation_id, customer_id, message_id, message_text, on_token, on_reset)
+
+    @contextlib.contextmanager
+    def conversation_lock(self, conversation_id: str) -> Iterator[None]:
+        """One turn or resume at a time on a conversation's thread: in this process, and on PostgreSQL across
+        replicas too (a session advisory lock), so a customer's two messages sent to two replicas at once
+        cannot fork the thread. Without a reachable database only this process is serialised: the turn
+        spools or goes Offline anyway."""
+        with self.thread_lock(conversation_id):
+            if not self.db.startswith("postgresql") or not self.health.available("database"):
+                yield
+                return
+            conn = None
+            try:
+                conn = get_engine(self.db).connect()
+                conn.execute(text("SET lock_timeout = '30s'"))
+                conn.execute(text("SELECT pg_advisory_lock(hashtextextended(:k, 0))"), {"k": conversation_id})
+            except sa_exc.SQLAlchemyError:
+                logger.warning("conversation lock unavailable conversation=%s", conversation_id)
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        conn.invalidate()
+                        conn.close()
+                conn = None
+            try:
+                yield
+            finally:
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        conn.execute(
+                            text("SELECT pg_advisory_unlock(hashtextextended(:k, 0))"), {"k": conversation_id}
+                        )
+                        conn.rollback()
+                    with contextlib.suppress(Exception):
+                        conn.close()
 
     def thread_lock(self, conversation_id: str) -> threading.RLock:
         """The lock that serialises turns and resumes of one conversation's thread in this process."""
@@ -616,6 +673,7 @@ class ChatService:
             config={"configurable": {"thread_id": conversation_id}, "callbacks": callbacks or []},
             context=context,
             stream_mode=["custom", "values"],
+            durability="exit",  # one checkpoint a turn; a crash mid-turn is repaired from the stored message
         ):
             event: dict[str, Any] = chunk if isinstance(chunk, dict) else {}
             if kind == "values":

@@ -148,6 +148,9 @@ class Settings(BaseSettings):
     """Largest request body the API reads; larger ones get 413 before they are parsed."""
     api_cors_origins: list[str] = Field(default_factory=list)
     """Web origins allowed to call the API from a browser (a chat widget on another site)."""
+    api_worker_threads: int = Field(default=4, ge=1, le=200)
+    """Turns one API process runs at once; more wait their turn on the event loop. Python threads share one
+    interpreter lock, so dozens at once mostly wait for each other and every turn gets slower."""
     api_background_s: float = Field(default=2.0, gt=0)
     """How often each API process re-derives its mode and replays spooled turns when the database is back,
     so recovery needs no customer traffic."""

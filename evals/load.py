@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
+import aiohttp
 from sqlalchemy import create_engine, text
 
 from evals.cases import load_cases
@@ -85,16 +85,30 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
+async def _post(client: aiohttp.ClientSession, url: str, **kw: Any) -> tuple[int, Any]:
+    async with client.post(url, **kw) as answer:
+        body = await answer.json(content_type=None) if answer.status < 500 else None
+        return answer.status, body
+
+
+async def _get(client: aiohttp.ClientSession, url: str, timeout: float = 5) -> Any:
+    async with client.get(url, timeout=aiohttp.ClientTimeout(total=timeout)) as answer:
+        return await answer.json(content_type=None)
+
+
+_ERRORS = (aiohttp.ClientError, TimeoutError, ValueError)
+
+
 async def _customer(
-    n: int, run: Run, client: httpx.AsyncClient, cases: list[list[str]], think_s: float
+    n: int, run: Run, client: aiohttp.ClientSession, cases: list[list[str]], think_s: float
 ) -> None:
     rng = random.Random(n)
     token = None
     while token is None:
         try:
-            answer = await client.post(f"{run.url()}/v1/auth/guest")
-            token = answer.json()["token"] if answer.status_code == 201 else None
-        except httpx.HTTPError:
+            status, body = await _post(client, f"{run.url()}/v1/auth/guest")
+            token = body["token"] if status == 201 else None
+        except _ERRORS:
             pass
         if token is None:
             await asyncio.sleep(1)
@@ -105,10 +119,10 @@ async def _customer(
         conversation_id = None
         while conversation_id is None:
             try:
-                made = await client.post(f"{run.url()}/v1/conversations", headers=headers)
-                if made.status_code == 201:
-                    conversation_id = made.json()["id"]
-            except httpx.HTTPError:
+                status, body = await _post(client, f"{run.url()}/v1/conversations", headers=headers)
+                if status == 201:
+                    conversation_id = body["id"]
+            except _ERRORS:
                 pass
             if conversation_id is None:
                 await asyncio.sleep(0.5)
@@ -119,33 +133,33 @@ async def _customer(
             t0 = time.perf_counter()
             record = Sent(key, conversation_id, None, 0.0, run.now())
             try:
-                answer = await client.post(
+                status, body = await _post(
+                    client,
                     f"{run.url()}/v1/conversations/{conversation_id}/messages",
                     headers={**headers, "Idempotency-Key": key},
                     json={"text": turn},
                 )
-                record.status = answer.status_code
-                if answer.status_code == 200:
-                    body = answer.json()
+                record.status = status
+                if status == 200:
                     record.mode, record.outcome = body["mode"], body["outcome"]
                     record.spooled, record.held = body["spooled"], body["held"]
                 else:
-                    record.error = f"HTTP {answer.status_code}"
-            except httpx.HTTPError as exc:
+                    record.error = f"HTTP {status}"
+            except _ERRORS as exc:
                 record.error = type(exc).__name__
             record.latency_ms = (time.perf_counter() - t0) * 1000
             run.sent.append(record)
             await asyncio.sleep(rng.expovariate(1 / think_s) if think_s > 0 else 0)
 
 
-async def _monitor(run: Run, client: httpx.AsyncClient, stop: asyncio.Event) -> None:
+async def _monitor(run: Run, client: aiohttp.ClientSession, stop: asyncio.Event) -> None:
     last: dict[str, str] = {}
     while not stop.is_set():
         for url in run.urls:
             try:
-                health = (await client.get(f"{url}/health", timeout=2)).json()
+                health = await _get(client, f"{url}/health", timeout=2)
                 mode, reason = health.get("mode") or "starting", health.get("reason") or ""
-            except (httpx.HTTPError, ValueError):
+            except (*_ERRORS, AttributeError):
                 mode, reason = "unreachable", ""
             if last.get(url) != mode:
                 last[url] = mode
@@ -193,7 +207,7 @@ async def _chaos(run: Run, topo: Any, *, outage_s: float, gap_s: float, cooldown
         await asyncio.sleep(gap_s)
 
 
-async def _drain(run: Run, client: httpx.AsyncClient, timeout_s: float = 90) -> int:
+async def _drain(run: Run, client: aiohttp.ClientSession, timeout_s: float = 90) -> int:
     """Wait until no replica holds spooled entries; returns how many are still spooled at the end."""
     deadline = time.monotonic() + timeout_s
     pending = -1
@@ -201,8 +215,8 @@ async def _drain(run: Run, client: httpx.AsyncClient, timeout_s: float = 90) -> 
         pending = 0
         for url in run.urls:
             try:
-                pending += int((await client.get(f"{url}/health", timeout=5)).json().get("spooled", 0))
-            except (httpx.HTTPError, ValueError):
+                pending += int((await _get(client, f"{url}/health")).get("spooled", 0))
+            except (*_ERRORS, AttributeError):
                 pending += 1
         if pending == 0:
             return 0
@@ -294,10 +308,9 @@ def _print(report: dict[str, Any], args: argparse.Namespace) -> None:
 async def _drive(args: argparse.Namespace, urls: list[str], topo: Any) -> dict[str, Any]:
     cases = [c.turns for c in load_cases(files=[args.datasets / name for name in QUESTION_FILES])]
     run = Run(urls=urls, turns=args.turns)
-    limits = httpx.Limits(
-        max_connections=args.conversations + 20, max_keepalive_connections=args.conversations
-    )
-    async with httpx.AsyncClient(timeout=args.request_timeout_s, limits=limits) as client:
+    connector = aiohttp.TCPConnector(limit=args.conversations + 20)
+    timeout = aiohttp.ClientTimeout(total=args.request_timeout_s)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as client:
         stop = asyncio.Event()
         monitor = asyncio.create_task(_monitor(run, client, stop))
         chaos = (
@@ -325,8 +338,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evals.load", description=__doc__.split("\n\n")[0])
     parser.add_argument("--conversations", type=int, default=100, help="concurrent simulated customers")
     parser.add_argument("--turns", type=int, default=5000, help="customer messages in all")
-    parser.add_argument("--think-s", type=float, default=1.5, help="mean pause between a customer's turns")
+    parser.add_argument("--think-s", type=float, default=1.8, help="mean pause between a customer's turns")
     parser.add_argument("--replicas", type=int, default=2, help="API processes the topology starts")
+    parser.add_argument("--worker-threads", type=int, default=4, help="API_WORKER_THREADS of each replica")
     parser.add_argument("--llm-latency-ms", type=float, default=0.0, help="the stub LLM's fixed latency")
     parser.add_argument("--chaos", action="store_true", help="stop and restart Chroma, the LLM and Postgres")
     parser.add_argument("--outage-s", type=float, default=10.0, help="how long each service stays down")
@@ -347,6 +361,9 @@ def main(argv: list[str] | None = None) -> int:
         settings = {
             "BREAKER_COOLDOWN_S": str(args.cooldown_s),
             "API_RATE_LIMIT_PER_MIN": "100000",
+            "API_LOGIN_LIMIT_PER_MIN": "100000",  # every simulated customer comes from 127.0.0.1
+            "OMP_NUM_THREADS": "1",  # one torch thread per replica: replicas, not threads, use the cores
+            "API_WORKER_THREADS": str(args.worker_threads),
             "API_BACKGROUND_S": "1",
             "LOG_LEVEL": "WARNING",
         }
