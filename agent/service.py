@@ -288,7 +288,9 @@ class ChatService:
             with self._session() as s:
                 return conv_store.create_conversation(s, customer_id=customer_id).id
         except _DB_DOWN:
-            conversation_id = str(uuid.uuid4())
+            conversation_id = conv_store.offline_conversation_id(
+                customer_id=customer_id, secret=self.settings.token_secret()
+            )
             self.spool.append(
                 {"kind": "conversation", "conversation_id": conversation_id, "customer_id": customer_id}
             )
@@ -391,8 +393,11 @@ class ChatService:
         self.replay_spool()
         try:
             with self._session() as s:
-                conv = conv_store.get_conversation(
-                    s, conversation_id=conversation_id, customer_id=customer_id
+                conv = conv_store.claim_offline_conversation(
+                    s,
+                    conversation_id=conversation_id,
+                    customer_id=customer_id,
+                    secret=self.settings.token_secret(),
                 )
                 existing = conv_store.find_by_idempotency_key(s, conversation_id=conversation_id, key=key)
                 if existing is not None and existing.status == "for_agent":  # a person had it: never the bot
@@ -859,7 +864,10 @@ class ChatService:
     def _apply_or_set_aside(self, entry: dict[str, Any]) -> None:
         """Apply one entry; one the database rejects for good is set aside, so it cannot block the rest."""
         try:
-            self._apply_spooled(entry)
+            try:
+                self._apply_spooled(entry)
+            except sa_exc.IntegrityError:  # another replica wrote the same conversation just now: it is there
+                self._apply_spooled(entry)
         except _DB_DOWN:
             raise
         except Exception as exc:

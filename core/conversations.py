@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -56,6 +58,42 @@ def create_conversation(
     session.add(conv)
     session.flush()
     return conv
+
+
+def offline_conversation_id(*, customer_id: str, secret: str, nonce: str | None = None) -> str:
+    """An id for a conversation started while the database was down, that proves whose it is.
+
+    The spool that holds its creation belongs to one process; another replica may get the customer's next
+    message first. The id carries an HMAC of the customer, so any replica can create the conversation for
+    its owner then (`claim_offline_conversation`), and nobody else can.
+    """
+    nonce = nonce or uuid.uuid4().hex[:20]
+    tag = hmac.new(secret.encode(), f"{customer_id}:{nonce}".encode(), hashlib.sha256).hexdigest()[:12]
+    raw = nonce + tag
+    return f"{raw[:8]}-{raw[8:12]}-{raw[12:16]}-{raw[16:20]}-{raw[20:]}"
+
+
+def is_offline_conversation_of(conversation_id: str, *, customer_id: str, secret: str) -> bool:
+    raw = conversation_id.replace("-", "")
+    if len(raw) != 32 or len(conversation_id) != 36:
+        return False
+    expected = offline_conversation_id(customer_id=customer_id, secret=secret, nonce=raw[:20])
+    return hmac.compare_digest(expected, conversation_id.lower())
+
+
+def claim_offline_conversation(
+    session: Session, *, conversation_id: str, customer_id: str, secret: str
+) -> Conversation:
+    """The customer's conversation; one they started while the database was down is created now (another
+    process's spool still holds its creation). NotYourConversation otherwise."""
+    try:
+        return get_conversation(session, conversation_id=conversation_id, customer_id=customer_id)
+    except NotYourConversation:
+        if session.get(Conversation, conversation_id) is not None:
+            raise
+        if not is_offline_conversation_of(conversation_id, customer_id=customer_id, secret=secret):
+            raise
+    return create_conversation(session, customer_id=customer_id, conversation_id=conversation_id)
 
 
 def get_conversation(session: Session, *, conversation_id: str, customer_id: str) -> Conversation:
