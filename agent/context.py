@@ -29,6 +29,9 @@ class TurnContext:
     """Models that failed earlier in this turn, and how: not tried again before the next turn."""
     prompts: PromptStore | None = None
     """Where prompts come from (files, or Langfuse with the files as the fallback); None: the files."""
+    streaming: bool = True
+    """Someone reads the answer as it is written (a chat page, an SSE client): stream it token by token.
+    False (a JSON request, an eval run) merges the model's chunks once, which costs far less."""
 
     def prompt(self, module: ModuleType) -> Prompt:
         return self.prompts.get(module) if self.prompts is not None else local(module)

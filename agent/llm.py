@@ -20,6 +20,7 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessageChunk, BaseMessage
+from langchain_core.messages.ai import add_ai_message_chunks
 from langchain_core.utils.json import parse_partial_json
 
 from core.breakers import HealthRegistry
@@ -208,10 +209,16 @@ class LLMLadder:
         def work() -> None:
             try:
                 corruption = chaos.before_call(slot.breaker) if chaos is not None else None
+                collected: list[AIMessageChunk] = []
                 for chunk in _corrupted(runnable.stream(messages), corruption):
                     if abandoned.is_set():
                         return
-                    events.put(("chunk", chunk))
+                    if on_text is None:  # nobody reads the text as it comes: merge once, hand over once
+                        collected.append(chunk)
+                    else:
+                        events.put(("chunk", chunk))
+                if collected:
+                    events.put(("chunk", add_ai_message_chunks(collected[0], *collected[1:])))
                 events.put(("end", None))
             except BaseException as exc:  # handed to the waiting thread, which classifies it
                 events.put(("error", exc))
@@ -279,7 +286,13 @@ class LLMLadder:
                     on_text(delta)
 
             try:
-                message = self._attempt(slot, runnable, messages, deadline=slot_deadline, on_text=note_text)
+                message = self._attempt(
+                    slot,
+                    runnable,
+                    messages,
+                    deadline=slot_deadline,
+                    on_text=note_text if on_text is not None else None,
+                )
                 value = parse(message)
             except Exception as exc:
                 fault = classify(exc)

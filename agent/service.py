@@ -431,7 +431,9 @@ class ChatService:
                 held = None  # the database just went: the turn below ends Offline, stored or spooled
             if held is not None:
                 return held
-            return self._run_turn(conversation_id, customer_id, message_id, message_text, on_token, on_reset)
+            return self._run_turn(
+                conversation_id, customer_id, message_id, message_text, on_token, on_reset, key=key
+            )
 
     @contextlib.contextmanager
     def conversation_lock(self, conversation_id: str) -> Iterator[None]:
@@ -558,6 +560,8 @@ class ChatService:
         text: str,
         on_token: TokenCallback | None = None,
         on_reset: Callable[[], None] | None = None,
+        *,
+        key: str | None = None,
     ) -> TurnResult:
         decision = self.status()
         t0 = time.perf_counter()
@@ -607,8 +611,15 @@ class ChatService:
             logger.warning(
                 "database down after the turn: spooling reply of message=%s", message_id, exc_info=True
             )
-            self.spool.append(
-                {"kind": "reply", "conversation_id": conversation_id, "customer_id": customer_id, **record}
+            self.spool.append(  # with the message itself, should the database lose it (a crash)
+                {
+                    "kind": "reply",
+                    "conversation_id": conversation_id,
+                    "customer_id": customer_id,
+                    "text": text,
+                    "key": key,
+                    **record,
+                }
             )
             return TurnResult(
                 conversation_id,
@@ -634,7 +645,7 @@ class ChatService:
             return pii_vault.unrevealable(text), ["(vault unavailable)"]
         return masked.text, sorted({span.type for span in masked.spans})
 
-    def turn_context(self) -> TurnContext:
+    def turn_context(self, *, streaming: bool = True) -> TurnContext:
         """What the graph's nodes get besides state, with this run's LLM deadline starting now."""
         return TurnContext(
             kb=self.kb,
@@ -644,6 +655,7 @@ class ChatService:
             policy=self.policy,
             deadline=time.monotonic() + self.settings.llm_timeout_s,
             prompts=self.prompts,
+            streaming=streaming,
         )
 
     def _invoke(
@@ -657,7 +669,7 @@ class ChatService:
         masked_kinds: list[str] | None = None,
         callbacks: list[Any] | None = None,
     ) -> dict[str, Any]:
-        context = self.turn_context()
+        context = self.turn_context(streaming=on_token is not None or on_reset is not None)
         final: dict[str, Any] = {}
         listening = True
         for kind, chunk in self.graph.stream(
@@ -907,10 +919,32 @@ class ChatService:
                 self._write_reply(s, conv.id, entry["customer_id"], record)
             elif kind == "reply":
                 answered = s.get(Message, entry["message_id"])
+                if entry.get("key") and (answered is None or answered.idempotency_key != entry["key"]):
+                    answered = self._restore_message(s, entry)  # acknowledged, then lost in a crash
+                    entry = {**entry, "message_id": answered.id}
                 if answered is not None:
                     self._write_reply(s, answered.conversation_id, entry.get("customer_id", ""), entry)
             elif kind == "ticket":
                 self._apply_ticket(s, entry)
+
+    @staticmethod
+    def _restore_message(s: Session, entry: dict[str, Any]) -> Message:
+        """The customer message a spooled reply answers, stored again if the database lost it (a server
+        crash can lose commits it had acknowledged when it runs with asynchronous commit)."""
+        conv = s.get(conv_store.Conversation, entry["conversation_id"])
+        if conv is None:
+            conv = conv_store.create_conversation(
+                s, customer_id=entry["customer_id"], conversation_id=entry["conversation_id"]
+            )
+        elif conv.customer_id != entry["customer_id"]:
+            raise conv_store.NotYourConversation(entry["conversation_id"])
+        found = conv_store.find_by_idempotency_key(s, conversation_id=conv.id, key=entry["key"])
+        if found is not None:
+            return found
+        logger.warning("restoring a customer message the database lost: conversation=%s", conv.id)
+        return conv_store.store_customer_message(
+            s, conversation=conv, content=entry.get("text") or "", idempotency_key=entry["key"]
+        )
 
     @staticmethod
     def _apply_ticket(s: Session, entry: dict[str, Any]) -> None:

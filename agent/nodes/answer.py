@@ -121,7 +121,7 @@ def generated_answer(state: TurnState, runtime: Runtime[TurnContext]) -> dict[st
             parse_answer,
             deadline=ctx.deadline,
             skip=ctx.failed_models,
-            on_text=lambda delta: writer({"token": delta}),
+            on_text=(lambda delta: writer({"token": delta})) if ctx.streaming else None,
             on_reset=lambda: writer({"reset": True}),
         )
     except AllModelsFailed as exc:

@@ -142,7 +142,7 @@ class Topology:
 
     def start_all(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        self._pg_cm = postgres_server()
+        self._pg_cm = postgres_server(durable=True)  # stopped like a crash: must keep what it acknowledged
         self.postgres = self._pg_cm.__enter__()
         chroma_port, llm_port = free_port(), free_port()
         bin_dir = Path(sys.executable).parent

@@ -77,13 +77,14 @@ def _run(args: list[str], *, cwd: Path, check: bool = True) -> subprocess.Comple
     return result
 
 
-def _start(pg_ctl: str, pgdata: Path, port: int | None = None) -> int:
-    """Start the server on `port` (or a free one) and return the port."""
+def _start(pg_ctl: str, pgdata: Path, port: int | None = None, *, durable: bool = False) -> int:
+    """Start the server on `port` (or a free one) and return the port. Not `durable`: without fsync and
+    with asynchronous commit (fast, for tests); a crash may then lose commits it acknowledged."""
+    sync = "on" if durable else "off"
     for _ in range(_START_ATTEMPTS):
         port = port or _free_port()  # another process may take a free port first: then try another
-        options = (
-            f"-c listen_addresses=127.0.0.1 -p {port} -k {pgdata} -c fsync=off -c synchronous_commit=off"
-        )
+        options = f"-c listen_addresses=127.0.0.1 -p {port} -k {pgdata}"
+        options += f" -c fsync={sync} -c synchronous_commit={sync}"
         started = _run(
             [pg_ctl, "-D", str(pgdata), "-l", str(pgdata / "log"), "-w", "-t", "60", "-o", options, "start"],
             cwd=pgdata,
@@ -100,10 +101,11 @@ def _start(pg_ctl: str, pgdata: Path, port: int | None = None) -> int:
 class PostgresServer:
     """A running throwaway server that a test may stop and start again (same data, same port)."""
 
-    def __init__(self, pg_ctl: str, pgdata: Path) -> None:
+    def __init__(self, pg_ctl: str, pgdata: Path, *, durable: bool = False) -> None:
         self._pg_ctl = pg_ctl
         self._pgdata = pgdata
-        self.port = _start(pg_ctl, pgdata)
+        self._durable = durable
+        self.port = _start(pg_ctl, pgdata, durable=durable)
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
 
     def stop(self, *, mode: str = "fast") -> None:
@@ -111,12 +113,13 @@ class PostgresServer:
         _run([self._pg_ctl, "-D", str(self._pgdata), "-m", mode, "-w", "stop"], cwd=self._pgdata, check=False)
 
     def start(self) -> None:
-        _start(self._pg_ctl, self._pgdata, self.port)
+        _start(self._pg_ctl, self._pgdata, self.port, durable=self._durable)
 
 
 @contextmanager
-def postgres_server() -> Iterator[PostgresServer]:
-    """Like `throwaway_postgres`, but yields the server so a test can take the database down and back."""
+def postgres_server(*, durable: bool = False) -> Iterator[PostgresServer]:
+    """Like `throwaway_postgres`, but yields the server so a test can take the database down and back;
+    `durable` (fsync, synchronous commit) as in production, for runs that crash it on purpose."""
     bin_dir = _bin_dir()
     if bin_dir is None:
         raise PostgresUnavailable(f"no initdb under {_BIN_GLOB}; install the `postgresql` package")
@@ -129,7 +132,7 @@ def postgres_server() -> Iterator[PostgresServer]:
             shutil.chown(pgdata, "postgres", "postgres")
         initdb = [str(bin_dir / "initdb"), "-D", str(pgdata), "-U", "postgres", "--auth=trust"]
         _run([*initdb, "-E", "UTF8", "--locale=C", "--no-sync"], cwd=pgdata)
-        server = PostgresServer(str(bin_dir / "pg_ctl"), pgdata)
+        server = PostgresServer(str(bin_dir / "pg_ctl"), pgdata, durable=durable)
         try:
             yield server
         finally:

@@ -95,3 +95,33 @@ def test_postgres_stores_nul_bytes_and_overlong_keys_without_losing_the_message(
         )
         assert again.replayed and again.reply.id == first.reply.id
         assert len(service.spool) == 0
+
+
+def test_a_spooled_reply_restores_the_message_a_crashed_database_lost(demo_service, settings, tmp_path):
+    """The database acknowledged the customer's message, then crashed before the reply and lost the
+    message (asynchronous commit): the spooled reply carries the message, and replay stores both."""
+    with postgres_server() as server:
+        upgrade(server.url)
+        config = settings.model_copy(update={"database_url": server.url, "data_dir": tmp_path})
+        service = ChatService(config, kb=demo_service.kb, checkpointer=InMemorySaver(), models=[])
+        customer = f"c-{uuid.uuid4().hex[:8]}"
+        conv = service.start_conversation(customer_id=customer)
+        service.spool.append(
+            {
+                "kind": "reply",
+                "conversation_id": conv,
+                "customer_id": customer,
+                "text": "Where is my parcel?",
+                "key": "k-lost-1",
+                **service._record(
+                    conv, 999_999, "minimal", "test", {"reply": "Here is what I found."}, 1.0, None
+                ),
+            }
+        )
+        assert service.replay_spool() == 1
+        shown = service.transcript(conversation_id=conv, customer_id=customer)
+        assert [(m.role, m.content) for m in shown] == [
+            ("customer", "Where is my parcel?"),
+            ("assistant", "Here is what I found."),
+        ]
+        assert shown[1].reply_to == shown[0].id
