@@ -80,7 +80,7 @@ def user_claims(user: AuthenticatedUser, *, ttl_s: int, now: float | None = None
 
 
 def issue(claims: TokenClaims, *, secret: str) -> str:
-    body = {"sub": claims.subject, "role": claims.role.value, "exp": claims.expires_at}
+    body: dict[str, object] = {"sub": claims.subject, "role": claims.role.value, "exp": claims.expires_at}
     if claims.user_id is not None:
         body |= {"uid": claims.user_id, "usr": claims.username, "name": claims.display_name}
     payload = _b64(json.dumps(body, separators=(",", ":"), sort_keys=True).encode())

@@ -245,7 +245,9 @@ class DraftIn(Input):
     body: str = Field(min_length=1, max_length=200_000)
     slug: str | None = Field(default=None, min_length=1, max_length=120)
     category: str = Field(default="general", min_length=1, max_length=60)
-    tags: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(default_factory=list, max_length=10)
+    tags: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(
+        default_factory=list, max_length=10
+    )
     change_note: str = Field(default="", max_length=2000)
     base_version: int | None = Field(default=None, ge=1, le=MAX_ID)
     """The newest version id the editor saw; a save on top of someone else's newer one is refused."""

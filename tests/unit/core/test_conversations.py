@@ -46,7 +46,9 @@ def test_the_owner_claims_an_offline_conversation_nobody_else_can(db: str) -> No
         conv = claim_offline_conversation(s, conversation_id=cid, customer_id="alice", secret=SECRET)
         assert conv.customer_id == "alice"
     with session_scope(db) as s:  # now stored: the same answer again, and still nobody else's
-        assert claim_offline_conversation(s, conversation_id=cid, customer_id="alice", secret=SECRET).id == cid
+        assert (
+            claim_offline_conversation(s, conversation_id=cid, customer_id="alice", secret=SECRET).id == cid
+        )
         with pytest.raises(NotYourConversation):
             claim_offline_conversation(s, conversation_id=cid, customer_id="bob", secret=SECRET)
 
