@@ -195,6 +195,15 @@ def test_messages_over_the_per_customer_rate_get_429_with_retry_after(settings, 
         assert len(client.get(f"/v1/conversations/{cid}", headers=me).json()["messages"]) == 4
 
 
+def test_token_requests_from_one_address_are_limited(settings, demo_service) -> None:  # type: ignore[no-untyped-def]
+    svc = _service(settings, demo_service, api_login_limit_per_min=10)  # a burst of 5
+    with TestClient(create_app(service=svc)) as client:
+        codes = [client.post("/v1/auth/guest").status_code for _ in range(6)]
+        assert codes == [201] * 5 + [429]
+        refused = client.post("/v1/auth/login", json={"username": "someone", "password": "whatever-it-is"})
+        assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+
+
 def test_oversized_bodies_get_413_before_parsing(api: TestClient) -> None:
     me = guest(api)
     cid = conversation(api, me)

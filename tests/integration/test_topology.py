@@ -4,6 +4,7 @@ do together, what outages do to the mode, and a property-based run of the OpenAP
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -28,7 +29,12 @@ COOLDOWN_S = 2.0
 def topo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
     if not postgres_available():
         unavailable("no PostgreSQL server binaries; `make test` installs them", what="process topology tests")
-    settings = {"BREAKER_COOLDOWN_S": str(COOLDOWN_S), "KB_POLL_S": "1", "API_BACKGROUND_S": "0.5"}
+    settings = {
+        "BREAKER_COOLDOWN_S": str(COOLDOWN_S),
+        "KB_POLL_S": "1",
+        "API_BACKGROUND_S": "0.5",
+        "API_LOGIN_LIMIT_PER_MIN": "1000",  # every test client is 127.0.0.1 (the limit: test_api.py)
+    }
     with Topology(Path(tmp_path_factory.mktemp("topology")), replicas=2, ui=True, settings=settings) as t:
         yield t
 
@@ -78,6 +84,33 @@ def test_one_conversation_moves_between_replicas_with_its_history(topo: Topology
     assert [m["role"] for m in shown] == ["customer", "assistant", "customer", "assistant"]
     other = guest(http, b)
     assert http.get(f"{b}/v1/conversations/{cid}", headers=other).status_code == 404
+
+
+def test_a_streamed_full_mode_answer_arrives_token_by_token(topo: Topology, http: httpx.Client) -> None:
+    a = topo.api_urls[0]
+    me = guest(http, a)
+    cid = http.post(f"{a}/v1/conversations", headers=me).json()["id"]
+    events: list[tuple[str, Any]] = []
+    with http.stream(
+        "POST",
+        f"{a}/v1/conversations/{cid}/messages",
+        headers={**me, "Accept": "text/event-stream"},
+        json={"text": "How long do refunds take to reach my card?"},
+    ) as answer:
+        assert answer.status_code == 200
+        kind = None
+        for line in answer.iter_lines():
+            if line.startswith("event: "):
+                kind = line.removeprefix("event: ")
+            elif line.startswith("data: "):
+                events.append((kind, json.loads(line.removeprefix("data: "))))
+    kinds = [k for k, _ in events]
+    assert kinds.count("token") >= 2 and kinds[-1] == "reply", kinds
+    reply = events[-1][1]
+    assert reply["mode"] == "full" and reply["reply"]["citations"]
+    if "reset" not in kinds:  # what was streamed is what was stored (a rail would have said reset)
+        streamed = "".join(d["text"] for k, d in events if k == "token")
+        assert streamed.strip() and streamed.strip()[:40] in reply["reply"]["content"]
 
 
 def test_agent_on_one_replica_takes_over_and_hands_back_to_the_bot_on_the_other(
