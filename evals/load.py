@@ -246,6 +246,12 @@ def lost_messages(database_url: str, sent: list[Sent]) -> list[str]:
     return sorted(acknowledged - answered)
 
 
+def _slowest_recovery(outages: list[dict[str, Any]]) -> float | None:
+    """The slowest replica's recovery over all outages; None when there were none, or one never recovered."""
+    times = [v for o in outages for v in o["recovery_s"].values()]
+    return None if not times or any(v is None for v in times) else max(times)
+
+
 def summarise(run: Run, seconds: float, lost: list[str] | None, still_spooled: int) -> dict[str, Any]:
     ok = [s for s in run.sent if s.status == 200]
     latencies = [s.latency_ms for s in ok]
@@ -268,6 +274,7 @@ def summarise(run: Run, seconds: float, lost: list[str] | None, still_spooled: i
         "lost_keys": (lost or [])[:20],
         "still_spooled": still_spooled,
         "replicas": len(run.urls),
+        "recovery_max_s": _slowest_recovery(run.outages),
         "transitions": {url: hist for url, hist in run.transitions.items()},
         "outages": run.outages,
     }

@@ -135,6 +135,26 @@ REGISTRY: dict[str, Benchmark] = {
         ),
         data="retrieval/dstc11/kb.jsonl",
     ),
+    "load": Benchmark(
+        "Load: HTTP API, two replicas over PostgreSQL and Chroma, 100 customers (python -m evals.load)",
+        (
+            _hi("turns_per_s", "throughput, turns per second"),
+            _lo("p50_ms", "latency p50 ms"),
+            _lo("p95_ms", "latency p95 ms"),
+            _lo("p99_ms", "latency p99 ms"),
+            _lo("errors", "errors customers saw"),
+            _lo("lost_messages", "lost messages"),
+        ),
+    ),
+    "chaos": Benchmark(
+        "Chaos: Chroma, the LLM server and PostgreSQL stopped during the load (python -m evals.load --chaos)",
+        (
+            _lo("errors", "errors customers saw"),
+            _lo("lost_messages", "lost messages"),
+            _lo("recovery_max_s", "slowest recovery to Full after a restart, s"),
+            _hi("turns_per_s", "throughput, turns per second"),
+        ),
+    ),
 }
 
 EVAL = "eval"
