@@ -233,6 +233,8 @@ class ChatService:
             checkpointer=self.checkpointer, min_confidence=settings.answer_min_confidence
         )
         self._thread_locks: dict[str, threading.RLock] = {}
+        self._pg_locks = threading.local()
+        """Conversations whose advisory lock this thread holds (the lock is taken once per thread)."""
         self._locks_guard = threading.Lock()
         self.desk = HandoffDesk(self)
         """The agents' side: queue, claim, live replies, resolve and hand back."""
@@ -314,7 +316,7 @@ class ChatService:
         """Raises NotYourConversation for someone else's thread. While the database is down: the spool."""
         try:
             with self._session() as s:
-                conv_store.get_conversation(s, conversation_id=conversation_id, customer_id=customer_id)
+                self._claim(s, conversation_id, customer_id)
                 return conv_store.transcript(s, conversation_id=conversation_id)
         except _DB_DOWN:
             views: list[conv_store.MessageView] = []
@@ -392,39 +394,23 @@ class ChatService:
         text = text.replace("\x00", "")  # no database stores NUL in text; it carries no meaning
         self.replay_spool()
         try:
-            with self._session() as s:
-                conv = conv_store.claim_offline_conversation(
-                    s,
-                    conversation_id=conversation_id,
-                    customer_id=customer_id,
-                    secret=self.settings.token_secret(),
-                )
-                existing = conv_store.find_by_idempotency_key(s, conversation_id=conversation_id, key=key)
-                if existing is not None and existing.status == "for_agent":  # a person had it: never the bot
-                    return _held(conversation_id, existing, conv.mode, replayed=True)
-                if existing is not None:
-                    earlier = conv_store.reply_to(s, message_id=existing.id)
-                    if earlier is not None:
-                        record = s.scalar(select(TurnRecord).where(TurnRecord.message_id == existing.id))
-                        return TurnResult(
-                            conversation_id,
-                            conv_store.view(existing),
-                            conv_store.view(earlier),
-                            _mode(earlier.mode),
-                            record.outcome if record else "failed",
-                            record.confidence if record else None,
-                            replayed=True,
-                            mode_reason=(record.mode_reason or "") if record else "",
-                        )
-                    message = existing  # stored but never answered (a crash mid-turn): answer it now
-                else:
-                    message = conv_store.store_customer_message(
-                        s, conversation=conv, content=text, idempotency_key=key
-                    )
-                message_id, message_text = message.id, message.content
+            try:
+                accepted = self._accept(conversation_id, customer_id, text, key)
+            except sa_exc.IntegrityError:  # a concurrent request stored this key, or claimed the conversation
+                accepted = self._accept(conversation_id, customer_id, text, key)
         except _NOT_STORED:
             return self._spool_turn(conversation_id, customer_id, text, key)
+        if isinstance(accepted, TurnResult):
+            return accepted
+        message_id, message_text, retried = accepted
         with self.conversation_lock(conversation_id):  # one turn or resume at a time on a conversation
+            if retried:  # the same key again: a concurrent request may have answered it while we waited
+                try:
+                    again = self._accept(conversation_id, customer_id, text, key)
+                except _NOT_STORED:
+                    again = accepted
+                if isinstance(again, TurnResult):
+                    return again
             try:
                 held = self._hold_for_person(conversation_id, customer_id, message_id)
             except _NOT_STORED:
@@ -435,39 +421,83 @@ class ChatService:
                 conversation_id, customer_id, message_id, message_text, on_token, on_reset, key=key
             )
 
+    def _accept(
+        self, conversation_id: str, customer_id: str, text: str, key: str
+    ) -> TurnResult | tuple[int, str, bool]:
+        """Store the message (once per idempotency key). A key seen before returns its earlier result;
+        otherwise (message id, text, whether the key was seen before)."""
+        with self._session() as s:
+            conv = self._claim(s, conversation_id, customer_id)
+            existing = conv_store.find_by_idempotency_key(s, conversation_id=conversation_id, key=key)
+            if existing is None:
+                message = conv_store.store_customer_message(
+                    s, conversation=conv, content=text, idempotency_key=key
+                )
+                return message.id, message.content, False
+            if existing.status == "for_agent":  # a person had it: never the bot
+                return _held(conversation_id, existing, conv.mode, replayed=True)
+            earlier = conv_store.reply_to(s, message_id=existing.id)
+            if earlier is None:  # stored but never answered (a crash mid-turn, or a retry): answer it now
+                return existing.id, existing.content, True
+            record = s.scalar(select(TurnRecord).where(TurnRecord.message_id == existing.id))
+            return TurnResult(
+                conversation_id,
+                conv_store.view(existing),
+                conv_store.view(earlier),
+                _mode(earlier.mode),
+                record.outcome if record else "failed",
+                record.confidence if record else None,
+                replayed=True,
+                mode_reason=(record.mode_reason or "") if record else "",
+            )
+
     @contextlib.contextmanager
     def conversation_lock(self, conversation_id: str) -> Iterator[None]:
         """One turn or resume at a time on a conversation's thread: in this process, and on PostgreSQL across
         replicas too (a session advisory lock), so a customer's two messages sent to two replicas at once
-        cannot fork the thread. Without a reachable database only this process is serialised: the turn
-        spools or goes Offline anyway."""
+        cannot fork the thread. Re-entrant: a resume inside a turn reuses the turn's lock. Without a
+        reachable database (or past LOCK_WAIT) only this process is serialised, and that is logged."""
         with self.thread_lock(conversation_id):
-            if not self.db.startswith("postgresql") or not self.health.available("database"):
+            held: set[str] = self._pg_locks.__dict__.setdefault("held", set())
+            if conversation_id in held or not self.db.startswith("postgresql"):
+                yield
+                return
+            if not self.health.available("database"):
                 yield
                 return
             conn = None
             try:
-                conn = get_engine(self.db).connect()
+                conn = get_engine(self.db).connect().execution_options(isolation_level="AUTOCOMMIT")
                 conn.execute(text("SET lock_timeout = '30s'"))
                 conn.execute(text("SELECT pg_advisory_lock(hashtextextended(:k, 0))"), {"k": conversation_id})
             except sa_exc.SQLAlchemyError:
-                logger.warning("conversation lock unavailable conversation=%s", conversation_id)
+                logger.warning(
+                    "conversation lock unavailable, serialised in this process only: %s", conversation_id
+                )
                 if conn is not None:
                     with contextlib.suppress(Exception):
                         conn.invalidate()
                         conn.close()
                 conn = None
+            if conn is not None:
+                held.add(conversation_id)
             try:
                 yield
             finally:
                 if conn is not None:
+                    held.discard(conversation_id)
                     with contextlib.suppress(Exception):
                         conn.execute(
                             text("SELECT pg_advisory_unlock(hashtextextended(:k, 0))"), {"k": conversation_id}
                         )
-                        conn.rollback()
                     with contextlib.suppress(Exception):
                         conn.close()
+
+    def _claim(self, s: Session, conversation_id: str, customer_id: str) -> conv_store.Conversation:
+        """The customer's conversation, including one they started on a replica whose spool still holds it."""
+        return conv_store.claim_offline_conversation(
+            s, conversation_id=conversation_id, customer_id=customer_id, secret=self.settings.token_secret()
+        )
 
     def thread_lock(self, conversation_id: str) -> threading.RLock:
         """The lock that serialises turns and resumes of one conversation's thread in this process."""

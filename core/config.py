@@ -144,13 +144,14 @@ class Settings(BaseSettings):
     """Messages one customer may send per minute (a burst of a quarter of it at once); more get 429."""
     api_login_limit_per_min: int = Field(default=10, ge=1)
     """Login and guest-token requests per client address per minute."""
-    api_max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    api_max_body_bytes: int = Field(default=512 * 1024, ge=1024)
     """Largest request body the API reads; larger ones get 413 before they are parsed."""
     api_cors_origins: list[str] = Field(default_factory=list)
     """Web origins allowed to call the API from a browser (a chat widget on another site)."""
-    api_worker_threads: int = Field(default=4, ge=1, le=200)
+    api_worker_threads: int = Field(default=4, ge=1, le=16)
     """Turns one API process runs at once; more wait their turn on the event loop. Python threads share one
-    interpreter lock, so dozens at once mostly wait for each other and every turn gets slower."""
+    interpreter lock, so dozens at once mostly wait for each other and every turn gets slower. At most 16,
+    so each turn's database connections fit the pools (SQLAlchemy 30, checkpointer 20)."""
     api_background_s: float = Field(default=2.0, gt=0)
     """How often each API process re-derives its mode and replays spooled turns when the database is back,
     so recovery needs no customer traffic."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -60,6 +61,9 @@ def create_conversation(
     return conv
 
 
+_UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def offline_conversation_id(*, customer_id: str, secret: str, nonce: str | None = None) -> str:
     """An id for a conversation started while the database was down, that proves whose it is.
 
@@ -74,11 +78,11 @@ def offline_conversation_id(*, customer_id: str, secret: str, nonce: str | None 
 
 
 def is_offline_conversation_of(conversation_id: str, *, customer_id: str, secret: str) -> bool:
-    raw = conversation_id.replace("-", "")
-    if len(raw) != 32 or len(conversation_id) != 36:
+    if not _UUID_TEXT.fullmatch(conversation_id):
         return False
+    raw = conversation_id.replace("-", "")
     expected = offline_conversation_id(customer_id=customer_id, secret=secret, nonce=raw[:20])
-    return hmac.compare_digest(expected, conversation_id.lower())
+    return hmac.compare_digest(expected.encode(), conversation_id.encode())
 
 
 def claim_offline_conversation(

@@ -93,7 +93,7 @@ def verify(token: str, *, secret: str, now: float | None = None) -> TokenClaims:
     if len(parts) != 3 or parts[0] != _VERSION:
         raise InvalidToken("malformed token")
     payload, signature = parts[1], parts[2]
-    if not hmac.compare_digest(_sign(secret, payload), signature):
+    if not token.isascii() or not hmac.compare_digest(_sign(secret, payload).encode(), signature.encode()):
         raise InvalidToken("invalid token")
     try:
         body = json.loads(_unb64(payload))

@@ -225,17 +225,17 @@ async def _drain(run: Run, client: aiohttp.ClientSession, timeout_s: float = 90)
 
 
 def lost_messages(database_url: str, sent: list[Sent]) -> list[str]:
-    """Keys of acknowledged messages with neither a stored reply nor a ticket on their conversation."""
+    """Keys of acknowledged messages with neither a stored reply nor a person holding the conversation for
+    them (every bot turn, Offline and handoff included, stores a reply; held messages wait for the agent)."""
     acknowledged = {s.key for s in sent if s.status == 200}
     if not acknowledged:
         return []
     engine = create_engine(database_url)
-    query = text(
+    query = text(  # answered: a stored reply, or held for the person who has the conversation
         """
         SELECT m.idempotency_key FROM messages m
         WHERE m.role = 'customer' AND m.idempotency_key IS NOT NULL
-          AND (EXISTS (SELECT 1 FROM messages r WHERE r.reply_to = m.id)
-               OR EXISTS (SELECT 1 FROM tickets t WHERE t.conversation_id = m.conversation_id))
+          AND (m.status = 'for_agent' OR EXISTS (SELECT 1 FROM messages r WHERE r.reply_to = m.id))
         """
     )
     try:

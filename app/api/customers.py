@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request, status
+import anyio.to_thread
+from fastapi import APIRouter, Depends, Header, Path, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
@@ -23,6 +24,15 @@ from core.tokens import guest_claims, issue, user_claims
 logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1")
+
+ConversationId = Annotated[
+    str,
+    Path(
+        pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+        examples=[str(uuid.UUID(int=1))],
+    ),
+]
+"""Conversation ids are lower-case UUIDs; anything else is a 422 before the database sees it."""
 
 
 def _message(view: conv_store.MessageView) -> schemas.MessageOut:
@@ -91,6 +101,7 @@ def login(body: schemas.LoginIn, request: Request, svc: Service) -> schemas.Toke
     "/conversations",
     response_model=schemas.ConversationOut,
     status_code=status.HTTP_201_CREATED,
+    dependencies=[Depends(limit_messages)],
     tags=["conversations"],
 )
 def start_conversation(who: Customer, svc: Service) -> schemas.ConversationOut:
@@ -108,7 +119,7 @@ def list_conversations(who: Customer, svc: Service) -> list[schemas.Conversation
     responses={404: {"model": schemas.Problem}},
     tags=["conversations"],
 )
-def transcript(conversation_id: str, who: Customer, svc: Service) -> schemas.TranscriptOut:
+def transcript(conversation_id: ConversationId, who: Customer, svc: Service) -> schemas.TranscriptOut:
     """Every message of one of the caller's conversations, and whether a person holds it."""
     messages = svc.transcript(conversation_id=conversation_id, customer_id=who.customer_id)
     handoff = svc.desk.status(conversation_id=conversation_id, customer_id=who.customer_id)
@@ -140,7 +151,7 @@ def _sse(event: str, data: Any) -> bytes:
     tags=["conversations"],
 )
 async def send_message(
-    conversation_id: str,
+    conversation_id: ConversationId,
     body: schemas.MessageIn,
     request: Request,
     who: Customer,
@@ -151,8 +162,8 @@ async def send_message(
     in a stored reply, a queued ticket, or (the database down) both spooled on disk for replay."""
     key = body.idempotency_key or idempotency_key or uuid.uuid4().hex
     if "text/event-stream" not in request.headers.get("accept", ""):
-        result = await run_in_threadpool(
-            _send, svc, conversation_id, who.customer_id, body.text, key, None, None
+        result = await anyio.to_thread.run_sync(
+            _send, svc, conversation_id, who.customer_id, body.text, key, None, None, limiter=_turns(request)
         )
         request.app.state.metrics.turn(result)
         return turn_out(result)
@@ -162,6 +173,10 @@ async def send_message(
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+def _turns(request: Request) -> anyio.CapacityLimiter:
+    return api_state(request).turns
 
 
 def _send(
@@ -206,7 +221,7 @@ async def _stream(
 
     async def run() -> None:
         try:
-            result = await run_in_threadpool(
+            result = await anyio.to_thread.run_sync(
                 _send,
                 svc,
                 conversation_id,
@@ -215,6 +230,7 @@ async def _stream(
                 key,
                 lambda token: put("token", {"text": token}),
                 lambda: put("reset", {}),
+                limiter=_turns(request),
             )
             request.app.state.metrics.turn(result)
             put("reply", turn_out(result).model_dump(mode="json"))
@@ -242,10 +258,13 @@ async def _stream(
 @router.post(
     "/conversations/{conversation_id}/feedback",
     response_model=schemas.Ack,
+    dependencies=[Depends(limit_messages)],
     responses={404: {"model": schemas.Problem}, 422: {"model": schemas.Problem}},
     tags=["conversations"],
 )
-def feedback(conversation_id: str, body: schemas.FeedbackIn, who: Customer, svc: Service) -> schemas.Ack:
+def feedback(
+    conversation_id: ConversationId, body: schemas.FeedbackIn, who: Customer, svc: Service
+) -> schemas.Ack:
     """Thumbs up (1) or down (-1) on one of the bot's replies, with an optional comment."""
     svc.feedback(
         conversation_id=conversation_id,
@@ -260,11 +279,14 @@ def feedback(conversation_id: str, body: schemas.FeedbackIn, who: Customer, svc:
 @router.post(
     "/conversations/{conversation_id}/contact",
     response_model=schemas.Ack,
+    dependencies=[Depends(limit_messages)],
     status_code=status.HTTP_201_CREATED,
     responses={404: {"model": schemas.Problem}, 422: {"model": schemas.Problem}},
     tags=["conversations"],
 )
-def leave_contact(conversation_id: str, body: schemas.ContactIn, who: Customer, svc: Service) -> schemas.Ack:
+def leave_contact(
+    conversation_id: ConversationId, body: schemas.ContactIn, who: Customer, svc: Service
+) -> schemas.Ack:
     """How to reach the customer (email or phone): a ticket for follow-up, spooled if the database is down."""
     detail = svc.leave_contact(
         conversation_id=conversation_id,
@@ -282,7 +304,7 @@ def leave_contact(conversation_id: str, body: schemas.ContactIn, who: Customer, 
     responses={404: {"model": schemas.Problem}, 409: {"model": schemas.Problem}},
     tags=["conversations"],
 )
-def withdraw(conversation_id: str, who: Customer, svc: Service) -> schemas.ResumeOut:
+def withdraw(conversation_id: ConversationId, who: Customer, svc: Service) -> schemas.ResumeOut:
     """Stop waiting for a person and go back to the assistant (before anyone has joined)."""
     return schemas.ResumeOut(
         resumed=svc.desk.withdraw(conversation_id=conversation_id, customer_id=who.customer_id)

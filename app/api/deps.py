@@ -8,6 +8,7 @@ import threading
 from dataclasses import dataclass
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -37,6 +38,8 @@ class ApiState:
     settings: Settings
     messages: RateLimiter
     logins: RateLimiter
+    turns: anyio.CapacityLimiter
+    """Turns this process runs at once (API_WORKER_THREADS); other requests are not held up by them."""
     service: ChatService | None = None
     start_error: str | None = None
     ready: threading.Event = threading.Event()  # noqa: RUF009 (replaced per instance in __post_init__)
@@ -51,6 +54,7 @@ class ApiState:
             settings=settings,
             messages=RateLimiter(per_minute=per_min, burst=max(1, per_min // 4)),
             logins=RateLimiter(per_minute=settings.api_login_limit_per_min, burst=5),
+            turns=anyio.CapacityLimiter(settings.api_worker_threads),
         )
 
 

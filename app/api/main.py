@@ -9,7 +9,6 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
@@ -112,7 +111,6 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_worker_threads
         builder = asyncio.create_task(_build(state, service, build_service))
         background = asyncio.create_task(_background(state))
         try:

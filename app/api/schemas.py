@@ -242,7 +242,7 @@ class VersionOut(BaseModel):
 
 class DraftIn(Input):
     title: str = Field(min_length=1, max_length=300)
-    body: str = Field(min_length=1, max_length=200_000)
+    body: str = Field(min_length=1, max_length=100_000)
     slug: str | None = Field(default=None, min_length=1, max_length=120)
     category: str = Field(default="general", min_length=1, max_length=60)
     tags: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(

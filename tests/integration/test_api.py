@@ -173,7 +173,7 @@ def test_a_deactivated_agent_loses_the_queue_with_a_still_valid_token(api: TestC
 
 
 def test_messages_over_the_per_customer_rate_get_429_with_retry_after(settings, demo_service) -> None:  # type: ignore[no-untyped-def]
-    svc = _service(settings, demo_service, api_rate_limit_per_min=8)  # a burst of 2
+    svc = _service(settings, demo_service, api_rate_limit_per_min=12)  # a burst of 3: a conversation, 2 turns
     with TestClient(create_app(service=svc)) as client:
         me, other = guest(client), guest(client)
         cid = conversation(client, me)
@@ -207,13 +207,13 @@ def test_token_requests_from_one_address_are_limited(settings, demo_service) -> 
 def test_oversized_bodies_get_413_before_parsing(api: TestClient) -> None:
     me = guest(api)
     cid = conversation(api, me)
-    big = {"text": "x" * 70_000}
+    big = {"text": "x" * 600_000}
     answer = api.post(f"/v1/conversations/{cid}/messages", headers=me, json=big)
     assert answer.status_code == 413 and answer.json()["error"] == "too_large"
 
     def chunks() -> Iterator[bytes]:  # no Content-Length: counted while read
         yield b'{"text": "'
-        for _ in range(80):
+        for _ in range(600):
             yield b"y" * 1000
         yield b'"}'
 
@@ -234,6 +234,12 @@ def test_bad_input_gets_a_clear_422_and_nothing_is_stored(api: TestClient) -> No
         assert answer.status_code == 422, body
     rated = api.post(f"/v1/conversations/{cid}/feedback", headers=me, json={"message_id": 1, "rating": 5})
     assert rated.status_code == 422
+    for odd in ("not-a-uuid", cid.upper(), "%00" * 12, "é" * 36):  # never reaches the database
+        assert (
+            api.post(f"/v1/conversations/{odd}/messages", headers=me, json={"text": "hi"}).status_code == 422
+        )
+    bad_token = api.post("/v1/conversations", headers={"Authorization": "Bearer v1.abc.é".encode()})
+    assert bad_token.status_code == 401
     contact = api.post(f"/v1/conversations/{cid}/contact", headers=me, json={"contact": "not reachable"})
     assert contact.status_code == 422 and contact.json()["detail"]
     assert api.get(f"/v1/conversations/{cid}", headers=me).json()["messages"] == []

@@ -125,3 +125,36 @@ def test_a_spooled_reply_restores_the_message_a_crashed_database_lost(demo_servi
             ("assistant", "Here is what I found."),
         ]
         assert shown[1].reply_to == shown[0].id
+
+
+def test_the_conversation_lock_is_reentrant_and_excludes_another_replica(demo_service, settings, tmp_path):
+    """A resume inside a turn takes the lock again without waiting on itself; another process (here a second
+    service on the same database) waits until the turn lets go."""
+    import threading
+    import time
+
+    with postgres_server() as server:
+        upgrade(server.url)
+        config = settings.model_copy(update={"database_url": server.url, "data_dir": tmp_path})
+        one, two = (
+            ChatService(config, kb=demo_service.kb, checkpointer=InMemorySaver(), models=[]) for _ in range(2)
+        )
+        conv = str(uuid.uuid4())
+        took: list[float] = []
+        with one.conversation_lock(conv):
+            t0 = time.monotonic()
+            with one.conversation_lock(conv):  # re-entrant: no wait on its own advisory lock
+                pass
+            assert time.monotonic() - t0 < 2
+
+            def other() -> None:
+                start = time.monotonic()
+                with two.conversation_lock(conv):
+                    took.append(time.monotonic() - start)
+
+            waiter = threading.Thread(target=other)
+            waiter.start()
+            time.sleep(1.0)
+            assert not took  # the other replica waits while this one holds the conversation
+        waiter.join(10)
+        assert took and took[0] >= 0.9

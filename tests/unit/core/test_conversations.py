@@ -59,3 +59,9 @@ def test_an_unknown_ordinary_id_is_never_created(db: str) -> None:
     for cid in (str(uuid.uuid4()), other):
         with session_scope(db) as s, pytest.raises(NotYourConversation):
             claim_offline_conversation(s, conversation_id=cid, customer_id="alice", secret=SECRET)
+
+
+def test_odd_ids_are_never_offline_ids_and_never_raise() -> None:
+    cid = offline_conversation_id(customer_id="alice", secret=SECRET)
+    for odd in (cid.upper(), "é" * 36, "\x00" * 36, cid.replace("-", "")):
+        assert not is_offline_conversation_of(odd, customer_id="alice", secret=SECRET)

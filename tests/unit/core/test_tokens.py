@@ -33,3 +33,9 @@ def test_expired_altered_and_foreign_tokens_are_refused() -> None:
     for bad in (forged, staff, "garbage", f"v2.{payload}.{signature}", f"{version}.{payload}"):
         with pytest.raises(InvalidToken):
             verify(bad, secret=SECRET, now=1001)
+
+
+def test_a_token_with_non_ascii_characters_is_refused_not_an_error() -> None:
+    token = issue(guest_claims(ttl_s=60), secret=SECRET)
+    with pytest.raises(InvalidToken):
+        verify(token[:-1] + "é", secret=SECRET)
