@@ -293,7 +293,7 @@ def _print(report: dict[str, Any], args: argparse.Namespace) -> None:
         ("modes served", report["modes_served"]),
         ("outcomes", report["outcomes"]),
         ("replies spooled (database down)", report["spooled_replies"]),
-        ("lost messages (acknowledged, no reply or ticket)", report["lost_messages"]),
+        ("lost messages (acknowledged; no reply, not held for a person)", report["lost_messages"]),
     ]
     for name, value in rows:
         print(f"| {name} | {value} |")
