@@ -291,7 +291,7 @@ class ChatService:
                 return conv_store.create_conversation(s, customer_id=customer_id).id
         except _DB_DOWN:
             conversation_id = conv_store.offline_conversation_id(
-                customer_id=customer_id, secret=self.settings.token_secret()
+                customer_id=customer_id, secret=self.settings.offline_id_secret
             )
             self.spool.append(
                 {"kind": "conversation", "conversation_id": conversation_id, "customer_id": customer_id}
@@ -496,7 +496,10 @@ class ChatService:
     def _claim(self, s: Session, conversation_id: str, customer_id: str) -> conv_store.Conversation:
         """The customer's conversation, including one they started on a replica whose spool still holds it."""
         return conv_store.claim_offline_conversation(
-            s, conversation_id=conversation_id, customer_id=customer_id, secret=self.settings.token_secret()
+            s,
+            conversation_id=conversation_id,
+            customer_id=customer_id,
+            secret=self.settings.offline_id_secret,
         )
 
     def thread_lock(self, conversation_id: str) -> threading.RLock:

@@ -191,6 +191,12 @@ class Settings(BaseSettings):
         return self.api_secret or DEV_API_SECRET
 
     @property
+    def offline_id_secret(self) -> str:
+        """Keys the ids of conversations started while the database was down (a keyed hash binding the id
+        to its customer). Any value keeps the binding, so a UI-only deployment without API_SECRET works."""
+        return self.api_secret or DEV_API_SECRET
+
+    @property
     def chroma_path(self) -> Path:
         return self.data_dir / "chroma"
 
