@@ -922,19 +922,21 @@ class ChatService:
     def _apply_spooled(self, entry: dict[str, Any]) -> None:
         with self._session() as s:
             kind = entry.get("kind")
-            conv = s.get(conv_store.Conversation, entry["conversation_id"])
-            if conv is not None and kind != "reply" and conv.customer_id != entry["customer_id"]:
-                raise conv_store.NotYourConversation(entry["conversation_id"])
-            if conv is None and kind != "reply":
-                conv = conv_store.create_conversation(
-                    s, customer_id=entry["customer_id"], conversation_id=entry["conversation_id"]
-                )
-            if kind == "turn" and conv is not None:
-                message = conv_store.find_by_idempotency_key(
-                    s, conversation_id=conv.id, key=entry["key"]
-                ) or conv_store.store_customer_message(
-                    s, conversation=conv, content=entry["text"], idempotency_key=entry["key"]
-                )
+            if kind == "reply":
+                answered = s.get(Message, entry["message_id"])
+                if entry.get("key") and (answered is None or answered.idempotency_key != entry["key"]):
+                    # acknowledged, then lost: a server crash can lose commits under asynchronous commit
+                    logger.warning(
+                        "spooled reply without its message: conversation=%s", entry["conversation_id"]
+                    )
+                    answered = self._spooled_message(s, self._spooled_conversation(s, entry), entry)
+                    entry = {**entry, "message_id": answered.id}
+                if answered is not None:
+                    self._write_reply(s, answered.conversation_id, entry.get("customer_id", ""), entry)
+                return
+            conv = self._spooled_conversation(s, entry)
+            if kind == "turn":
+                message = self._spooled_message(s, conv, entry)
                 record = self._record(
                     conv.id,
                     message.id,
@@ -950,32 +952,27 @@ class ChatService:
                 )
                 record["guards"] = {"spooled_at": entry.get("at")}
                 self._write_reply(s, conv.id, entry["customer_id"], record)
-            elif kind == "reply":
-                answered = s.get(Message, entry["message_id"])
-                if entry.get("key") and (answered is None or answered.idempotency_key != entry["key"]):
-                    answered = self._restore_message(s, entry)  # acknowledged, then lost in a crash
-                    entry = {**entry, "message_id": answered.id}
-                if answered is not None:
-                    self._write_reply(s, answered.conversation_id, entry.get("customer_id", ""), entry)
             elif kind == "ticket":
                 self._apply_ticket(s, entry)
 
     @staticmethod
-    def _restore_message(s: Session, entry: dict[str, Any]) -> Message:
-        """The customer message a spooled reply answers, stored again if the database lost it (a server
-        crash can lose commits it had acknowledged when it runs with asynchronous commit)."""
+    def _spooled_conversation(s: Session, entry: dict[str, Any]) -> conv_store.Conversation:
+        """The entry's conversation, created if the database does not have it; never someone else's."""
         conv = s.get(conv_store.Conversation, entry["conversation_id"])
         if conv is None:
-            conv = conv_store.create_conversation(
+            return conv_store.create_conversation(
                 s, customer_id=entry["customer_id"], conversation_id=entry["conversation_id"]
             )
-        elif conv.customer_id != entry["customer_id"]:
+        if conv.customer_id != entry["customer_id"]:
             raise conv_store.NotYourConversation(entry["conversation_id"])
-        found = conv_store.find_by_idempotency_key(s, conversation_id=conv.id, key=entry["key"])
-        if found is not None:
-            return found
-        logger.warning("restoring a customer message the database lost: conversation=%s", conv.id)
-        return conv_store.store_customer_message(
+        return conv
+
+    @staticmethod
+    def _spooled_message(s: Session, conv: conv_store.Conversation, entry: dict[str, Any]) -> Message:
+        """The entry's customer message, stored now unless its idempotency key already is."""
+        return conv_store.find_by_idempotency_key(
+            s, conversation_id=conv.id, key=entry["key"]
+        ) or conv_store.store_customer_message(
             s, conversation=conv, content=entry.get("text") or "", idempotency_key=entry["key"]
         )
 

@@ -19,7 +19,9 @@ from agent.service import ChatService, TurnResult
 from app.api import schemas
 from app.api.deps import ApiError, Customer, Service, api_state, limit_logins, limit_messages
 from core import conversations as conv_store
-from core.tokens import guest_claims, issue, user_claims
+from core.config import Settings
+from core.tokens import TokenClaims, guest_claims, issue, user_claims
+from core.users import Role
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +59,16 @@ def turn_out(result: TurnResult) -> schemas.TurnOut:
 # tokens ------------------------------------------------------------------------------------------------
 
 
+def _token_out(claims: TokenClaims, settings: Settings) -> schemas.TokenOut:
+    """The signed token; customer tokens also say which customer id their conversations belong to."""
+    return schemas.TokenOut(
+        token=issue(claims, secret=settings.token_secret()),
+        role=claims.role.value,
+        customer_id=claims.customer_id if claims.role == Role.CUSTOMER else None,
+        expires_at=claims.expires_at,
+    )
+
+
 @router.post(
     "/auth/guest",
     response_model=schemas.TokenOut,
@@ -67,13 +79,7 @@ def turn_out(result: TurnResult) -> schemas.TurnOut:
 def guest_token(request: Request) -> schemas.TokenOut:
     """A token for a new anonymous customer (a chat widget's visitor), with a customer id of their own."""
     settings = api_state(request).settings
-    claims = guest_claims(ttl_s=settings.api_token_ttl_s)
-    return schemas.TokenOut(
-        token=issue(claims, secret=settings.token_secret()),
-        role=claims.role.value,
-        customer_id=claims.customer_id,
-        expires_at=claims.expires_at,
-    )
+    return _token_out(guest_claims(ttl_s=settings.api_token_ttl_s), settings)
 
 
 @router.post(
@@ -85,13 +91,7 @@ def login(body: schemas.LoginIn, request: Request, svc: Service) -> schemas.Toke
     if user is None:
         raise ApiError(401, "unauthenticated", "wrong username or password")
     settings = api_state(request).settings
-    claims = user_claims(user, ttl_s=settings.api_token_ttl_s)
-    return schemas.TokenOut(
-        token=issue(claims, secret=settings.token_secret()),
-        role=claims.role.value,
-        customer_id=claims.customer_id if user.role.value == "customer" else None,
-        expires_at=claims.expires_at,
-    )
+    return _token_out(user_claims(user, ttl_s=settings.api_token_ttl_s), settings)
 
 
 # conversations -----------------------------------------------------------------------------------------

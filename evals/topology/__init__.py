@@ -14,7 +14,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from core.config import PROJECT_ROOT
-from evals.topology.postgres import PostgresServer, postgres_available, postgres_server
+from evals.topology.postgres import PostgresServer, free_port, postgres_available, postgres_server
 
 __all__ = ["SERVICES", "Topology", "TopologyError", "postgres_available"]
 
@@ -36,12 +35,6 @@ API_SECRET = "topology-secret-for-local-processes-only-0123456789"
 
 class TopologyError(RuntimeError):
     """A part of the topology would not start; the message carries the end of its log."""
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _http_ok(url: str, timeout: float = 1.0) -> bool:

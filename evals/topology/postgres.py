@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["PostgresServer", "PostgresUnavailable", "postgres_available", "throwaway_postgres"]
+__all__ = ["PostgresServer", "PostgresUnavailable", "free_port", "postgres_available", "throwaway_postgres"]
 
 _BIN_GLOB = "/usr/lib/postgresql/*/bin"
 _START_ATTEMPTS = 3
@@ -61,7 +61,8 @@ def _others_can_enter(path: Path) -> bool:
     return all(p.stat().st_mode & stat.S_IXOTH for p in (path, *path.parents))
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -82,7 +83,7 @@ def _start(pg_ctl: str, pgdata: Path, port: int | None = None, *, durable: bool 
     with asynchronous commit (fast, for tests); a crash may then lose commits it acknowledged."""
     sync = "on" if durable else "off"
     for _ in range(_START_ATTEMPTS):
-        port = port or _free_port()  # another process may take a free port first: then try another
+        port = port or free_port()  # another process may take a free port first: then try another
         options = f"-c listen_addresses=127.0.0.1 -p {port} -k {pgdata}"
         options += f" -c fsync={sync} -c synchronous_commit={sync}"
         started = _run(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from typing import Any, NoReturn
 
 import pytest
 
+from evals.topology.postgres import free_port
 from tests.ci import unavailable
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -96,12 +96,6 @@ class AppServer:
         except OSError:
             return "(no server log)"
         return "\n".join(text.splitlines()[-lines:]) or "(server stderr is empty)"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _server_env(data_dir: Path) -> dict[str, str]:
@@ -189,7 +183,7 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     env = _server_env(data_dir)
     _prepare(env, cwd=root)
 
-    port = _free_port()
+    port = free_port()
     stdout_path, stderr_path = root / "streamlit.out", root / "streamlit.err"
     with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
         process = subprocess.Popen(

@@ -4,7 +4,6 @@ security rules (ownership, roles, tokens, rate and size limits)."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -18,6 +17,7 @@ from app.api.main import create_app
 from core.breakers import HealthRegistry
 from core.tokens import TokenClaims, issue
 from core.users import Role
+from tests import sse
 from tests.accounts import PASSWORD, account
 
 pytestmark = pytest.mark.slow
@@ -84,14 +84,6 @@ def test_same_idempotency_key_returns_the_first_reply_not_a_second_turn(api: Tes
     assert len(api.get(f"/v1/conversations/{cid}", headers=me).json()["messages"]) == 2
 
 
-def _events(raw: str) -> list[tuple[str, Any]]:
-    out = []
-    for block in raw.strip().split("\n\n"):
-        lines = dict(line.split(": ", 1) for line in block.splitlines())
-        out.append((lines["event"], json.loads(lines["data"])))
-    return out
-
-
 def test_streamed_turn_ends_in_one_reply_event_matching_the_transcript(api: TestClient) -> None:
     me = guest(api)
     cid = conversation(api, me)
@@ -103,7 +95,7 @@ def test_streamed_turn_ends_in_one_reply_event_matching_the_transcript(api: Test
     ) as answer:
         assert answer.status_code == 200
         assert answer.headers["content-type"].startswith("text/event-stream")
-        events = _events(answer.read().decode())
+        events = sse.events(answer.read().decode())
     assert events[-1][0] == "reply"
     stored = api.get(f"/v1/conversations/{cid}", headers=me).json()["messages"]
     assert events[-1][1]["reply"]["content"] == stored[-1]["content"]

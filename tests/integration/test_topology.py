@@ -4,7 +4,6 @@ do together, what outages do to the mode, and a property-based run of the OpenAP
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ from sqlalchemy import create_engine, text
 
 from core.users import Role
 from evals.topology import Topology, postgres_available
+from tests import sse
 from tests.accounts import PASSWORD, account
 from tests.ci import unavailable
 
@@ -90,7 +90,6 @@ def test_a_streamed_full_mode_answer_arrives_token_by_token(topo: Topology, http
     a = topo.api_urls[0]
     me = guest(http, a)
     cid = http.post(f"{a}/v1/conversations", headers=me).json()["id"]
-    events: list[tuple[str, Any]] = []
     with http.stream(
         "POST",
         f"{a}/v1/conversations/{cid}/messages",
@@ -98,12 +97,7 @@ def test_a_streamed_full_mode_answer_arrives_token_by_token(topo: Topology, http
         json={"text": "How long do refunds take to reach my card?"},
     ) as answer:
         assert answer.status_code == 200
-        kind = None
-        for line in answer.iter_lines():
-            if line.startswith("event: "):
-                kind = line.removeprefix("event: ")
-            elif line.startswith("data: "):
-                events.append((kind, json.loads(line.removeprefix("data: "))))
+        events = sse.events(answer.read().decode())
     kinds = [k for k, _ in events]
     assert kinds.count("token") >= 2 and kinds[-1] == "reply", kinds
     reply = events[-1][1]
