@@ -33,6 +33,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q $(TORCH)
 	$(PIP) install -q -c constraints.txt -e '.[dev]'
+	$(PY) -m knowledge.embeddings
 	@touch $@
 
 venv install: $(STAMP)

@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     chroma_url: str = ""
     """A Chroma server (http://host:port); empty means an embedded PersistentClient under `data_dir`."""
     chroma_collection: str = "kb_chunks"
+    embedding_backend: Literal["onnx", "torch"] = "onnx"
+    """How all-MiniLM-L6-v2 runs: ONNX Runtime (about 3x cheaper per query) or sentence-transformers on torch.
+    Both give the same vectors; ONNX falls back to torch when its file cannot be made."""
+    model_cache_dir: Path = PROJECT_ROOT / "var" / "models"
+    """Where the ONNX export of the embedding model is kept (written once, on first use or `make install`)."""
     company_name: str = "Brightwell Home"
     """Named in the answer prompt; the demo help center's fictional retailer by default."""
     kb_content_dir: Path = PROJECT_ROOT / "knowledge" / "content"
