@@ -1,14 +1,17 @@
 """LLM providers behind the degradation ladder: build, call with deadlines, retry, fail over, account.
 
 Each model in `LLM_MODELS` is built with `init_chat_model` and guarded by its own circuit breaker
-(`llm:<provider:model>`). A call streams on a worker thread so a hung connection can never hold the turn
-past its deadline; 429, 5xx and timeouts are retried with jittered backoff (Retry-After honoured) while
-the model's time slot allows; anything else moves on to the next model. Providers' own retries are off.
+(`llm:<provider:model>`). A call runs on a worker thread so a hung connection can never hold the turn
+past its deadline; it streams when someone reads the answer as it comes, and is one request-response when
+nobody does (a JSON API client: one body to parse instead of a chunk per token). 429, 5xx and timeouts
+are retried with jittered backoff (Retry-After honoured) while the model's time slot allows; anything else
+moves on to the next model. Providers' own retries are off.
 """
 
 from __future__ import annotations
 
 import contextvars
+import json
 import logging
 import queue
 import random
@@ -19,8 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessageChunk, BaseMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.messages.ai import add_ai_message_chunks
+from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.utils.json import parse_partial_json
 
 from core.breakers import HealthRegistry
@@ -139,6 +143,29 @@ def _text_of(chunk: AIMessageChunk) -> str:
     return content if isinstance(content, str) else ""
 
 
+def _as_chunk(message: BaseMessage) -> AIMessageChunk:
+    """A whole reply in the shape streaming produces (one merged chunk), so one parser reads both."""
+    if isinstance(message, AIMessageChunk):
+        return message
+    if not isinstance(message, AIMessage):
+        return AIMessageChunk(content=message.content)
+    calls = [
+        tool_call_chunk(name=c["name"], args=json.dumps(c["args"]), id=c.get("id"), index=i)
+        for i, c in enumerate(message.tool_calls)
+    ]
+    calls += [  # arguments that did not parse stay as sent, so the parser reports them as malformed
+        tool_call_chunk(name=c.get("name"), args=c.get("args") or "", id=c.get("id"), index=len(calls) + i)
+        for i, c in enumerate(message.invalid_tool_calls)
+    ]
+    return AIMessageChunk(
+        content=message.content,
+        tool_call_chunks=calls,
+        usage_metadata=message.usage_metadata,
+        response_metadata=message.response_metadata,
+        id=message.id,
+    )
+
+
 def _corrupted(chunks: Iterator[AIMessageChunk], corruption: Corruption | None) -> Iterator[AIMessageChunk]:
     """Apply injected output faults to a stream of chunks (chaos testing only)."""
     if corruption is None:
@@ -201,7 +228,9 @@ class LLMLadder:
         deadline: float,
         on_text: Callable[[str], None] | None,
     ) -> AIMessageChunk:
-        """Stream one call on a worker thread; give up at `deadline` whatever the connection does."""
+        """One call on a worker thread; give up at `deadline` whatever the connection does.
+
+        It streams only when `on_text` reads the text as it comes (or a chaos fault corrupts the stream)."""
         events: queue.Queue[tuple[str, Any]] = queue.Queue()
         abandoned = threading.Event()
         chaos = self.health.chaos
@@ -209,6 +238,12 @@ class LLMLadder:
         def work() -> None:
             try:
                 corruption = chaos.before_call(slot.breaker) if chaos is not None else None
+                if on_text is None and corruption is None:
+                    reply = _as_chunk(runnable.invoke(messages))
+                    if not abandoned.is_set():
+                        events.put(("chunk", reply))
+                        events.put(("end", None))
+                    return
                 collected: list[AIMessageChunk] = []
                 for chunk in _corrupted(runnable.stream(messages), corruption):
                     if abandoned.is_set():

@@ -16,6 +16,7 @@ from typing import Any
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, Field, SkipValidation
 
@@ -52,6 +53,14 @@ def grounded_answer(messages: list[BaseMessage]) -> Reply:
     lines = [line.strip(" -*#>") for line in found[0][1].splitlines() if len(line.split()) >= 4]
     first = re.split(r"(?<=[.!?])\s+", lines[0] if lines else found[0][1].strip())[0]
     return answer_call(f"{first} [{found[0][0]}]")
+
+
+def _usage(messages: list[BaseMessage], message: AIMessage) -> UsageMetadata:
+    """Token counts as a provider would report them (~4 characters a token)."""
+    content = message.content if isinstance(message.content, str) else ""
+    inp = sum(len(str(m.content)) for m in messages) // 4
+    out = (len(content) + sum(len(json.dumps(c["args"])) for c in message.tool_calls)) // 4
+    return {"input_tokens": inp, "output_tokens": out, "total_tokens": inp + out}
 
 
 class ScriptedChatModel(BaseChatModel):
@@ -96,7 +105,10 @@ class ScriptedChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        return ChatResult(generations=[ChatGeneration(message=self._next(messages))])
+        message = self._next(messages)
+        if message.usage_metadata is None:  # providers report usage in the body, as `_stream` does last
+            message = message.model_copy(update={"usage_metadata": _usage(messages, message)})
+        return ChatResult(generations=[ChatGeneration(message=message)])
 
     def _stream(
         self,
@@ -126,7 +138,6 @@ class ScriptedChatModel(BaseChatModel):
                         ],
                     )
                 )
-        inp = sum(len(str(m.content)) for m in messages) // 4
-        out = (len(content) + sum(len(json.dumps(c["args"])) for c in message.tool_calls)) // 4
-        usage = {"input_tokens": inp, "output_tokens": out, "total_tokens": inp + out}
-        yield ChatGenerationChunk(message=AIMessageChunk(content="", usage_metadata=usage))  # type: ignore[arg-type]
+        yield ChatGenerationChunk(
+            message=AIMessageChunk(content="", usage_metadata=_usage(messages, message))
+        )

@@ -118,6 +118,7 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive and chunked streaming, like the real API
+    disable_nagle_algorithm = True  # headers and body go out in two writes: never wait 40 ms for an ACK
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: pytest shows failures, not access logs

@@ -111,8 +111,15 @@ class Turn:
     stream: Stream
 
 
-def _turn(svc: ChatService, text: str = QUESTION, *, conversation: tuple[str, str] | None = None) -> Turn:
-    """One customer turn (in a new conversation unless `conversation` = (id, customer) is given)."""
+def _turn(
+    svc: ChatService,
+    text: str = QUESTION,
+    *,
+    conversation: tuple[str, str] | None = None,
+    listen: bool = True,
+) -> Turn:
+    """One customer turn (in a new conversation unless `conversation` = (id, customer) is given); with
+    `listen=False` nobody reads the answer as it streams (a JSON API client)."""
     if conversation is None:
         customer = uuid.uuid4().hex
         conversation_id = svc.start_conversation(customer_id=customer)
@@ -124,8 +131,8 @@ def _turn(svc: ChatService, text: str = QUESTION, *, conversation: tuple[str, st
         conversation_id=conversation_id,
         customer_id=customer,
         text=text,
-        on_token=stream.token,
-        on_reset=stream.reset,
+        on_token=stream.token if listen else None,
+        on_reset=stream.reset if listen else None,
     )
     seconds = time.monotonic() - t0
     with session_scope(svc.db) as s:
@@ -191,6 +198,35 @@ def test_streamed_answer_arrives_in_pieces_and_usage_comes_from_the_provider(mak
     assert turn.record["output_tokens"] == request.usage["completion_tokens"]
     call = turn.record["llm_calls"]["answer"]
     assert call["estimated"] is False and call["attempts"] == 1 and call["model"] == PRIMARY
+
+
+def test_without_a_listener_the_answer_is_one_request_response(make_service, settings, primary):
+    svc = make_service({PRIMARY: primary})
+    turn = _turn(svc, listen=False)
+
+    _assert_on_rung(turn, "full", model=PRIMARY)
+    _assert_grounded(turn, settings.database_url)
+    [request] = primary.chat_requests()
+    assert not request.streaming and request.has_tools
+    assert turn.stream.pieces == 0
+    assert turn.result.reply.content == _answer_text(primary)
+    assert request.usage is not None
+    assert turn.record["input_tokens"] == request.usage["prompt_tokens"]
+    assert turn.record["llm_calls"]["answer"]["estimated"] is False
+
+
+@pytest.mark.parametrize("failure", ["malformed", "truncated", "empty", "500"])
+def test_without_a_listener_unusable_output_falls_to_the_fallback(
+    make_service, settings, primary, fallback, failure
+):
+    svc = make_service({PRIMARY: primary, FALLBACK: fallback}, llm_max_retries=0)
+    primary.set_default(failure)
+    turn = _turn(svc, listen=False)
+
+    _assert_on_rung(turn, "degraded", model=FALLBACK)
+    assert f"{PRIMARY} " in turn.result.mode_reason
+    _assert_grounded(turn, settings.database_url)
+    assert [r.streaming for r in primary.chat_requests() + fallback.chat_requests()] == [False, False]
 
 
 def test_server_error_is_retried_on_the_same_model(make_service, settings, primary, fallback):

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
-from langchain_core.outputs import ChatGenerationChunk
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
 
 from agent.generation import parse_answer, parse_text
 from agent.llm import AllModelsFailed, LLMLadder, ModelSlot, approx_tokens
@@ -42,6 +42,12 @@ class NoUsageModel(ScriptedChatModel):
         for chunk in super()._stream(messages, *args, **kwargs):
             if not chunk.message.usage_metadata:  # type: ignore[attr-defined]
                 yield chunk
+
+    def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> ChatResult:
+        result = super()._generate(messages, *args, **kwargs)
+        for generation in result.generations:
+            generation.message.usage_metadata = None  # type: ignore[attr-defined]
+        return result
 
 
 class Sleeps(list[float]):
