@@ -44,7 +44,18 @@ MAX_BODY_CHARS = 200_000
 
 
 class StudioError(ValueError):
-    """The action cannot be taken as asked; the message says why and what to do."""
+    """The action cannot be taken as asked; the message says why and what to do.
+
+    The subclasses say which way (the API answers 404 and 422 for them; a plain StudioError is a 409: the
+    request is well formed, but the article's state does not allow it now)."""
+
+
+class StudioNotFound(StudioError):
+    """No such article, or no such version of it."""
+
+
+class StudioInvalid(StudioError):
+    """The input itself is unusable (empty, too long, unconfirmed): fixing the request fixes it."""
 
 
 # Views -------------------------------------------------------------------------------------------------
@@ -213,7 +224,7 @@ class Studio:
     def _article(self, session: Session, slug: str, *, lock: bool = False) -> Article:
         article = self._find(session, slug, lock=lock)
         if article is None:
-            raise StudioError(f"there is no article {slug!r}")
+            raise StudioNotFound(f"there is no article {slug!r}")
         return article
 
     def _version(
@@ -221,7 +232,7 @@ class Studio:
     ) -> tuple[ArticleVersion, Article]:
         version = session.get(ArticleVersion, version_id)
         if version is None:
-            raise StudioError(f"there is no article version {version_id}")
+            raise StudioNotFound(f"there is no article version {version_id}")
         article = session.get(Article, version.article_id, with_for_update=lock, populate_existing=lock)
         assert article is not None  # the foreign key
         if lock:  # what another transaction committed while we waited for the lock
@@ -315,7 +326,7 @@ class Studio:
         by_number = {v.version: v for v in self.history(actor, slug)}
         missing = [n for n in (old, new) if n not in by_number]
         if missing:
-            raise StudioError(f"{slug} has no version {missing[0]}")
+            raise StudioNotFound(f"{slug} has no version {missing[0]}")
 
         def lines(v: VersionView) -> list[str]:
             head = [f"title: {v.title}", f"category: {v.category}", f"tags: {', '.join(v.tags)}", ""]
@@ -360,18 +371,18 @@ class Studio:
         """
         title, body = title.strip(), body.strip()
         if not title:
-            raise StudioError("the article needs a title")
+            raise StudioInvalid("the article needs a title")
         if not body:
-            raise StudioError("the article has no text")
+            raise StudioInvalid("the article has no text")
         if len(body) > MAX_BODY_CHARS:
-            raise StudioError(
+            raise StudioInvalid(
                 f"the article is {len(body):,} characters; split it (at most {MAX_BODY_CHARS:,})"
             )
         with self._writing() as s:
             editor = self._editor(s, actor)
             article = self._find(s, slug, lock=True) if slug else None
             if slug and article is None and base_version is not None:
-                raise StudioError(f"there is no article {slug!r}")
+                raise StudioNotFound(f"there is no article {slug!r}")
             if article is None:
                 slug = self._free_slug(s, slug or slugify(title))
             elif article.deleted_at is not None:  # writing a deleted article brings it back (as a draft)
@@ -387,7 +398,7 @@ class Studio:
                 body=body,
             )
             if not chunk_article(parsed):
-                raise StudioError("the article has no text outside its headings")
+                raise StudioInvalid("the article has no text outside its headings")
             latest = latest_version(s, article.id) if article is not None else None
             if latest is not None and base_version != latest.version:
                 raise StudioError(
@@ -523,7 +534,7 @@ class Studio:
                 )
             )
             if source is None:
-                raise StudioError(f"{slug} has no version {to_version}")
+                raise StudioNotFound(f"{slug} has no version {to_version}")
             if source.published_at is None:
                 raise StudioError(
                     f"version {to_version} of {slug} was never published; publish a draft instead"
@@ -564,7 +575,7 @@ class Studio:
         still shows what was said.
         """
         if confirm.strip() != slug:
-            raise StudioError(f"type the article's id ({slug}) to confirm the deletion")
+            raise StudioInvalid(f"type the article's id ({slug}) to confirm the deletion")
         with self._writing() as s:
             editor = self._editor(s, actor)
             article = self._article(s, slug, lock=True)
@@ -604,7 +615,7 @@ class Studio:
     def release(self, actor: AuthenticatedUser | None, version_id: int, *, note: str) -> PublishResult:
         """The editor has read the findings and serves the version as it is (the note says why)."""
         if not note.strip():
-            raise StudioError("say why the findings are acceptable (e.g. the number is our store's)")
+            raise StudioInvalid("say why the findings are acceptable (e.g. the number is our store's)")
         with self._writing() as s:
             editor = self._editor(s, actor)
             version, article = self._version(s, version_id, lock=True)
@@ -727,7 +738,7 @@ class Studio:
         """Retrieval as a customer's question would get it, against the published content or with one
         draft in place of its article's published version: scores, and the passage that would be cited."""
         if not question.strip():
-            raise StudioError("type a question to try")
+            raise StudioInvalid("type a question to try")
         if self.kb is None:
             raise StudioError("the knowledge base is not loaded in this process")
         against = "published"

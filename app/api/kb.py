@@ -17,7 +17,7 @@ from knowledge.studio import VersionView
 TicketId = Annotated[int, Path(ge=1, le=schemas.MAX_ID)]
 VersionId = Annotated[int, Path(ge=1, le=schemas.MAX_ID)]
 router = APIRouter(prefix="/v1/kb", tags=["knowledge base"])
-_ERRORS = {403: {"model": schemas.Problem}, 404: {"model": schemas.Problem}, 409: {"model": schemas.Problem}}
+_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": schemas.Problem} for code in (403, 404, 409, 422)}
 
 
 def _version(v: VersionView) -> schemas.VersionOut:

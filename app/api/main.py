@@ -27,7 +27,7 @@ from core.users import PermissionDenied, UserError
 from handoff import queue
 from handoff.tickets import InvalidContact
 from knowledge.chunking import ArticleFormatError
-from knowledge.studio import StudioError
+from knowledge.studio import StudioError, StudioInvalid, StudioNotFound
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,8 @@ _ERRORS: list[tuple[type[BaseException], int, str]] = [
     (InvalidFeedback, 422, "invalid"),
     (InvalidContact, 422, "invalid"),
     (ArticleFormatError, 422, "invalid"),
+    (StudioNotFound, 404, "not_found"),
+    (StudioInvalid, 422, "invalid"),
     (StudioError, 409, "conflict"),
     (UserError, 400, "invalid"),
     (DataError, 422, "invalid"),

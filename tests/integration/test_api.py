@@ -298,6 +298,23 @@ def test_kb_search_and_an_editor_publishes_a_draft(api: TestClient, settings) ->
     assert [v["status"] for v in history][:1] == ["published"]
 
 
+def test_kb_errors_say_which_kind(api: TestClient, settings) -> None:  # type: ignore[no-untyped-def]
+    editor = login(api, settings, Role.EDITOR)
+    missing = api.get("/v1/kb/articles/no-such-article/versions", headers=editor)
+    assert missing.status_code == 404 and missing.json()["error"] == "not_found"
+    assert api.post("/v1/kb/versions/999999/publish", headers=editor, json={}).status_code == 404
+    empty = api.post("/v1/kb/drafts", headers=editor, json={"title": "  ", "body": "Some text."})
+    assert empty.status_code == 422 and "title" in empty.json()["detail"]
+    [served] = [a for a in api.get("/v1/kb/articles", headers=editor).json() if a["published_version"]][:1]
+    slug, current = served["slug"], served["published_version"]
+    assert (
+        api.post(f"/v1/kb/articles/{slug}/rollback", headers=editor, json={"to_version": 999}).status_code
+        == 404
+    )
+    again = api.post(f"/v1/kb/articles/{slug}/rollback", headers=editor, json={"to_version": current})
+    assert again.status_code == 409 and again.json()["error"] == "conflict"  # well formed, but already served
+
+
 def test_health_ready_and_metrics(api: TestClient) -> None:
     me = guest(api)
     cid = conversation(api, me)
