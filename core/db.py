@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 
@@ -46,15 +48,41 @@ def get_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     # Errors must not carry customer text into logs; a dead server must fail fast, not hang the turn.
-    return create_engine(
+    engine = create_engine(
         url,
-        pool_pre_ping=True,
         pool_size=10,
         max_overflow=20,
         pool_timeout=5,
         hide_parameters=True,
         connect_args={"connect_timeout": 5},
     )
+    event.listen(engine, "checkin", _note_use)
+    event.listen(engine, "checkout", partial(_ping_if_idle, engine.dialect))
+    return engine
+
+
+PING_AFTER_IDLE_S = 2.0
+"""A pooled connection idle this long is pinged before use (a restarted server leaves dead ones behind); one
+returned just now is not: a busy process would otherwise spend a round trip on every checkout."""
+
+
+def _note_use(_dbapi_conn: Any, record: Any) -> None:
+    if record is not None:
+        record.info["returned_at"] = time.monotonic()
+
+
+def _ping_if_idle(dialect: Any, dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+    """SQLAlchemy's pre-ping, only for connections that sat idle: a dead one is replaced (the pool retries
+    the checkout on DisconnectionError), so no request meets a connection from before a server restart."""
+    returned = record.info.get("returned_at")
+    if returned is not None and time.monotonic() - returned < PING_AFTER_IDLE_S:
+        return
+    try:
+        alive = dialect.do_ping(dbapi_conn)
+    except Exception as exc:
+        raise DisconnectionError("the pooled connection is dead") from exc
+    if not alive:
+        raise DisconnectionError("the pooled connection is dead")
 
 
 @lru_cache(maxsize=8)

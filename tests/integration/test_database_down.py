@@ -9,7 +9,8 @@ from langgraph.checkpoint.memory import InMemorySaver
 from sqlalchemy import select
 
 from agent.prompts import minimal
-from agent.service import ChatService
+from agent.service import ChatService, ensure_checkpoint_tables, postgres_checkpointer
+from core import db as core_db
 from core.breakers import HealthRegistry
 from core.db import session_scope
 from core.migrate import upgrade
@@ -158,3 +159,40 @@ def test_the_conversation_lock_is_reentrant_and_excludes_another_replica(demo_se
             assert not took  # the other replica waits while this one holds the conversation
         waiter.join(10)
         assert took and took[0] >= 0.9
+
+
+@pytest.mark.parametrize("idle", [True, False], ids=["idle-connections", "busy-connections"])
+def test_connections_from_before_a_restart_never_fail_a_turn_once_idle(
+    demo_service, settings, tmp_path, monkeypatch, idle
+):
+    """Pooled connections are pinged only after sitting idle (PING_AFTER_IDLE_S): after a restart an idle
+    one is replaced at checkout and the turn is served. One used just before a crash-restart is not pinged:
+    the turn that meets it is spooled (nothing lost) and the pool drops every connection from before."""
+    monkeypatch.setattr(core_db, "PING_AFTER_IDLE_S", 0.0 if idle else 3600.0)
+    with postgres_server() as server:
+        upgrade(server.url)
+        config = settings.model_copy(
+            update={"database_url": server.url, "checkpoint_url": server.url, "data_dir": tmp_path}
+        )
+        checkpointer = postgres_checkpointer(server.url)
+        ensure_checkpoint_tables(checkpointer)
+        service = ChatService(config, kb=demo_service.kb, checkpointer=checkpointer, models=[])
+        customer = f"c-{uuid.uuid4().hex[:8]}"
+        conv = service.start_conversation(customer_id=customer)
+        assert not service.send(
+            conversation_id=conv, customer_id=customer, text="How do I return an item?"
+        ).spooled
+
+        server.stop()
+        server.start()
+        turn = service.send(conversation_id=conv, customer_id=customer, text="Do you ship to Canada?")
+        if idle:
+            assert not turn.spooled and turn.mode == "minimal"
+        else:
+            assert turn.spooled  # met a dead connection; kept on disk, replayed below
+        again = service.send(conversation_id=conv, customer_id=customer, text="What are your phone hours?")
+        assert not again.spooled
+        assert len(service.spool) == 0
+        with session_scope(server.url) as s:
+            texts = [m.content for m in s.scalars(select(Message).where(Message.conversation_id == conv))]
+        assert {"Do you ship to Canada?", "What are your phone hours?"} <= set(texts)
