@@ -691,6 +691,9 @@ class ChatService:
 
         With the database unavailable the text is masked all the same; its tokens just cannot be revealed.
         """
+        clean = pii_vault.normalised(text)
+        if not pii.find_pii(clean):  # nothing to keep in the vault: no round trip to the database
+            return clean, []
         try:
             with self._session() as s:
                 masked = pii_vault.mask_turn(s, conversation_id=conversation_id, text=text)
