@@ -726,7 +726,8 @@ class ChatService:
         masked_kinds: list[str] | None = None,
         callbacks: list[Any] | None = None,
     ) -> dict[str, Any]:
-        context = self.turn_context(streaming=on_token is not None or on_reset is not None)
+        streaming = on_token is not None or on_reset is not None
+        context = self.turn_context(streaming=streaming)
         final: dict[str, Any] = {}
         listening = True
         for kind, chunk in self.graph.stream(
@@ -746,7 +747,9 @@ class ChatService:
             },
             config={"configurable": {"thread_id": conversation_id}, "callbacks": callbacks or []},
             context=context,
-            stream_mode=["custom", "values"],
+            # "custom" carries the tokens to a listener; without one, LangGraph runs each node inline
+            # instead of on its executor beside a stream waiter (two thread hops a step, saved).
+            stream_mode=["custom", "values"] if streaming else ["values"],
             durability="exit",  # one checkpoint a turn; a crash mid-turn is repaired from the stored message
         ):
             event: dict[str, Any] = chunk if isinstance(chunk, dict) else {}
