@@ -41,7 +41,7 @@ RUN pip install -c constraints.txt . \
 # The embedding model's ONNX export, made once here (it is checked against the torch model as it is written),
 # so no container spends seconds on it at start. It lives outside DATA_DIR, which deployments may mount.
 ENV MODEL_CACHE_DIR=/app/models
-RUN python -m knowledge.embeddings
+RUN python -m knowledge.embeddings --require-onnx
 
 # Non-root; it owns only DATA_DIR (SQLite fallback, spool, embedded Chroma when CHROMA_URL is empty).
 RUN useradd --system --uid 10001 --user-group --create-home --home-dir /home/app app \

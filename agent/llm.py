@@ -149,14 +149,28 @@ def _as_chunk(message: BaseMessage) -> AIMessageChunk:
         return message
     if not isinstance(message, AIMessage):
         return AIMessageChunk(content=message.content)
-    calls = [
-        tool_call_chunk(name=c["name"], args=json.dumps(c["args"]), id=c.get("id"), index=i)
-        for i, c in enumerate(message.tool_calls)
-    ]
-    calls += [  # arguments that did not parse stay as sent, so the parser reports them as malformed
-        tool_call_chunk(name=c.get("name"), args=c.get("args") or "", id=c.get("id"), index=len(calls) + i)
-        for i, c in enumerate(message.invalid_tool_calls)
-    ]
+    raw = message.additional_kwargs.get("tool_calls")
+    if isinstance(raw, list) and raw:  # OpenAI-style: the calls as sent, in order, arguments unparsed
+        calls = [
+            tool_call_chunk(
+                name=(c.get("function") or {}).get("name"),
+                args=(c.get("function") or {}).get("arguments") or "",
+                id=c.get("id"),
+                index=i,
+            )
+            for i, c in enumerate(raw)
+        ]
+    else:
+        calls = [
+            tool_call_chunk(name=c["name"], args=json.dumps(c["args"]), id=c.get("id"), index=i)
+            for i, c in enumerate(message.tool_calls)
+        ]
+        calls += [  # arguments that did not parse stay as sent, so the parser reports them as malformed
+            tool_call_chunk(
+                name=c.get("name"), args=c.get("args") or "", id=c.get("id"), index=len(calls) + n
+            )
+            for n, c in enumerate(message.invalid_tool_calls)
+        ]
     return AIMessageChunk(
         content=message.content,
         tool_call_chunks=calls,

@@ -13,7 +13,6 @@ import sqlite3
 import threading
 import time
 import uuid
-import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from langchain_core.messages import HumanMessage
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.postgres import PostgresSaver
 from langgraph.checkpoint.sqlite import SqliteSaver
-from psycopg import Connection, Cursor
+from psycopg import Cursor
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool
 from sqlalchemy import exc as sa_exc
@@ -39,7 +38,6 @@ from agent.prompts import minimal
 from agent.prompts.store import PromptStore
 from agent.state import RESET, Mode
 from core import conversations as conv_store
-from core import db as core_db
 from core import pii, pii_vault, users
 from core.breakers import HealthRegistry, ModeDecision
 from core.chaos import ChaosController
@@ -110,22 +108,6 @@ class PooledPostgresSaver(PostgresSaver):
                     yield cur
 
 
-_returned_at: weakref.WeakKeyDictionary[Connection[Any], float] = weakref.WeakKeyDictionary()
-
-
-def _note_return(conn: Connection[Any]) -> None:
-    _returned_at[conn] = time.monotonic()
-
-
-def _check_if_idle(conn: Connection[Any]) -> None:
-    """The pool's connection check, only for connections idle past PING_AFTER_IDLE_S (as for SQLAlchemy's
-    pool in core.db): a busy replica would otherwise spend a round trip on every checkpoint read and write."""
-    returned = _returned_at.get(conn)
-    if returned is not None and time.monotonic() - returned < core_db.PING_AFTER_IDLE_S:
-        return
-    ConnectionPool.check_connection(conn)
-
-
 def postgres_checkpointer(url: str, *, pool_size: int = 20) -> BaseCheckpointSaver:
     """LangGraph's Postgres checkpointer over a connection pool, so replicas share every thread.
 
@@ -138,8 +120,9 @@ def postgres_checkpointer(url: str, *, pool_size: int = 20) -> BaseCheckpointSav
         min_size=1,
         max_size=pool_size,
         kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row, "connect_timeout": 3},
-        check=_check_if_idle,  # a restarted server leaves dead connections behind
-        reset=_note_return,
+        # A restarted server leaves dead connections behind. Checked on every checkout (two a turn): unlike
+        # SQLAlchemy's, this pool never drops its other connections when one turns out dead.
+        check=ConnectionPool.check_connection,
         timeout=5,
         open=True,
     )

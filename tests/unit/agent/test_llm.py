@@ -504,3 +504,29 @@ def test_a_timeout_under_a_turn_budget_spent_elsewhere_does_not_count():
     with pytest.raises(AllModelsFailed):
         ladder.run("answer", _build, parse_answer, deadline=time.monotonic() + 0.2)
     assert ladder.health.breaker(f"llm:{A}").state == "closed"
+
+
+def test_a_whole_reply_reads_like_a_merged_stream() -> None:
+    from agent.llm import _as_chunk
+
+    good = '{"text": "Refunds take 5 days [1]", "citations": [1], "answerable": true, "confidence": 0.9}'
+    openai_style = AIMessage(
+        content="",
+        additional_kwargs={
+            "tool_calls": [
+                {"id": "a", "type": "function", "function": {"name": "Answer", "arguments": '{"text": "Re'}},
+                {"id": "b", "type": "function", "function": {"name": "Answer", "arguments": good}},
+            ]
+        },
+        usage_metadata={"input_tokens": 10, "output_tokens": 20, "total_tokens": 30},
+    )
+    chunk = _as_chunk(openai_style)
+    assert [c["args"] for c in chunk.tool_call_chunks] == ['{"text": "Re', good]  # as sent, in order
+    assert chunk.usage_metadata is not None and chunk.usage_metadata["output_tokens"] == 20
+    with pytest.raises(DependencyFault, match="not valid JSON"):  # the first call decides, as when streamed
+        parse_answer(chunk)
+
+    args = {"text": "Hi [1]", "citations": [1], "answerable": True, "confidence": 0.8}
+    parsed = AIMessage(content="", tool_calls=[{"name": "Answer", "args": args, "id": "c"}])
+    assert parse_answer(_as_chunk(parsed)).text == "Hi [1]"
+    assert parse_text(_as_chunk(AIMessage(content="plain words"))) == "plain words"
