@@ -246,14 +246,38 @@ def lost_messages(database_url: str, sent: list[Sent]) -> list[str]:
     return sorted(acknowledged - answered)
 
 
+def turn_times_ms(database_url: str) -> list[float]:
+    """Each stored turn's own time (`latencies_ms.total`: the graph, from the turn record): what a turn took
+    once it ran. The client's latency minus this is waiting (for a worker, the lock, the CPU)."""
+    engine = create_engine(database_url)
+    query = text("SELECT latencies_ms FROM turn_records")
+    try:
+        with engine.connect() as conn:
+            rows = [row[0] for row in conn.execute(query)]
+    finally:
+        engine.dispose()
+    return [
+        float(r["total"]) for r in rows if isinstance(r, dict) and isinstance(r.get("total"), int | float)
+    ]
+
+
 def _slowest_recovery(outages: list[dict[str, Any]]) -> float | None:
     """The slowest replica's recovery over all outages; None when there were none, or one never recovered."""
     times = [v for o in outages for v in o["recovery_s"].values()]
     return None if not times or any(v is None for v in times) else max(times)
 
 
-def summarise(run: Run, seconds: float, lost: list[str] | None, still_spooled: int) -> dict[str, Any]:
+def summarise(
+    run: Run,
+    seconds: float,
+    lost: list[str] | None,
+    still_spooled: int,
+    *,
+    turn_ms: list[float] | None = None,
+    cpu_s: dict[str, float] | None = None,
+) -> dict[str, Any]:
     ok = [s for s in run.sent if s.status == 200]
+    turns = max(1, len(run.sent))
     latencies = [s.latency_ms for s in ok]
     errors = Counter(s.error for s in run.sent if s.error)
     return {
@@ -270,6 +294,9 @@ def summarise(run: Run, seconds: float, lost: list[str] | None, still_spooled: i
         "outcomes": dict(Counter(s.outcome for s in ok)),
         "spooled_replies": sum(s.spooled for s in ok),
         "held_for_person": sum(s.held for s in ok),
+        "turn_p50_ms": round(_percentile(turn_ms, 0.50), 1) if turn_ms else None,
+        "turn_p95_ms": round(_percentile(turn_ms, 0.95), 1) if turn_ms else None,
+        "cpu_ms_per_turn": {name: round(sec * 1000 / turns, 1) for name, sec in (cpu_s or {}).items()},
         "lost_messages": None if lost is None else len(lost),
         "lost_keys": (lost or [])[:20],
         "still_spooled": still_spooled,
@@ -290,6 +317,11 @@ def _print(report: dict[str, Any], args: argparse.Namespace) -> None:
         ("throughput (turns/s)", report["turns_per_s"]),
         ("latency p50 / p95 / p99 (ms)", f"{report['p50_ms']} / {report['p95_ms']} / {report['p99_ms']}"),
         ("errors customers saw", f"{report['errors']} {report['errors_by_kind'] or ''}".strip()),
+        (
+            "graph time per turn p50 / p95 (ms; in the server, not waiting for a worker)",
+            f"{report['turn_p50_ms']} / {report['turn_p95_ms']}",
+        ),
+        ("CPU per turn by process (ms)", report["cpu_ms_per_turn"] or "n/a"),
         ("modes served", report["modes_served"]),
         ("outcomes", report["outcomes"]),
         ("replies spooled (database down)", report["spooled_replies"]),
@@ -327,18 +359,26 @@ async def _drive(args: argparse.Namespace, urls: list[str], topo: Any) -> dict[s
             if args.chaos and topo is not None
             else None
         )
+        cpu_before = topo.cpu_seconds() if topo is not None else {}
         t0 = time.monotonic()
         await asyncio.gather(
             *(_customer(n, run, client, cases, args.think_s) for n in range(args.conversations))
         )
         seconds = time.monotonic() - t0
+        cpu_after = topo.cpu_seconds() if topo is not None else {}
         if chaos is not None:
             await chaos
         still = await _drain(run, client)
         stop.set()
         await monitor
-    lost = lost_messages(topo.env["DATABASE_URL"], run.sent) if topo is not None else None
-    return summarise(run, seconds, lost, still)
+    if topo is None:
+        return summarise(run, seconds, None, still)
+    # A part restarted by the chaos run starts its count again: its figure is then only a lower bound.
+    cpu = {name: max(0.0, cpu_after[name] - cpu_before[name]) for name in cpu_after if name in cpu_before}
+    database = topo.env["DATABASE_URL"]
+    return summarise(
+        run, seconds, lost_messages(database, run.sent), still, turn_ms=turn_times_ms(database), cpu_s=cpu
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

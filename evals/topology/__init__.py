@@ -49,6 +49,18 @@ def _tail(path: Path, chars: int = 3000) -> str:
     return path.read_text(errors="replace")[-chars:] if path.exists() else "(no log)"
 
 
+def _cpu_seconds(pid: int) -> float:
+    """CPU time of a process tree from /proc (Linux): the process with its threads, the children it has
+    reaped (PostgreSQL's finished backends), and its live descendants. 0.0 where /proc cannot tell."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except (OSError, IndexError):
+        return 0.0
+    ticks = sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK") + sum(_cpu_seconds(int(c)) for c in children)
+
+
 class _Process:
     """One child process with its log file; stop is SIGTERM, then SIGKILL."""
 
@@ -275,6 +287,15 @@ class Topology:
             self._pg_cm = None
 
     # chaos -----------------------------------------------------------------------------------------
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds used so far by each part (its whole process tree; Linux only, else empty)."""
+        if not Path("/proc/self/stat").exists():
+            return {}
+        pids = {name: p.proc.pid for name, p in self.processes.items() if p.proc is not None}
+        if self.postgres is not None and self.postgres.pid is not None:
+            pids["postgres"] = self.postgres.pid
+        return {name: _cpu_seconds(pid) for name, pid in pids.items()}
+
     def stop(self, service: str) -> None:
         """Take one dependency down: postgres (immediate shutdown), chroma or llm (SIGKILL, like a crash)."""
         if service == "postgres":

@@ -116,6 +116,14 @@ class PostgresServer:
     def start(self) -> None:
         _start(self._pg_ctl, self._pgdata, self.port, durable=self._durable)
 
+    @property
+    def pid(self) -> int | None:
+        """The postmaster's process id while the server runs."""
+        try:
+            return int((self._pgdata / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
 
 @contextmanager
 def postgres_server(*, durable: bool = False) -> Iterator[PostgresServer]:

@@ -86,6 +86,23 @@ def test_one_conversation_moves_between_replicas_with_its_history(topo: Topology
     assert http.get(f"{b}/v1/conversations/{cid}", headers=other).status_code == 404
 
 
+def test_each_part_reports_its_cpu_and_each_turn_its_time(topo: Topology, http: httpx.Client) -> None:
+    """What `python -m evals.load` prints about where a turn's time and CPU go."""
+    from evals.load import turn_times_ms
+
+    before = topo.cpu_seconds()
+    a = topo.api_urls[0]
+    me = guest(http, a)
+    cid = http.post(f"{a}/v1/conversations", headers=me).json()["id"]
+    for _ in range(3):
+        say(http, a, me, cid, "How long do refunds take to reach my card?")
+    after = topo.cpu_seconds()
+    assert {"postgres", "chroma", "llm", "api-0", "api-1"} <= set(after)
+    assert after["api-0"] > before["api-0"] and after["postgres"] > before["postgres"]
+    times = turn_times_ms(topo.env["DATABASE_URL"])
+    assert len(times) >= 3 and all(t > 0 for t in times)
+
+
 def test_a_streamed_full_mode_answer_arrives_token_by_token(topo: Topology, http: httpx.Client) -> None:
     a = topo.api_urls[0]
     me = guest(http, a)
