@@ -61,7 +61,8 @@ def create_conversation(
     return conv
 
 
-_UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+"""A conversation id as stored: a lower-case UUID (the API refuses any other before the database sees it)."""
 
 
 def offline_conversation_id(*, customer_id: str, secret: str, nonce: str | None = None) -> str:
@@ -78,7 +79,7 @@ def offline_conversation_id(*, customer_id: str, secret: str, nonce: str | None 
 
 
 def is_offline_conversation_of(conversation_id: str, *, customer_id: str, secret: str) -> bool:
-    if not _UUID_TEXT.fullmatch(conversation_id):
+    if not UUID_TEXT.fullmatch(conversation_id):
         return False
     raw = conversation_id.replace("-", "")
     expected = offline_conversation_id(customer_id=customer_id, secret=secret, nonce=raw[:20])

@@ -207,7 +207,6 @@ def export_onnx(cache_dir: Path) -> Path:
 
 def load_backend(backend: str, cache_dir: Path) -> _Backend:
     """The configured backend; ONNX falls back to torch (same vectors, slower) when it cannot be had."""
-    _offline()
     if backend == "onnx":
         try:
             return OnnxBackend(export_onnx(cache_dir))

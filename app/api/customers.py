@@ -30,7 +30,7 @@ router = APIRouter(prefix="/v1")
 ConversationId = Annotated[
     str,
     Path(
-        pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+        pattern=f"^{conv_store.UUID_TEXT.pattern}$",
         examples=[str(uuid.UUID(int=1))],
     ),
 ]

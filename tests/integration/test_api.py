@@ -87,15 +87,9 @@ def test_same_idempotency_key_returns_the_first_reply_not_a_second_turn(api: Tes
 def test_streamed_turn_ends_in_one_reply_event_matching_the_transcript(api: TestClient) -> None:
     me = guest(api)
     cid = conversation(api, me)
-    with api.stream(
-        "POST",
-        f"/v1/conversations/{cid}/messages",
-        headers={**me, "Accept": "text/event-stream"},
-        json={"text": "What is your return policy?"},
-    ) as answer:
-        assert answer.status_code == 200
-        assert answer.headers["content-type"].startswith("text/event-stream")
-        events = sse.events(answer.read().decode())
+    answer, events = sse.post(api, f"/v1/conversations/{cid}/messages", me, "What is your return policy?")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/event-stream")
     assert events[-1][0] == "reply"
     stored = api.get(f"/v1/conversations/{cid}", headers=me).json()["messages"]
     assert events[-1][1]["reply"]["content"] == stored[-1]["content"]

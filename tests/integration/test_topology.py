@@ -107,14 +107,10 @@ def test_a_streamed_full_mode_answer_arrives_token_by_token(topo: Topology, http
     a = topo.api_urls[0]
     me = guest(http, a)
     cid = http.post(f"{a}/v1/conversations", headers=me).json()["id"]
-    with http.stream(
-        "POST",
-        f"{a}/v1/conversations/{cid}/messages",
-        headers={**me, "Accept": "text/event-stream"},
-        json={"text": "How long do refunds take to reach my card?"},
-    ) as answer:
-        assert answer.status_code == 200
-        events = sse.events(answer.read().decode())
+    answer, events = sse.post(
+        http, f"{a}/v1/conversations/{cid}/messages", me, "How long do refunds take to reach my card?"
+    )
+    assert answer.status_code == 200
     kinds = [k for k, _ in events]
     assert kinds.count("token") >= 2 and kinds[-1] == "reply", kinds
     reply = events[-1][1]
