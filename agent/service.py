@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from langchain_core.messages import HumanMessage
@@ -25,8 +26,8 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from psycopg import Cursor
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool
+from sqlalchemy import bindparam, case, insert, select, text, update
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from agent.context import TurnContext
@@ -44,7 +45,7 @@ from core.chaos import ChaosController
 from core.config import Settings
 from core.db import DatabaseUnavailable, get_engine, session_scope, utcnow
 from core.faults import DependencyFault
-from core.models import Message, TurnRecord
+from core.models import CONVERSATIONS, MESSAGES, NEW_TITLE, TURN_RECORDS, Message, TurnRecord
 from core.policy import load_policy
 from core.spool import Spool
 from core.tracing import TurnTracer
@@ -180,6 +181,65 @@ def _held(conversation_id: str, message: Message, mode: str | None, *, replayed:
         replayed=replayed,
         held=True,
     )
+
+
+# The turn's statements, built once: building and caching a statement cost more CPU than running it.
+_CLAIM = (
+    update(CONVERSATIONS)
+    .where(CONVERSATIONS.c.id == bindparam("conv"), CONVERSATIONS.c.customer_id == bindparam("customer"))
+    .values(
+        updated_at=bindparam("now"),
+        title=case(
+            (CONVERSATIONS.c.title == NEW_TITLE, bindparam("first_title")), else_=CONVERSATIONS.c.title
+        ),
+    )
+)
+"""The customer's conversation touched and named by its first message; no row: not theirs, or not stored."""
+_ADD_MESSAGE = insert(MESSAGES)
+_ADD_TURN_RECORD = insert(TURN_RECORDS)
+_EARLIER = MESSAGES.alias("earlier")
+_ANSWERED = (
+    update(MESSAGES)
+    .where(
+        MESSAGES.c.id == bindparam("message"),
+        ~select(_EARLIER.c.id).where(_EARLIER.c.reply_to == bindparam("message")).exists(),
+    )
+    .values(status=bindparam("new_status"))
+    .returning(*MESSAGES.c)
+)
+"""The customer message marked answered (or failed), unless a reply to it is stored already."""
+_SET_MODE = (
+    update(CONVERSATIONS)
+    .where(CONVERSATIONS.c.id == bindparam("conv"), CONVERSATIONS.c.mode != bindparam("new_mode"))
+    .values(mode=bindparam("new_mode"))
+)
+
+
+def _turn_record_row(conversation_id: str, reply_id: int, record: dict[str, Any]) -> dict[str, Any]:
+    """A turn record's columns from the plain record a turn (or a spool entry) carries."""
+    return {
+        "conversation_id": conversation_id,
+        "message_id": record["message_id"],
+        "reply_id": reply_id,
+        "mode": record["mode"],
+        "mode_reason": record["mode_reason"],
+        "outcome": record["outcome"],
+        "confidence": record["confidence"],
+        "passages": record["passages"],
+        "latencies_ms": record["latencies_ms"],
+        "guards": record["guards"],
+        "handoff_reason": record["handoff_reason"],
+        "prompt_versions": record["prompt_versions"],
+        "prompt_hashes": record.get("prompt_hashes") or {},
+        "model": record["model"],
+        "tokens": record["input_tokens"] + record["output_tokens"],
+        "input_tokens": record["input_tokens"],
+        "output_tokens": record["output_tokens"],
+        "cost_usd": record["cost_usd"],
+        "llm_calls": record["llm_calls"],
+        "error": record["error"],
+        "created_at": utcnow(),
+    }
 
 
 def _spooled_view(role: str, content: str, *, mode: str | None = None) -> conv_store.MessageView:
@@ -428,6 +488,9 @@ class ChatService:
     ) -> TurnResult | tuple[int, str, bool]:
         """Store the message (once per idempotency key). A key seen before returns its earlier result;
         otherwise (message id, text, whether the key was seen before)."""
+        new = self._accept_new(conversation_id, customer_id, text, key)
+        if new is not None:
+            return new
         with self._session() as s:
             conv = self._claim(s, conversation_id, customer_id)
             existing = conv_store.find_by_idempotency_key(s, conversation_id=conversation_id, key=key)
@@ -452,6 +515,43 @@ class ChatService:
                 replayed=True,
                 mode_reason=(record.mode_reason or "") if record else "",
             )
+
+    def _accept_new(
+        self, conversation_id: str, customer_id: str, text: str, key: str
+    ) -> tuple[int, str, bool] | None:
+        """The common case in two Core statements: a new key on a conversation the database holds for this
+        customer. None for the rest (a key seen before, a conversation started offline, someone else's),
+        which `_accept` answers through the ORM. The ORM's unit of work cost more CPU than the statements."""
+        now = utcnow()
+        try:
+            with self._session() as s:
+                c = s.connection()
+                owned = c.execute(
+                    _CLAIM,
+                    {
+                        "conv": conversation_id,
+                        "customer": customer_id,
+                        "now": now,
+                        "first_title": conv_store.title_of(text) or NEW_TITLE,
+                    },
+                )
+                if owned.rowcount != 1:
+                    return None
+                stored = c.execute(
+                    _ADD_MESSAGE,
+                    {
+                        "conversation_id": conversation_id,
+                        "role": "customer",
+                        "content": text,
+                        "idempotency_key": key,
+                        "status": "stored",
+                        "created_at": now,
+                    },
+                )
+                assert stored.inserted_primary_key is not None
+                return int(stored.inserted_primary_key[0]), text, False
+        except sa_exc.IntegrityError:  # the key is stored already: a retry, answered by the ORM path
+            return None
 
     @contextlib.contextmanager
     def conversation_lock(self, conversation_id: str) -> Iterator[None]:
@@ -798,8 +898,8 @@ class ChatService:
             message, reply = self._write_reply(s, conversation_id, customer_id, record)
             return TurnResult(
                 conversation_id,
-                conv_store.view(message),
-                conv_store.view(reply),
+                message,
+                reply,
                 _mode(record["mode"]),
                 record["outcome"],
                 record["confidence"],
@@ -808,51 +908,43 @@ class ChatService:
 
     def _write_reply(
         self, s: Session, conversation_id: str, customer_id: str, record: dict[str, Any]
-    ) -> tuple[Message, Message]:
-        message = s.get(Message, record["message_id"])
-        if message is None:
-            raise LookupError(f"message {record['message_id']} is not stored")
-        earlier = conv_store.reply_to(s, message_id=message.id)
-        if earlier is not None:  # a replayed spool entry already written
-            return message, earlier
-        reply = Message(
-            conversation_id=conversation_id,
-            role="assistant",
-            content=pii_vault.reveal(s, conversation_id=conversation_id, text=record["reply"]),
-            reply_to=message.id,
-            status="delivered",
-            mode=record["mode"],
-            citations=record["citations"],
-        )
-        s.add(reply)
-        message.status = "failed" if record["error"] else "answered"
-        s.flush()
-        s.add(
-            TurnRecord(
-                conversation_id=conversation_id,
-                message_id=message.id,
-                reply_id=reply.id,
-                mode=record["mode"],
-                mode_reason=record["mode_reason"],
-                outcome=record["outcome"],
-                confidence=record["confidence"],
-                passages=record["passages"],
-                latencies_ms=record["latencies_ms"],
-                guards=record["guards"],
-                handoff_reason=record["handoff_reason"],
-                prompt_versions=record["prompt_versions"],
-                prompt_hashes=record.get("prompt_hashes") or {},
-                model=record["model"],
-                tokens=record["input_tokens"] + record["output_tokens"],
-                input_tokens=record["input_tokens"],
-                output_tokens=record["output_tokens"],
-                cost_usd=record["cost_usd"],
-                llm_calls=record["llm_calls"],
-                error=record["error"],
-            )
-        )
+    ) -> tuple[conv_store.MessageView, conv_store.MessageView]:
+        """The reply, the turn record, the message's status and the conversation's mode, in `s`'s transaction
+        and at most once per message (a replayed spool entry finds the reply it wrote before).
+
+        Core statements on the session's connection: the ORM's unit of work cost a turn more CPU than the
+        statements themselves. The ORM is still used for a handoff's ticket.
+        """
+        c = s.connection()
+        message_id = record["message_id"]
+        status = "failed" if record["error"] else "answered"
+        updated = c.execute(_ANSWERED, {"message": message_id, "new_status": status}).first()
+        if updated is None:
+            stored = c.execute(select(MESSAGES).where(MESSAGES.c.id == message_id)).first()
+            if stored is None:
+                raise LookupError(f"message {message_id} is not stored")
+            first = c.execute(
+                select(MESSAGES).where(MESSAGES.c.reply_to == message_id).order_by(MESSAGES.c.id).limit(1)
+            ).first()
+            assert first is not None  # the update found a reply, and replies are never deleted
+            return conv_store.view(stored), conv_store.view(first)
+        reply = {
+            "conversation_id": conversation_id,
+            "role": "assistant",
+            "content": pii_vault.reveal(s, conversation_id=conversation_id, text=record["reply"]),
+            "reply_to": message_id,
+            "status": "delivered",
+            "mode": record["mode"],
+            "citations": record["citations"],
+            "author": None,
+            "created_at": utcnow(),
+        }
+        inserted = c.execute(_ADD_MESSAGE, reply).inserted_primary_key
+        assert inserted is not None
+        reply_id = int(inserted[0])
+        c.execute(_ADD_TURN_RECORD, _turn_record_row(conversation_id, reply_id, record))
         if record.get("handoff"):  # a trigger escalated: the ticket joins the queue with the reply
-            packet = {**record["handoff"], "message_id": message.id}
+            packet = {**record["handoff"], "message_id": message_id}
             queue.enqueue(
                 s,
                 conversation_id=conversation_id,
@@ -862,24 +954,22 @@ class ChatService:
                 packet=packet,
                 sentiment=packet["sentiment"]["last"],
                 settings=self.settings,
-                source_key=f"handoff:{message.id}",
+                source_key=f"handoff:{message_id}",
             )
         elif record["handoff_reason"] == HandoffReason.OFFLINE.value:
-            said = pii_vault.mask_turn(s, conversation_id=conversation_id, text=message.content).text
+            said = pii_vault.mask_turn(s, conversation_id=conversation_id, text=updated.content).text
             queue.enqueue(
                 s,
                 conversation_id=conversation_id,
                 customer_id=customer_id,
                 reason=HandoffReason.OFFLINE,
                 summary=offline_summary(said),
-                packet=offline_packet(said, mode=record["mode"], message_id=message.id),
+                packet=offline_packet(said, mode=record["mode"], message_id=message_id),
                 sentiment=None,
                 settings=self.settings,
             )
-        conv = s.get(conv_store.Conversation, conversation_id)
-        if conv is not None:
-            conv.mode = record["mode"]
-        return message, reply
+        c.execute(_SET_MODE, {"conv": conversation_id, "new_mode": record["mode"]})
+        return conv_store.view(updated), conv_store.view(SimpleNamespace(id=reply_id, **reply))
 
     def _migrate_if_pending(self) -> None:
         if self._checkpoint_tables_pending and self.health.available("database"):

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
-from core.models import Conversation, Feedback, Message
+from core.models import NEW_TITLE, Conversation, Feedback, Message
 
 __all__ = ["Conversation", "InvalidFeedback", "Message", "MessageView", "NotYourConversation"]
 
@@ -38,7 +38,8 @@ class MessageView:
     """Agent replies and events: the person's display name."""
 
 
-def view(msg: Message) -> MessageView:
+def view(msg: Any) -> MessageView:
+    """A message's view, from a Message or anything with its columns as attributes (a Core row)."""
     return MessageView(
         id=msg.id,
         role=msg.role,
@@ -181,6 +182,11 @@ def reply_to(session: Session, *, message_id: int) -> Message | None:
     return session.scalar(select(Message).where(Message.reply_to == message_id).order_by(Message.id).limit(1))
 
 
+def title_of(content: str) -> str:
+    """The title a conversation takes from its first message ("" for a blank one: the title stays)."""
+    return " ".join(content.split())[:60]
+
+
 def store_customer_message(
     session: Session, *, conversation: Conversation, content: str, idempotency_key: str | None
 ) -> Message:
@@ -192,8 +198,8 @@ def store_customer_message(
         status="stored",
     )
     session.add(msg)
-    if conversation.title == "New conversation" and content.strip():
-        conversation.title = " ".join(content.split())[:60]
+    if conversation.title == NEW_TITLE and content.strip():
+        conversation.title = title_of(content)
     conversation.updated_at = utcnow()
     session.flush()
     return msg

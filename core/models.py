@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, utcnow
+
+NEW_TITLE = "New conversation"
+"""A conversation's title until its first message names it."""
 
 
 class Conversation(Base):
@@ -16,7 +19,7 @@ class Conversation(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     customer_id: Mapped[str] = mapped_column(String(64), index=True)
-    title: Mapped[str] = mapped_column(String(200), default="New conversation")
+    title: Mapped[str] = mapped_column(String(200), default=NEW_TITLE)
     status: Mapped[str] = mapped_column(String(20), default="open")
     """open | handoff | closed"""
     mode: Mapped[str] = mapped_column(String(20), default="minimal")
@@ -36,7 +39,8 @@ class Message(Base):
     content: Mapped[str] = mapped_column(Text)
     """Exactly what was sent or shown, unmodified."""
     idempotency_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    reply_to: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), nullable=True)
+    reply_to: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), nullable=True, index=True)
+    """The customer message a reply answers. Indexed: every turn asks whether its message has a reply."""
     status: Mapped[str] = mapped_column(String(16), default="stored")
     """Customer messages: stored -> answered | failed. Replies: delivered."""
     citations: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
@@ -127,3 +131,9 @@ class Feedback(Base):
     """+1 (helpful) or -1 (not helpful)."""
     comment: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+# The tables themselves, for the turn's Core statements (typed: `Model.__table__` is only a FromClause).
+CONVERSATIONS = cast(Table, Conversation.__table__)
+MESSAGES = cast(Table, Message.__table__)
+TURN_RECORDS = cast(Table, TurnRecord.__table__)

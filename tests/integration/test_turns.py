@@ -149,6 +149,39 @@ def test_customer_cannot_read_or_write_someone_elses_conversation(demo_service):
         demo_service.send(conversation_id=conv_id, customer_id="intruder", text="hi")
 
 
+def test_the_first_message_names_the_conversation_and_later_ones_do_not(demo_service):
+    blank = _new(demo_service)
+    _ask(demo_service, "   ", blank)
+    conv = _new(demo_service)
+    _ask(demo_service, "  Do you   ship to\nCanada?  " + "x" * 80, conv)
+    _ask(demo_service, "How long does it take?", conv)
+    titles = {c["id"]: c["title"] for c in demo_service.conversations(customer_id=conv[1])}
+    assert titles[conv[0]] == ("Do you ship to Canada? " + "x" * 80)[:60]
+    assert demo_service.conversations(customer_id=blank[1])[0]["title"] == "New conversation"
+
+
+def test_a_reply_written_again_for_its_message_is_not_stored_twice(demo_service, settings):
+    first = _ask(demo_service, "How do I reset my password?")
+    # a spooled reply replayed after the database already took it (another replica, or a retried replay)
+    entry = {"kind": "reply", "conversation_id": first.conversation_id, "message_id": first.message.id}
+    with session_scope(settings.database_url) as session:
+        message, reply = demo_service._write_reply(
+            session, first.conversation_id, "", {**entry, "reply": "a different reply", "error": "Boom"}
+        )
+    assert (message.id, reply.id, reply.content) == (first.message.id, first.reply.id, first.reply.content)
+    with session_scope(settings.database_url) as session:
+        rows = session.scalars(select(Message).where(Message.conversation_id == first.conversation_id)).all()
+        records = session.scalars(select(TurnRecord).where(TurnRecord.message_id == first.message.id)).all()
+    assert [(m.role, m.status) for m in rows] == [("customer", "answered"), ("assistant", "delivered")]
+    assert len(records) == 1
+
+
+def test_a_reply_for_a_message_the_database_lost_is_refused(demo_service, settings):
+    conv = _new(demo_service)
+    with pytest.raises(LookupError), session_scope(settings.database_url) as session:
+        demo_service._write_reply(session, conv[0], conv[1], {"message_id": 10**9, "error": None})
+
+
 def test_each_turn_writes_a_record_with_mode_passages_and_node_latencies(demo_service, settings):
     result = _ask(demo_service, "How do I reset my password?")
     with session_scope(settings.database_url) as session:
