@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -23,7 +24,7 @@ from langchain_core.messages import HumanMessage
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.postgres import PostgresSaver
 from langgraph.checkpoint.sqlite import SqliteSaver
-from psycopg import Cursor
+from psycopg import Connection, Cursor
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool
 from sqlalchemy import bindparam, case, insert, select, text, update
@@ -91,13 +92,40 @@ class PooledPostgresSaver(PostgresSaver):
     replica waited for every other turn's checkpoint writes. A pooled connection serves one thread at a
     time already: the lock is only needed for a single shared connection."""
 
+    def __init__(self, conn: ConnectionPool) -> None:
+        super().__init__(conn)  # type: ignore[arg-type]
+        self._pinned: ContextVar[Connection[DictRow] | None] = ContextVar(f"pinned-{id(self)}", default=None)
+
+    @contextlib.contextmanager
+    def pinned(self) -> Iterator[None]:
+        """One pooled connection for every read and write of this block (a turn: its state read, the graph's
+        read and the final write), so one checkout and one check instead of one each. LangGraph's executor
+        copies the context, so its write sees the connection too; the graph finishes that write before the
+        block ends. Without a connection to be had, each read and write checks one out as before."""
+        if not isinstance(self.conn, ConnectionPool) or self._pinned.get() is not None:
+            yield
+            return
+        stack = contextlib.ExitStack()
+        try:
+            conn = stack.enter_context(self.conn.connection())
+        except Exception:  # the database is down: each statement tries, fails and is handled as it was
+            yield
+            return
+        with stack:
+            token = self._pinned.set(conn)
+            try:
+                yield
+            finally:
+                self._pinned.reset(token)
+
     @contextlib.contextmanager
     def _cursor(self, *, pipeline: bool = False) -> Iterator[Cursor[DictRow]]:
         if self.pipe is not None or not isinstance(self.conn, ConnectionPool):
             with super()._cursor(pipeline=pipeline) as cur:
                 yield cur
             return
-        with self.conn.connection() as conn:
+        pinned = self._pinned.get()
+        with contextlib.nullcontext(pinned) if pinned is not None else self.conn.connection() as conn:
             if pipeline and self.supports_pipeline:
                 with conn.pipeline(), conn.cursor(binary=True, row_factory=dict_row) as cur:
                     yield cur
@@ -127,7 +155,7 @@ def postgres_checkpointer(url: str, *, pool_size: int = 20) -> BaseCheckpointSav
         timeout=5,
         open=True,
     )
-    return PooledPostgresSaver(pool)  # type: ignore[arg-type]
+    return PooledPostgresSaver(pool)
 
 
 def make_checkpointer(url: str) -> BaseCheckpointSaver:
@@ -465,7 +493,8 @@ class ChatService:
         if isinstance(accepted, TurnResult):
             return accepted
         message_id, message_text, retried = accepted
-        with self.conversation_lock(conversation_id):  # one turn or resume at a time on a conversation
+        # one turn or resume at a time on a conversation
+        with self.conversation_lock(conversation_id), self._one_checkpoint_connection():
             if retried:  # the same key again: a concurrent request may have answered it while we waited
                 try:
                     again = self._accept(conversation_id, customer_id, text, key)
@@ -482,6 +511,12 @@ class ChatService:
             return self._run_turn(
                 conversation_id, customer_id, message_id, message_text, on_token, on_reset, key=key
             )
+
+    def _one_checkpoint_connection(self) -> contextlib.AbstractContextManager[None]:
+        """The turn's checkpoint reads and write on one pooled connection (PostgreSQL), else as they come."""
+        if isinstance(self.checkpointer, PooledPostgresSaver):
+            return self.checkpointer.pinned()
+        return contextlib.nullcontext()
 
     def _accept(
         self, conversation_id: str, customer_id: str, text: str, key: str
@@ -631,6 +666,8 @@ class ChatService:
         hand-back whose resume failed or lost a race (the thread is resumed now, then the bot answers).
         """
         waiting = self.interrupted_state(conversation_id)
+        if waiting is None and not self._held_by_person(conversation_id):
+            return None  # the common case, in one statement
         resume: Ticket | None = None
         with self._session() as s:
             ticket = tickets.holding_ticket(s, conversation_id=conversation_id)
@@ -661,6 +698,17 @@ class ChatService:
         if resume is not None:
             self.desk.resume(resume.conversation_id, status=resume.status, by=resume.assignee or "support")
         return None
+
+    def _held_by_person(self, conversation_id: str) -> bool:
+        """Whether a person holds the conversation: one statement, outside a transaction."""
+        self._migrate_if_pending()
+        with (
+            self.health.call("database", counts=_db_failure),
+            get_engine(self.db).connect() as conn,
+        ):
+            return tickets.held_by_person(
+                conn.execution_options(isolation_level="AUTOCOMMIT"), conversation_id=conversation_id
+            )
 
     def _spool_turn(self, conversation_id: str, customer_id: str, text: str, key: str) -> TurnResult:
         reason = "database unavailable; message saved on local disk"

@@ -53,7 +53,7 @@ logger = logging.getLogger(__name__)
 
 Band = Literal["urgent", "high", "normal"]
 
-OPEN = ("waiting", "assigned")
+OPEN = tickets.OPEN_STATUSES
 OUTCOMES = ("solved", "not_solved", "duplicate", "spam", "no_response")
 MAX_PRIORITY = 100
 SENTIMENT_BOOST = 20

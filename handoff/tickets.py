@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Connection, Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
@@ -31,10 +31,14 @@ def validate_contact(contact: str) -> str:
     raise InvalidContact("Please enter an email address (name@example.com) or a phone number.")
 
 
+OPEN_STATUSES = ("waiting", "assigned")
+"""A ticket in one of these is open: a person has it or is yet to take it."""
+
+
 def open_ticket(session: Session, *, conversation_id: str) -> Ticket | None:
     return session.scalar(
         select(Ticket)
-        .where(Ticket.conversation_id == conversation_id, Ticket.status.in_(("waiting", "assigned")))
+        .where(Ticket.conversation_id == conversation_id, Ticket.status.in_(OPEN_STATUSES))
         .order_by(Ticket.id)
         .limit(1)
     )
@@ -131,8 +135,25 @@ def holding_ticket(session: Session, *, conversation_id: str) -> Ticket | None:
     waits for a person). An Offline ticket waiting for follow-up does not silence the bot once it is back.
     """
     ticket = open_ticket(session, conversation_id=conversation_id)
-    if ticket is None:
+    if ticket is None or not _holds(ticket.status, ticket.reason):
         return None
-    if ticket.status == "assigned" or ticket.reason != HandoffReason.OFFLINE.value:
-        return ticket
-    return None
+    return ticket
+
+
+def _holds(status: str, reason: str) -> bool:
+    return status == "assigned" or reason != HandoffReason.OFFLINE.value
+
+
+_TICKETS = cast(Table, Ticket.__table__)
+_FIRST_OPEN = (
+    select(_TICKETS.c.status, _TICKETS.c.reason)
+    .where(_TICKETS.c.conversation_id == bindparam("conv"), _TICKETS.c.status.in_(OPEN_STATUSES))
+    .order_by(_TICKETS.c.id)
+    .limit(1)
+)
+
+
+def held_by_person(connection: Connection, *, conversation_id: str) -> bool:
+    """Whether `holding_ticket` would find a ticket: one Core statement, for the check every turn makes."""
+    first = connection.execute(_FIRST_OPEN, {"conv": conversation_id}).first()
+    return first is not None and _holds(first.status, first.reason)

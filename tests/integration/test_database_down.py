@@ -161,6 +161,34 @@ def test_the_conversation_lock_is_reentrant_and_excludes_another_replica(demo_se
         assert took and took[0] >= 0.9
 
 
+def test_a_turn_reads_and_writes_its_checkpoints_over_one_pooled_connection(demo_service, settings, tmp_path):
+    """The state read before the turn, the graph's read and its write share one checkout (one check), and the
+    write, made on LangGraph's executor thread, is there for the next turn."""
+    with postgres_server() as server:
+        upgrade(server.url)
+        config = settings.model_copy(
+            update={"database_url": server.url, "checkpoint_url": server.url, "data_dir": tmp_path}
+        )
+        checkpointer = postgres_checkpointer(server.url)
+        ensure_checkpoint_tables(checkpointer)
+        service = ChatService(config, kb=demo_service.kb, checkpointer=checkpointer, models=[])
+        customer = f"c-{uuid.uuid4().hex[:8]}"
+        conv = service.start_conversation(customer_id=customer)
+        pool = checkpointer.conn
+        before = pool.get_stats().get("requests_num", 0)
+        first = service.send(conversation_id=conv, customer_id=customer, text="Do you ship to Canada?")
+        assert pool.get_stats().get("requests_num", 0) - before == 1
+        follow = service.send(conversation_id=conv, customer_id=customer, text="How long does it take?")
+        assert first.reply.citations[0]["article"] == "shipping-to-canada"
+        assert follow.reply.citations[0]["article"] == "shipping-to-canada"  # the first turn's state was read
+        stored = service.graph.get_state({"configurable": {"thread_id": conv}}).values["messages"]
+        assert [m.content for m in stored if m.type == "human"] == [
+            "Do you ship to Canada?",
+            "How long does it take?",
+        ]
+        assert pool.get_stats().get("pool_available", 0) == pool.get_stats().get("pool_size", 0)  # all back
+
+
 @pytest.mark.parametrize("idle", [True, False], ids=["idle-connections", "busy-connections"])
 def test_connections_from_before_a_restart_never_fail_a_turn_once_idle(
     demo_service, settings, tmp_path, monkeypatch, idle

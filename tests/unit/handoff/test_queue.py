@@ -12,7 +12,7 @@ from core.conversations import create_conversation
 from core.db import session_scope
 from core.migrate import upgrade
 from core.models import Conversation, Message
-from handoff import queue
+from handoff import queue, tickets
 from handoff.models import Ticket, TicketEvent
 from handoff.reasons import HandoffReason
 from handoff.tickets import ensure_ticket, open_ticket
@@ -479,3 +479,26 @@ def test_a_waiting_ticket_cannot_be_reassigned(db, settings):
 
     with pytest.raises(queue.InvalidTransition, match="only an assigned ticket"), session_scope(db) as s:
         queue.reassign(s, ticket_id=ticket_id, by="admin", to="alex", to_display_name="Alex", force=True)
+
+
+@pytest.mark.parametrize(
+    ("reason", "status", "held"),
+    [
+        (HandoffReason.EXPLICIT_REQUEST, "waiting", True),  # handed over: the customer waits for a person
+        (HandoffReason.EXPLICIT_REQUEST, "assigned", True),
+        (HandoffReason.OFFLINE, "waiting", False),  # an Offline follow-up does not silence the bot
+        (HandoffReason.OFFLINE, "assigned", True),  # until a person takes it
+        (HandoffReason.EXPLICIT_REQUEST, "resolved", False),
+        (HandoffReason.EXPLICIT_REQUEST, "returned", False),
+    ],
+)
+def test_the_one_statement_hold_check_agrees_with_the_holding_ticket(db, settings, reason, status, held):
+    ticket_id = enqueue(db, settings, reason=reason)
+    with session_scope(db) as s:
+        ticket = s.get(Ticket, ticket_id)
+        ticket.status = status
+        conversation_id = ticket.conversation_id
+    with session_scope(db) as s:
+        assert (tickets.holding_ticket(s, conversation_id=conversation_id) is not None) is held
+        assert tickets.held_by_person(s.connection(), conversation_id=conversation_id) is held
+        assert tickets.held_by_person(s.connection(), conversation_id="no-such-conversation") is False
