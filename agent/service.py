@@ -94,13 +94,16 @@ class PooledPostgresSaver(PostgresSaver):
 
     def __init__(self, conn: ConnectionPool) -> None:
         super().__init__(conn)  # type: ignore[arg-type]
-        self._pinned: ContextVar[Connection[DictRow] | None] = ContextVar(f"pinned-{id(self)}", default=None)
+        self._pinned: ContextVar[tuple[Connection[DictRow], threading.RLock] | None] = ContextVar(
+            f"pinned-{id(self)}", default=None
+        )
 
     @contextlib.contextmanager
     def pinned(self) -> Iterator[None]:
         """One pooled connection for every read and write of this block (a turn: its state read, the graph's
         read and the final write), so one checkout and one check instead of one each. LangGraph's executor
-        copies the context, so its write sees the connection too; the graph finishes that write before the
+        copies the context, so its writes see the connection too; they take turns on it (a pause for a person
+        writes the pending writes and the checkpoint side by side), and the graph finishes them before the
         block ends. Without a connection to be had, each read and write checks one out as before."""
         if not isinstance(self.conn, ConnectionPool) or self._pinned.get() is not None:
             yield
@@ -112,7 +115,7 @@ class PooledPostgresSaver(PostgresSaver):
             yield
             return
         with stack:
-            token = self._pinned.set(conn)
+            token = self._pinned.set((conn, threading.RLock()))
             try:
                 yield
             finally:
@@ -125,7 +128,10 @@ class PooledPostgresSaver(PostgresSaver):
                 yield cur
             return
         pinned = self._pinned.get()
-        with contextlib.nullcontext(pinned) if pinned is not None else self.conn.connection() as conn:
+        with (
+            contextlib.nullcontext(pinned[0]) if pinned is not None else self.conn.connection() as conn,
+            pinned[1] if pinned is not None else contextlib.nullcontext(),
+        ):
             if pipeline and self.supports_pipeline:
                 with conn.pipeline(), conn.cursor(binary=True, row_factory=dict_row) as cur:
                     yield cur

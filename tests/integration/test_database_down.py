@@ -186,7 +186,42 @@ def test_a_turn_reads_and_writes_its_checkpoints_over_one_pooled_connection(demo
             "Do you ship to Canada?",
             "How long does it take?",
         ]
+        # a pause for a person writes the pending writes and the checkpoint side by side: they take turns
+        handed = service.send(conversation_id=conv, customer_id=customer, text="Can I talk to a real person?")
+        assert handed.outcome == "handoff" and service.interrupted_state(conv) is not None
         assert pool.get_stats().get("pool_available", 0) == pool.get_stats().get("pool_size", 0)  # all back
+
+
+def test_writes_on_the_pinned_checkpoint_connection_take_turns() -> None:
+    """LangGraph's executor writes pending writes and checkpoints side by side; on one pinned connection two
+    pipelines at once would break it (psycopg asserts), so they run one after the other."""
+    import contextvars
+    from concurrent.futures import ThreadPoolExecutor
+
+    from langgraph.checkpoint.base import empty_checkpoint
+
+    with postgres_server() as server:
+        checkpointer = postgres_checkpointer(server.url)
+        ensure_checkpoint_tables(checkpointer)
+        config = {"configurable": {"thread_id": str(uuid.uuid4()), "checkpoint_ns": ""}}
+        saved = checkpointer.put(config, empty_checkpoint(), {}, {})
+        before = checkpointer.conn.get_stats().get("requests_num", 0)
+        with checkpointer.pinned(), ThreadPoolExecutor(4) as pool:
+            futures = [
+                pool.submit(
+                    contextvars.copy_context().run,
+                    checkpointer.put_writes,
+                    saved,
+                    [("channel", {"n": n, "text": "x" * 2000})],
+                    f"task-{n}",
+                )
+                for n in range(40)
+            ]
+            for future in futures:
+                future.result()
+        assert checkpointer.conn.get_stats().get("requests_num", 0) - before == 1  # all on the pinned one
+        stored = checkpointer.get_tuple(saved)
+        assert stored is not None and len(stored.pending_writes or []) == 40
 
 
 @pytest.mark.parametrize("idle", [True, False], ids=["idle-connections", "busy-connections"])
