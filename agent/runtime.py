@@ -44,7 +44,7 @@ def get_service() -> ChatService:
             except Exception:
                 health.breaker("database").record_failure("unavailable")
             try:  # load the model now: the first customer's turn must not pay for it (nor time out on it)
-                kb.embedder.embed(["warm-up"])
+                kb.embedder.embed_query("warm-up")
             except Exception:  # no model: the breaker finds out on the first turn and retrieval goes lexical
                 logger.exception("embedding model warm-up failed")
             if settings.env == "prod" and not migrate_pending:

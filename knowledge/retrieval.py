@@ -93,7 +93,7 @@ class HybridRetriever:
     ) -> list[tuple[str, float]]:
         t0 = time.perf_counter()
         with self._guard("embeddings"):
-            vec = embedder.embed([text])[0]
+            vec = embedder.embed_query(text)
         timings["embed"] = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
         with self._guard("vector_index"):

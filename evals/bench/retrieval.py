@@ -174,7 +174,7 @@ def run_retrieval(
             return [d for d, _ in hits], 1.0 if hits else 0.0
 
         def dense(q: Query) -> tuple[list[str], float]:
-            hits = vector.query(embedder.embed([q.query])[0], k=5)
+            hits = vector.query(embedder.embed_query(q.query), k=5)
             return [d for d, _ in hits], hits[0][1] if hits else 0.0
 
         report["baselines"] = {

@@ -1,5 +1,5 @@
 """The embedding backends: the ONNX export agrees with the torch model, is written safely, and the embedder
-serves with torch when the export cannot be made."""
+serves with torch when the export cannot be made; the int8 query model ranks documents like the float one."""
 
 from __future__ import annotations
 
@@ -46,7 +46,8 @@ def test_onnx_vectors_match_the_torch_model(exported: Path, torch_backend: Torch
 def test_export_is_written_once_under_a_versioned_name(exported: Path) -> None:
     folder = exported.parent
     assert exported == onnx_path(folder)
-    assert [p.name for p in folder.iterdir()] == [exported.name]  # no temporary file left behind
+    left = [p.name for p in folder.iterdir() if not p.name.endswith("-query-int8.onnx")]
+    assert left == [exported.name]  # no temporary file left behind
     before = exported.stat().st_mtime_ns
     assert export_onnx(folder) == exported
     assert exported.stat().st_mtime_ns == before
@@ -78,8 +79,67 @@ def test_concurrent_queries_are_batched_and_each_gets_its_own_vector(exported: P
     from concurrent.futures import ThreadPoolExecutor
 
     embedder = MiniLMEmbedder(backend="onnx", cache_dir=exported.parent)
-    alone = {text: embedder.embed([text])[0] for text in TEXTS}
+    alone = {text: embedder.embed_query(text) for text in TEXTS}
     with ThreadPoolExecutor(8) as pool:
-        together = list(pool.map(lambda t: embedder.embed([t])[0], TEXTS * 8))
+        together = list(pool.map(embedder.embed_query, TEXTS * 8))
     for text, vector in zip(TEXTS * 8, together, strict=True):
         assert float(vector @ alone[text]) > 0.99999
+
+
+DOCS = [
+    "Returns: you can return any item within 30 days of delivery for a full refund to the original payment.",
+    "Shipping to Canada takes 5 to 8 business days; duties are paid at checkout.",
+    "To reset your password, open Sign in, choose Forgot password and follow the emailed link.",
+    "The Barista Mini comes with a two-year warranty covering defects in materials and workmanship.",
+    "Gift cards never expire and can be used on any order in the same country they were bought in.",
+]
+QUERIES = [
+    "can i send back the blender i got 2 weeks ago",
+    "how long does delivery to toronto take",
+    "i forgot my pasword and cant log in",
+    "is the barista mini covered if it breaks",
+    "does my gift card have an expiry date?",
+]
+
+
+@pytest.fixture(scope="module")
+def query_model(exported: Path) -> Path:
+    return emb.quantise_for_queries(exported)
+
+
+def test_int8_query_vectors_stay_close_to_the_float_ones_and_rank_documents_alike(
+    exported: Path, query_model: Path
+) -> None:
+    backend = OnnxBackend(exported, query_path=query_model)
+    assert backend.query_precision == "int8"
+    documents = backend.encode(DOCS, batch_size=8, progress=False)
+    as_float = backend.encode(QUERIES, batch_size=8, progress=False)
+    as_int8 = backend.encode_queries(QUERIES)
+    np.testing.assert_allclose(np.linalg.norm(as_int8, axis=1), 1.0, atol=1e-5)
+    assert (as_float * as_int8).sum(axis=1).min() >= emb.MIN_QUERY_AGREEMENT
+    assert not np.allclose(as_float, as_int8)  # it is the int8 model that answered
+    best = (as_int8 @ documents.T).argmax(axis=1)
+    assert best.tolist() == (as_float @ documents.T).argmax(axis=1).tolist() == list(range(len(DOCS)))
+    assert emb.quantise_for_queries(exported) == query_model  # written once
+
+
+def test_float32_queries_use_the_document_model(exported: Path) -> None:
+    embedder = MiniLMEmbedder(backend="onnx", cache_dir=exported.parent, query_precision="float32")
+    assert embedder.query_precision == "float32"
+    for text in QUERIES[:2]:
+        assert float(embedder.embed_query(text) @ embedder.embed([text])[0]) > 0.99999
+
+
+def test_a_failed_quantisation_leaves_nothing_and_queries_run_in_float32(
+    exported: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    shutil.copy(exported, folder / exported.name)
+    monkeypatch.setattr(emb, "MIN_QUERY_AGREEMENT", 1.5)  # no quantisation can pass the check
+    embedder = MiniLMEmbedder(backend="onnx", cache_dir=folder)
+    assert (embedder.backend, embedder.query_precision) == ("onnx", "float32")
+    assert [p.name for p in folder.iterdir()] == [exported.name]
+    assert float(embedder.embed_query(QUERIES[0]) @ embedder.embed([QUERIES[0]])[0]) > 0.99999

@@ -47,6 +47,9 @@ class BagOfWords:
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.maximum(norms, 1e-12)
 
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed([text])[0]
+
 
 @pytest.fixture
 def session(tmp_path: Path) -> Iterator[Session]:
