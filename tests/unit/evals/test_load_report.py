@@ -1,0 +1,35 @@
+"""What `python -m evals.load` reports and when it fails, from the records a run keeps."""
+
+from __future__ import annotations
+
+from evals.load import Run, Sent, passed, summarise
+
+
+def _run(*records: tuple[int | None, str | None, str | None]) -> Run:
+    run = Run(urls=["http://a"], turns=len(records))
+    for n, (status, outcome, error) in enumerate(records):
+        run.sent.append(Sent(f"k{n}", "c", status, 10.0 * (n + 1), 0.0, "full", outcome, error=error))
+    return run
+
+
+def test_a_turn_answered_with_the_apology_counts_as_failed_not_as_a_customer_error():
+    report = summarise(_run((200, "answered", None), (200, "failed", None)), 1.0, [], 0)
+    assert (report["errors"], report["failed_turns"]) == (0, 1)
+    assert not passed(report, chaos=False)  # every part was up: a failed turn is a defect
+    assert passed(report, chaos=True)  # under chaos one may meet an outage; recoveries decide (none here)
+
+
+def test_errors_lost_messages_and_slow_recoveries_fail_the_run():
+    clean = summarise(_run((200, "answered", None), (200, "handoff", None)), 1.0, [], 0)
+    assert passed(clean, chaos=False)
+    assert not passed(summarise(_run((None, None, "TimeoutError")), 1.0, [], 0), chaos=False)
+    assert not passed(summarise(_run((200, "answered", None)), 1.0, ["lost-key"], 0), chaos=False)
+    assert not passed(summarise(_run((200, "answered", None)), 1.0, [], 2), chaos=False)
+    slow = {**clean, "outages": [{"recovery_limit_s": 10, "recovery_s": {"a": 4.0, "b": 11.0}}]}
+    never = {**clean, "outages": [{"recovery_limit_s": 10, "recovery_s": {"a": None}}]}
+    in_time = {**clean, "outages": [{"recovery_limit_s": 10, "recovery_s": {"a": 4.0, "b": 9.5}}]}
+    assert (passed(slow, chaos=True), passed(never, chaos=True), passed(in_time, chaos=True)) == (
+        False,
+        False,
+        True,
+    )
