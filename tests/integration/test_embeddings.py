@@ -120,12 +120,17 @@ def test_int8_query_vectors_stay_close_to_the_float_ones_and_rank_documents_alik
     assert not np.allclose(as_float, as_int8)  # it is the int8 model that answered
     best = (as_int8 @ documents.T).argmax(axis=1)
     assert best.tolist() == (as_float @ documents.T).argmax(axis=1).tolist() == list(range(len(DOCS)))
-    assert emb.quantise_for_queries(exported) == query_model  # written once
+    embedder = MiniLMEmbedder(backend="onnx", cache_dir=exported.parent, query_precision="int8")
+    assert embedder.query_precision == "int8"
+    assert float(embedder.embed_query(QUERIES[0]) @ as_int8[0]) > 0.99999  # one at a time, as served
+    before = query_model.stat().st_mtime_ns
+    assert emb.quantise_for_queries(exported) == query_model
+    assert query_model.stat().st_mtime_ns == before  # written once
 
 
 def test_float32_queries_use_the_document_model(exported: Path) -> None:
-    embedder = MiniLMEmbedder(backend="onnx", cache_dir=exported.parent, query_precision="float32")
-    assert embedder.query_precision == "float32"
+    embedder = MiniLMEmbedder(backend="onnx", cache_dir=exported.parent)
+    assert embedder.query_precision == "float32"  # the default
     for text in QUERIES[:2]:
         assert float(embedder.embed_query(text) @ embedder.embed([text])[0]) > 0.99999
 
@@ -139,7 +144,7 @@ def test_a_failed_quantisation_leaves_nothing_and_queries_run_in_float32(
     folder.mkdir()
     shutil.copy(exported, folder / exported.name)
     monkeypatch.setattr(emb, "MIN_QUERY_AGREEMENT", 1.5)  # no quantisation can pass the check
-    embedder = MiniLMEmbedder(backend="onnx", cache_dir=folder)
+    embedder = MiniLMEmbedder(backend="onnx", cache_dir=folder, query_precision="int8")
     assert (embedder.backend, embedder.query_precision) == ("onnx", "float32")
     assert [p.name for p in folder.iterdir()] == [exported.name]
     assert float(embedder.embed_query(QUERIES[0]) @ embedder.embed([QUERIES[0]])[0]) > 0.99999
