@@ -20,6 +20,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import psycopg
+import sqlalchemy as sa
 from langchain_core.messages import HumanMessage
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.postgres import PostgresSaver
@@ -29,7 +31,9 @@ from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool
 from sqlalchemy import bindparam, case, insert, select, text, update
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from agent.context import TurnContext
 from agent.desk import HandoffDesk
@@ -40,6 +44,7 @@ from agent.prompts import minimal
 from agent.prompts.store import PromptStore
 from agent.state import RESET, Mode
 from core import conversations as conv_store
+from core import db as core_db
 from core import pii, pii_vault, users
 from core.breakers import HealthRegistry, ModeDecision
 from core.chaos import ChaosController
@@ -87,6 +92,36 @@ def sqlite_checkpointer(path: str) -> SqliteSaver:
     return SqliteSaver(sqlite3.connect(path, check_same_thread=False))
 
 
+_PIN_WAIT_S = 1.0
+"""How long a turn waits for a checkpoint connection to pin before doing without."""
+
+
+class _Pin:
+    """A turn's pinned checkpoint connection: one read or write at a time, trusted only while the turn keeps
+    using it (idle past PING_AFTER_IDLE_S, or after an error, the rest of the turn checks out its own)."""
+
+    def __init__(self, conn: Connection[DictRow]) -> None:
+        self.conn = conn
+        self.active = True
+        self.lock = threading.RLock()
+        self.last_used = time.monotonic()
+
+    @contextlib.contextmanager
+    def use(self) -> Iterator[Connection[DictRow] | None]:
+        with self.lock:
+            if not self.active or time.monotonic() - self.last_used > core_db.PING_AFTER_IDLE_S:
+                self.active = False
+                yield None
+                return
+            try:
+                yield self.conn
+            except psycopg.Error:
+                self.active = False  # a dead server, or a connection left in a bad state
+                raise
+            finally:
+                self.last_used = time.monotonic()
+
+
 class PooledPostgresSaver(PostgresSaver):
     """PostgresSaver takes one process-wide lock around every cursor, even over a pool, so every turn of a
     replica waited for every other turn's checkpoint writes. A pooled connection serves one thread at a
@@ -94,31 +129,36 @@ class PooledPostgresSaver(PostgresSaver):
 
     def __init__(self, conn: ConnectionPool) -> None:
         super().__init__(conn)  # type: ignore[arg-type]
-        self._pinned: ContextVar[tuple[Connection[DictRow], threading.RLock] | None] = ContextVar(
-            f"pinned-{id(self)}", default=None
-        )
+        self._pinned: ContextVar[_Pin | None] = ContextVar(f"pinned-{id(self)}", default=None)
 
     @contextlib.contextmanager
     def pinned(self) -> Iterator[None]:
-        """One pooled connection for every read and write of this block (a turn: its state read, the graph's
-        read and the final write), so one checkout and one check instead of one each. LangGraph's executor
-        copies the context, so its writes see the connection too; they take turns on it (a pause for a person
-        writes the pending writes and the checkpoint side by side), and the graph finishes them before the
-        block ends. Without a connection to be had, each read and write checks one out as before."""
+        """One pooled connection for the reads and writes of this block (a turn: its state read, the graph's
+        read and its write), so one checkout and one check instead of one each.
+
+        LangGraph's executor copies the context, so its writes see the pin too; they take turns on the
+        connection (a pause for a person writes the pending writes and the checkpoint side by side). A pin
+        idle longer than PING_AFTER_IDLE_S (a slow LLM call) is not trusted: that read or write checks out a
+        connection of its own, checked, as does any use once the block has ended. Without a connection to be
+        had at once, nothing is pinned."""
         if not isinstance(self.conn, ConnectionPool) or self._pinned.get() is not None:
             yield
             return
         stack = contextlib.ExitStack()
         try:
-            conn = stack.enter_context(self.conn.connection())
-        except Exception:  # the database is down: each statement tries, fails and is handled as it was
+            conn = stack.enter_context(self.conn.connection(timeout=_PIN_WAIT_S))
+        except Exception:  # none free, or the database is down: each read and write fends for itself
+            conn = None
+        if conn is None:
             yield
             return
         with stack:
-            token = self._pinned.set((conn, threading.RLock()))
+            pin = _Pin(conn)
+            token = self._pinned.set(pin)
             try:
                 yield
             finally:
+                pin.active = False
                 self._pinned.reset(token)
 
     @contextlib.contextmanager
@@ -127,10 +167,10 @@ class PooledPostgresSaver(PostgresSaver):
             with super()._cursor(pipeline=pipeline) as cur:
                 yield cur
             return
-        pinned = self._pinned.get()
+        pin = self._pinned.get()
         with (
-            contextlib.nullcontext(pinned[0]) if pinned is not None else self.conn.connection() as conn,
-            pinned[1] if pinned is not None else contextlib.nullcontext(),
+            pin.use() if pin is not None else contextlib.nullcontext(None) as pinned,
+            contextlib.nullcontext(pinned) if pinned is not None else self.conn.connection() as conn,
         ):
             if pipeline and self.supports_pipeline:
                 with conn.pipeline(), conn.cursor(binary=True, row_factory=dict_row) as cur:
@@ -230,6 +270,13 @@ _CLAIM = (
 )
 """The customer's conversation touched and named by its first message; no row: not theirs, or not stored."""
 _ADD_MESSAGE = insert(MESSAGES)
+_ADD_MESSAGE_ONCE = {
+    name: dialect_insert(MESSAGES)
+    .on_conflict_do_nothing(index_elements=["conversation_id", "idempotency_key"])
+    .returning(MESSAGES.c.id)
+    for name, dialect_insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
+"""A customer message, unless its idempotency key is stored already (then no row: a retry)."""
 _ADD_TURN_RECORD = insert(TURN_RECORDS)
 _EARLIER = MESSAGES.alias("earlier")
 _ANSWERED = (
@@ -347,6 +394,13 @@ class ChatService:
         self._migrate_if_pending()
         with self.health.call("database", counts=_db_failure), session_scope(self.db) as session:
             yield session
+
+    @contextlib.contextmanager
+    def _autocommit(self) -> Iterator[sa.Connection]:
+        """A connection outside any transaction (one statement, one round trip), behind the breaker."""
+        self._migrate_if_pending()
+        with self.health.call("database", counts=_db_failure), get_engine(self.db).connect() as conn:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
 
     # health ----------------------------------------------------------------------------------------
     def status(self) -> ModeDecision:
@@ -567,6 +621,9 @@ class ChatService:
         try:
             with self._session() as s:
                 c = s.connection()
+                add = _ADD_MESSAGE_ONCE.get(c.dialect.name)
+                if add is None:  # a database this path does not know: the ORM path serves
+                    return None
                 owned = c.execute(
                     _CLAIM,
                     {
@@ -579,7 +636,7 @@ class ChatService:
                 if owned.rowcount != 1:
                     return None
                 stored = c.execute(
-                    _ADD_MESSAGE,
+                    add,
                     {
                         "conversation_id": conversation_id,
                         "role": "customer",
@@ -589,9 +646,9 @@ class ChatService:
                         "created_at": now,
                     },
                 )
-                assert stored.inserted_primary_key is not None
-                return int(stored.inserted_primary_key[0]), text, False
-        except sa_exc.IntegrityError:  # the key is stored already: a retry, answered by the ORM path
+                message_id = stored.scalar()
+                return None if message_id is None else (int(message_id), text, False)
+        except sa_exc.IntegrityError:  # any other constraint: the ORM path decides
             return None
 
     @contextlib.contextmanager
@@ -707,14 +764,8 @@ class ChatService:
 
     def _held_by_person(self, conversation_id: str) -> bool:
         """Whether a person holds the conversation: one statement, outside a transaction."""
-        self._migrate_if_pending()
-        with (
-            self.health.call("database", counts=_db_failure),
-            get_engine(self.db).connect() as conn,
-        ):
-            return tickets.held_by_person(
-                conn.execution_options(isolation_level="AUTOCOMMIT"), conversation_id=conversation_id
-            )
+        with self._autocommit() as conn:
+            return tickets.held_by_person(conn, conversation_id=conversation_id)
 
     def _spool_turn(self, conversation_id: str, customer_id: str, text: str, key: str) -> TurnResult:
         reason = "database unavailable; message saved on local disk"
@@ -963,8 +1014,8 @@ class ChatService:
     def _write_reply(
         self, s: Session, conversation_id: str, customer_id: str, record: dict[str, Any]
     ) -> tuple[conv_store.MessageView, conv_store.MessageView]:
-        """The reply, the turn record, the message's status and the conversation's mode, in `s`'s transaction
-        and at most once per message (a replayed spool entry finds the reply it wrote before).
+        """The reply, the turn record, the message's status and the conversation's mode, in `s`'s transaction;
+        a message that has a reply already keeps it (a replayed spool entry finds the reply it wrote before).
 
         Core statements on the session's connection: the ORM's unit of work cost a turn more CPU than the
         statements themselves. The ORM is still used for a handoff's ticket.
@@ -974,12 +1025,10 @@ class ChatService:
         status = "failed" if record["error"] else "answered"
         updated = c.execute(_ANSWERED, {"message": message_id, "new_status": status}).first()
         if updated is None:
-            stored = c.execute(select(MESSAGES).where(MESSAGES.c.id == message_id)).first()
+            stored = s.get(Message, message_id)
             if stored is None:
                 raise LookupError(f"message {message_id} is not stored")
-            first = c.execute(
-                select(MESSAGES).where(MESSAGES.c.reply_to == message_id).order_by(MESSAGES.c.id).limit(1)
-            ).first()
+            first = conv_store.reply_to(s, message_id=message_id)
             assert first is not None  # the update found a reply, and replies are never deleted
             return conv_store.view(stored), conv_store.view(first)
         reply = {
@@ -1023,6 +1072,9 @@ class ChatService:
                 settings=self.settings,
             )
         c.execute(_SET_MODE, {"conv": conversation_id, "new_mode": record["mode"]})
+        loaded = s.identity_map.get(identity_key(conv_store.Conversation, conversation_id))
+        if loaded is not None:  # loaded by the ticket code above: it must not show the mode from before
+            s.expire(loaded, ["mode", "updated_at"])
         return conv_store.view(updated), conv_store.view(SimpleNamespace(id=reply_id, **reply))
 
     def _migrate_if_pending(self) -> None:

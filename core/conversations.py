@@ -198,8 +198,8 @@ def store_customer_message(
         status="stored",
     )
     session.add(msg)
-    if conversation.title == NEW_TITLE and content.strip():
-        conversation.title = title_of(content)
+    if conversation.title == NEW_TITLE and (title := title_of(content)):
+        conversation.title = title
     conversation.updated_at = utcnow()
     session.flush()
     return msg

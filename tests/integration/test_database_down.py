@@ -224,6 +224,37 @@ def test_writes_on_the_pinned_checkpoint_connection_take_turns() -> None:
         assert stored is not None and len(stored.pending_writes or []) == 40
 
 
+def test_a_pinned_checkpoint_connection_is_trusted_only_while_the_turn_uses_it(monkeypatch) -> None:
+    """Idle past PING_AFTER_IDLE_S (a slow LLM call) or once the block has ended (a thread that kept a copy of
+    the turn's context), a read checks out a connection of its own, checked, instead of the pinned one."""
+    import contextvars
+
+    from langgraph.checkpoint.base import empty_checkpoint
+
+    with postgres_server() as server:
+        checkpointer = postgres_checkpointer(server.url)
+        ensure_checkpoint_tables(checkpointer)
+        config = {"configurable": {"thread_id": str(uuid.uuid4()), "checkpoint_ns": ""}}
+        saved = checkpointer.put(config, empty_checkpoint(), {}, {})
+        pool = checkpointer.conn
+
+        def requests() -> int:
+            return pool.get_stats().get("requests_num", 0)
+
+        before = requests()
+        with checkpointer.pinned():
+            assert checkpointer.get_tuple(saved) is not None
+            assert checkpointer.get_tuple(saved) is not None
+            assert requests() - before == 1  # both reads on the pin
+            monkeypatch.setattr(core_db, "PING_AFTER_IDLE_S", 0.0)  # as if the pin had sat idle
+            assert checkpointer.get_tuple(saved) is not None
+            assert requests() - before == 2  # a checkout of its own
+            kept = contextvars.copy_context()
+        assert kept.run(checkpointer.get_tuple, saved) is not None  # after the block: never the returned pin
+        assert requests() - before == 3
+        assert pool.get_stats().get("pool_available", 0) == pool.get_stats().get("pool_size", 0)
+
+
 @pytest.mark.parametrize("idle", [True, False], ids=["idle-connections", "busy-connections"])
 def test_connections_from_before_a_restart_never_fail_a_turn_once_idle(
     demo_service, settings, tmp_path, monkeypatch, idle

@@ -16,8 +16,11 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_index("ix_messages_reply_to", "messages", ["reply_to"])
+    # Built without blocking writes on PostgreSQL (a large messages table takes a while); SQLite ignores it.
+    with op.get_context().autocommit_block():
+        op.create_index("ix_messages_reply_to", "messages", ["reply_to"], postgresql_concurrently=True)
 
 
 def downgrade() -> None:
-    op.drop_index("ix_messages_reply_to", table_name="messages")
+    with op.get_context().autocommit_block():
+        op.drop_index("ix_messages_reply_to", table_name="messages", postgresql_concurrently=True)
