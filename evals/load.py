@@ -400,6 +400,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--folder", type=Path, default=None, help="where the topology keeps data and logs")
     parser.add_argument("--datasets", type=Path, default=Path(__file__).parent / "datasets")
     parser.add_argument("--json", type=Path, help="also write the figures here as one JSON object")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SETTING=VALUE",
+        help="a setting for the replicas (repeatable), e.g. --set EMBEDDING_QUERY_PRECISION=int8",
+    )
     args = parser.parse_args(argv)
     if args.api:
         report = asyncio.run(_drive(args, args.api, None))
@@ -416,6 +423,11 @@ def main(argv: list[str] | None = None) -> int:
             "API_BACKGROUND_S": "1",
             "LOG_LEVEL": "WARNING",
         }
+        for item in args.set:
+            name, sep, value = item.partition("=")
+            if not sep or not name.isupper():
+                parser.error(f"--set takes SETTING=VALUE, got {item!r}")
+            settings[name] = value
         print(f"Starting the topology in {folder} (logs in {folder / 'logs'}) ...", flush=True)
         try:
             with Topology(
