@@ -183,7 +183,7 @@ class PooledPostgresSaver(PostgresSaver):
                     yield cur
 
 
-def postgres_checkpointer(url: str, *, pool_size: int = 20) -> BaseCheckpointSaver:
+def postgres_checkpointer(url: str, *, pool_size: int = 20) -> PooledPostgresSaver:
     """LangGraph's Postgres checkpointer over a connection pool, so replicas share every thread.
 
     The pool connects in the background: a database that is down at start is not an error here (turns go

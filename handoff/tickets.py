@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, select
+from sqlalchemy import Connection, Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
@@ -35,13 +35,22 @@ OPEN_STATUSES = ("waiting", "assigned")
 """A ticket in one of these is open: a person has it or is yet to take it."""
 
 
-def open_ticket(session: Session, *, conversation_id: str) -> Ticket | None:
-    return session.scalar(
-        select(Ticket)
-        .where(Ticket.conversation_id == conversation_id, Ticket.status.in_(OPEN_STATUSES))
+def _first_open(*what: Any) -> Select[Any]:
+    """The conversation's oldest open ticket (parameter `conv`), as `what` (the Ticket, or columns)."""
+    return (
+        select(*what)
+        .where(Ticket.conversation_id == bindparam("conv"), Ticket.status.in_(OPEN_STATUSES))
         .order_by(Ticket.id)
         .limit(1)
     )
+
+
+_OPEN_TICKET = _first_open(Ticket)
+_FIRST_OPEN = _first_open(Ticket.status, Ticket.reason)
+
+
+def open_ticket(session: Session, *, conversation_id: str) -> Ticket | None:
+    return session.scalar(_OPEN_TICKET, {"conv": conversation_id})
 
 
 def ensure_ticket(
@@ -142,15 +151,6 @@ def holding_ticket(session: Session, *, conversation_id: str) -> Ticket | None:
 
 def _holds(status: str, reason: str) -> bool:
     return status == "assigned" or reason != HandoffReason.OFFLINE.value
-
-
-_TICKETS = cast(Table, Ticket.__table__)
-_FIRST_OPEN = (
-    select(_TICKETS.c.status, _TICKETS.c.reason)
-    .where(_TICKETS.c.conversation_id == bindparam("conv"), _TICKETS.c.status.in_(OPEN_STATUSES))
-    .order_by(_TICKETS.c.id)
-    .limit(1)
-)
 
 
 def held_by_person(connection: Connection, *, conversation_id: str) -> bool:

@@ -67,6 +67,7 @@ class EmbeddingUnavailable(RuntimeError):
 
 class _Backend(Protocol):
     name: str
+    query_precision: str
 
     def encode(self, texts: Sequence[str], *, batch_size: int, progress: bool) -> np.ndarray: ...
 
@@ -86,6 +87,7 @@ def _model_dir() -> Path:
 
 class TorchBackend:
     name = "torch"
+    query_precision = "float32"
 
     def __init__(self) -> None:
         _offline()
@@ -341,7 +343,7 @@ class MiniLMEmbedder:
     @property
     def query_precision(self) -> str:
         """What a query runs in ("int8" or "float32"); loads the model."""
-        return str(getattr(self._load(), "query_precision", "float32"))
+        return self._load().query_precision
 
     def _load(self) -> _Backend:
         with self._lock:

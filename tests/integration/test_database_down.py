@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
 from sqlalchemy import select
 
 from agent.prompts import minimal
-from agent.service import ChatService, ensure_checkpoint_tables, postgres_checkpointer
+from agent.service import ChatService, PooledPostgresSaver, ensure_checkpoint_tables, postgres_checkpointer
 from core import db as core_db
 from core.breakers import HealthRegistry
 from core.db import session_scope
@@ -161,17 +162,35 @@ def test_the_conversation_lock_is_reentrant_and_excludes_another_replica(demo_se
         assert took and took[0] >= 0.9
 
 
+def _service_on(url: str, settings, demo_service, tmp_path) -> tuple[ChatService, PooledPostgresSaver]:
+    """A service with its data and its LangGraph checkpoints on the PostgreSQL server at `url` (no LLM)."""
+    upgrade(url)
+    config = settings.model_copy(update={"database_url": url, "checkpoint_url": url, "data_dir": tmp_path})
+    checkpointer = postgres_checkpointer(url)
+    ensure_checkpoint_tables(checkpointer)
+    return ChatService(config, kb=demo_service.kb, checkpointer=checkpointer, models=[]), checkpointer
+
+
+def _one_checkpoint(url: str) -> tuple[PooledPostgresSaver, RunnableConfig]:
+    """A checkpointer on `url` holding one empty checkpoint, and that checkpoint's config."""
+    from langgraph.checkpoint.base import empty_checkpoint
+
+    checkpointer = postgres_checkpointer(url)
+    ensure_checkpoint_tables(checkpointer)
+    config: RunnableConfig = {"configurable": {"thread_id": str(uuid.uuid4()), "checkpoint_ns": ""}}
+    return checkpointer, checkpointer.put(config, empty_checkpoint(), {}, {})
+
+
+def _all_returned(pool) -> bool:
+    stats = pool.get_stats()
+    return stats.get("pool_available", 0) == stats.get("pool_size", 0)
+
+
 def test_a_turn_reads_and_writes_its_checkpoints_over_one_pooled_connection(demo_service, settings, tmp_path):
     """The state read before the turn, the graph's read and its write share one checkout (one check), and the
     write, made on LangGraph's executor thread, is there for the next turn."""
     with postgres_server() as server:
-        upgrade(server.url)
-        config = settings.model_copy(
-            update={"database_url": server.url, "checkpoint_url": server.url, "data_dir": tmp_path}
-        )
-        checkpointer = postgres_checkpointer(server.url)
-        ensure_checkpoint_tables(checkpointer)
-        service = ChatService(config, kb=demo_service.kb, checkpointer=checkpointer, models=[])
+        service, checkpointer = _service_on(server.url, settings, demo_service, tmp_path)
         customer = f"c-{uuid.uuid4().hex[:8]}"
         conv = service.start_conversation(customer_id=customer)
         pool = checkpointer.conn
@@ -189,7 +208,7 @@ def test_a_turn_reads_and_writes_its_checkpoints_over_one_pooled_connection(demo
         # a pause for a person writes the pending writes and the checkpoint side by side: they take turns
         handed = service.send(conversation_id=conv, customer_id=customer, text="Can I talk to a real person?")
         assert handed.outcome == "handoff" and service.interrupted_state(conv) is not None
-        assert pool.get_stats().get("pool_available", 0) == pool.get_stats().get("pool_size", 0)  # all back
+        assert _all_returned(pool)  # all back
 
 
 def test_writes_on_the_pinned_checkpoint_connection_take_turns() -> None:
@@ -198,13 +217,8 @@ def test_writes_on_the_pinned_checkpoint_connection_take_turns() -> None:
     import contextvars
     from concurrent.futures import ThreadPoolExecutor
 
-    from langgraph.checkpoint.base import empty_checkpoint
-
     with postgres_server() as server:
-        checkpointer = postgres_checkpointer(server.url)
-        ensure_checkpoint_tables(checkpointer)
-        config = {"configurable": {"thread_id": str(uuid.uuid4()), "checkpoint_ns": ""}}
-        saved = checkpointer.put(config, empty_checkpoint(), {}, {})
+        checkpointer, saved = _one_checkpoint(server.url)
         before = checkpointer.conn.get_stats().get("requests_num", 0)
         with checkpointer.pinned(), ThreadPoolExecutor(4) as pool:
             futures = [
@@ -229,13 +243,8 @@ def test_a_pinned_checkpoint_connection_is_trusted_only_while_the_turn_uses_it(m
     the turn's context), a read checks out a connection of its own, checked, instead of the pinned one."""
     import contextvars
 
-    from langgraph.checkpoint.base import empty_checkpoint
-
     with postgres_server() as server:
-        checkpointer = postgres_checkpointer(server.url)
-        ensure_checkpoint_tables(checkpointer)
-        config = {"configurable": {"thread_id": str(uuid.uuid4()), "checkpoint_ns": ""}}
-        saved = checkpointer.put(config, empty_checkpoint(), {}, {})
+        checkpointer, saved = _one_checkpoint(server.url)
         pool = checkpointer.conn
 
         def requests() -> int:
@@ -252,7 +261,7 @@ def test_a_pinned_checkpoint_connection_is_trusted_only_while_the_turn_uses_it(m
             kept = contextvars.copy_context()
         assert kept.run(checkpointer.get_tuple, saved) is not None  # after the block: never the returned pin
         assert requests() - before == 3
-        assert pool.get_stats().get("pool_available", 0) == pool.get_stats().get("pool_size", 0)
+        assert _all_returned(pool)
 
 
 @pytest.mark.parametrize("idle", [True, False], ids=["idle-connections", "busy-connections"])
@@ -265,13 +274,7 @@ def test_connections_from_before_a_restart_never_fail_a_turn_once_idle(
     before. The checkpointer's pool checks every checkout, so no turn after the first fails."""
     monkeypatch.setattr(core_db, "PING_AFTER_IDLE_S", 0.0 if idle else 3600.0)
     with postgres_server() as server:
-        upgrade(server.url)
-        config = settings.model_copy(
-            update={"database_url": server.url, "checkpoint_url": server.url, "data_dir": tmp_path}
-        )
-        checkpointer = postgres_checkpointer(server.url)
-        ensure_checkpoint_tables(checkpointer)
-        service = ChatService(config, kb=demo_service.kb, checkpointer=checkpointer, models=[])
+        service, _ = _service_on(server.url, settings, demo_service, tmp_path)
         customer = f"c-{uuid.uuid4().hex[:8]}"
         conv = service.start_conversation(customer_id=customer)
         assert not service.send(
