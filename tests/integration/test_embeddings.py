@@ -120,8 +120,8 @@ def test_int8_query_vectors_stay_close_to_the_float_ones_and_rank_documents_alik
     assert not np.allclose(as_float, as_int8)  # it is the int8 model that answered
     best = (as_int8 @ documents.T).argmax(axis=1)
     assert best.tolist() == (as_float @ documents.T).argmax(axis=1).tolist() == list(range(len(DOCS)))
-    embedder = MiniLMEmbedder(backend="onnx", cache_dir=exported.parent, query_precision="int8")
-    assert embedder.query_precision == "int8"
+    embedder = MiniLMEmbedder(backend="onnx", cache_dir=exported.parent)
+    assert embedder.query_precision == "int8"  # the default
     assert float(embedder.embed_query(QUERIES[0]) @ as_int8[0]) > 0.99999  # one at a time, as served
     before = query_model.stat().st_mtime_ns
     assert emb.quantise_for_queries(exported) == query_model
@@ -129,8 +129,8 @@ def test_int8_query_vectors_stay_close_to_the_float_ones_and_rank_documents_alik
 
 
 def test_float32_queries_use_the_document_model(exported: Path) -> None:
-    embedder = MiniLMEmbedder(backend="onnx", cache_dir=exported.parent)
-    assert embedder.query_precision == "float32"  # the default
+    embedder = MiniLMEmbedder(backend="onnx", cache_dir=exported.parent, query_precision="float32")
+    assert embedder.query_precision == "float32"
     for text in QUERIES[:2]:
         assert float(embedder.embed_query(text) @ embedder.embed([text])[0]) > 0.99999
 
