@@ -77,6 +77,11 @@ class Run:
     def now(self) -> float:
         return time.monotonic() - self.started
 
+    def served_seconds(self) -> float:
+        """From the start to the last answer. Not to the end of the customers' last pauses: after the last
+        turn each customer still waits out its think time, up to several seconds in which nothing is asked."""
+        return max((s.at + s.latency_ms / 1000 for s in self.sent), default=0.0)
+
 
 def _percentile(values: list[float], q: float) -> float:
     if not values:
@@ -362,11 +367,10 @@ async def _drive(args: argparse.Namespace, urls: list[str], topo: Any) -> dict[s
             else None
         )
         cpu_before = topo.cpu_seconds() if topo is not None else {}
-        t0 = time.monotonic()
         await asyncio.gather(
             *(_customer(n, run, client, cases, args.think_s) for n in range(args.conversations))
         )
-        seconds = time.monotonic() - t0
+        seconds = run.served_seconds()
         cpu_after = topo.cpu_seconds() if topo is not None else {}
         if chaos is not None:
             await chaos
@@ -397,6 +401,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cooldown-s", type=float, default=5.0, help="BREAKER_COOLDOWN_S of the replicas")
     parser.add_argument("--request-timeout-s", type=float, default=60.0)
     parser.add_argument("--api", nargs="*", default=None, help="existing replicas instead of the topology")
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="serve the floor (evals/topology/floor_app.py: the mandated parts, nothing of the app) instead",
+    )
     parser.add_argument("--folder", type=Path, default=None, help="where the topology keeps data and logs")
     parser.add_argument("--datasets", type=Path, default=Path(__file__).parent / "datasets")
     parser.add_argument("--json", type=Path, help="also write the figures here as one JSON object")
@@ -431,7 +440,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Starting the topology in {folder} (logs in {folder / 'logs'}) ...", flush=True)
         try:
             with Topology(
-                folder, replicas=args.replicas, llm_latency_ms=args.llm_latency_ms, settings=settings
+                folder,
+                replicas=args.replicas,
+                llm_latency_ms=args.llm_latency_ms,
+                settings=settings,
+                api_app="evals.topology.floor_app:app" if args.floor else "app.api.main:app",
             ) as topo:
                 print(f"API replicas: {', '.join(topo.api_urls)}", flush=True)
                 report = asyncio.run(_drive(args, topo.api_urls, topo))

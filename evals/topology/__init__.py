@@ -19,6 +19,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -119,8 +120,11 @@ class Topology:
         llm_latency_ms: float = 0.0,
         ui: bool = False,
         settings: dict[str, str] | None = None,
+        api_app: str = "app.api.main:app",
     ) -> None:
+        """`api_app` is what the replicas serve: the app, or `evals.topology.floor_app:app` (the floor)."""
         self.folder = Path(folder)
+        self.api_app = api_app
         self.replicas = replicas
         self.llm_enabled = llm
         self.llm_latency_ms = llm_latency_ms
@@ -218,28 +222,8 @@ class Topology:
         self._once("migrate", [sys.executable, "-m", "core.migrate", "upgrade"], logs)
         self._once("seed", [sys.executable, "-m", "knowledge.seed"], logs)
         for n in range(self.replicas):
-            port = free_port()
-            env = {**self.env, "DATA_DIR": str(self.folder / f"api-{n}")}  # each replica's own spool
-            self.processes[f"api-{n}"] = _Process(
-                f"api-{n}",
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "app.api.main:app",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--log-level",
-                    "warning",
-                    "--no-access-log",
-                ],
-                env=env,
-                log=logs / f"api-{n}.log",
-                health=f"http://127.0.0.1:{port}/ready",
-            )
-            self.api_urls.append(f"http://127.0.0.1:{port}")
+            self.processes[f"api-{n}"], url = self._replica(f"api-{n}", self.api_app)
+            self.api_urls.append(url)
         for n in range(self.replicas):  # started one by one: each loads the embedding model
             self.processes[f"api-{n}"].start(timeout=180)
         if self.ui_enabled:
@@ -267,6 +251,30 @@ class Topology:
             )
             self.processes["ui"].start()
             self.ui_url = f"http://127.0.0.1:{port}"
+
+    def _replica(self, name: str, api_app: str) -> tuple[_Process, str]:
+        port = free_port()
+        env = {**self.env, "DATA_DIR": str(self.folder / name)}  # each replica's own spool
+        args = [sys.executable, "-m", "uvicorn", api_app, "--host", "127.0.0.1", "--port", str(port)]
+        process = _Process(
+            name,
+            [*args, "--log-level", "warning", "--no-access-log"],
+            env=env,
+            log=self.folder / "logs" / f"{name}.log",
+            health=f"http://127.0.0.1:{port}/ready",
+        )
+        return process, f"http://127.0.0.1:{port}"
+
+    @contextlib.contextmanager
+    def extra_replica(self, api_app: str) -> Iterator[str]:
+        """One more replica serving `api_app` on the running services, stopped when the block ends; it is
+        not among `api_urls` (the load, chaos and health checks do not see it)."""
+        process, url = self._replica(f"extra-{len(self.processes)}", api_app)
+        process.start(timeout=180)
+        try:
+            yield url
+        finally:
+            process.stop()
 
     def _once(self, name: str, args: list[str], logs: Path) -> None:
         done = subprocess.run(

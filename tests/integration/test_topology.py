@@ -109,6 +109,34 @@ def test_each_part_reports_its_cpu_and_each_turn_its_time(topo: Topology, http: 
     assert len(times) >= 3 and all(t > 0 for t in times)
 
 
+def test_the_floor_serves_a_turn_on_the_same_services_and_stores_its_reply(
+    topo: Topology, http: httpx.Client
+) -> None:
+    """`python -m evals.load --floor`: the mandated parts with nothing of the app, on the same services."""
+    from evals.load import Sent, lost_messages
+
+    with topo.extra_replica("evals.topology.floor_app:app") as floor:
+        token = http.post(f"{floor}/v1/auth/guest").json()["token"]
+        me = {"Authorization": f"Bearer {token}"}
+        cid = http.post(f"{floor}/v1/conversations", headers=me).json()["id"]
+        keys = [uuid.uuid4().hex, uuid.uuid4().hex]
+        for key, words in zip(keys, ("How long do refunds take?", "And to my card?"), strict=True):
+            answer = http.post(
+                f"{floor}/v1/conversations/{cid}/messages",
+                headers={**me, "Idempotency-Key": key},
+                json={"text": words},
+            )
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["reply"].strip()
+        assert (
+            http.post(f"{floor}/v1/conversations/{cid}/messages", headers=me, json={"text": ""}).status_code
+            == 422
+        )
+    sent = [Sent(key, cid, 200, 1.0, 0.0) for key in keys]
+    assert lost_messages(topo.env["DATABASE_URL"], sent) == []  # both replies stored, each to its message
+    assert lost_messages(topo.env["DATABASE_URL"], [Sent("never-sent", cid, 200, 1.0, 0.0)]) == ["never-sent"]
+
+
 def test_a_streamed_full_mode_answer_arrives_token_by_token(topo: Topology, http: httpx.Client) -> None:
     a = topo.api_urls[0]
     me = guest(http, a)

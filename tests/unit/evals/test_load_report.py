@@ -33,3 +33,12 @@ def test_errors_lost_messages_and_slow_recoveries_fail_the_run():
         False,
         True,
     )
+
+
+def test_throughput_counts_until_the_last_answer_not_the_customers_last_pause():
+    run = Run(urls=["http://a"], turns=3)
+    for n, (at, latency_ms) in enumerate([(0.0, 100.0), (0.5, 500.0), (1.5, 500.0)]):
+        run.sent.append(Sent(f"k{n}", "c", 200, latency_ms, at, "full", "answered"))
+    assert run.served_seconds() == 2.0  # the last answer came at 1.5 s + 0.5 s
+    assert summarise(run, run.served_seconds(), [], 0)["turns_per_s"] == 1.5
+    assert Run(urls=["http://a"], turns=1).served_seconds() == 0.0
