@@ -280,16 +280,23 @@ _ADD_MESSAGE_ONCE = {
 """A customer message, unless its idempotency key is stored already (then no row: a retry)."""
 _ADD_TURN_RECORD = insert(TURN_RECORDS)
 _EARLIER = MESSAGES.alias("earlier")
+_REPLIED = ("answered", "failed")
+"""A customer message's status once its reply is stored (both are written in one transaction)."""
 _ANSWERED = (
     update(MESSAGES)
     .where(
         MESSAGES.c.id == bindparam("message"),
+        MESSAGES.c.status.not_in(_REPLIED),
         ~select(_EARLIER.c.id).where(_EARLIER.c.reply_to == bindparam("message")).exists(),
     )
     .values(status=bindparam("new_status"))
     .returning(*MESSAGES.c)
 )
-"""The customer message marked answered (or failed), unless a reply to it is stored already."""
+"""The customer message marked answered (or failed), unless a reply to it is stored already.
+
+The status test is what keeps two concurrent writers (a spool replay and a retried turn, on two replicas) to
+one reply on PostgreSQL: the second waits on the first's row lock, then re-checks the row's own columns and
+finds it replied. The NOT EXISTS alone would not: it is evaluated on the statement's older snapshot."""
 _SET_MODE = (
     update(CONVERSATIONS)
     .where(CONVERSATIONS.c.id == bindparam("conv"), CONVERSATIONS.c.mode != bindparam("new_mode"))

@@ -294,3 +294,45 @@ def test_connections_from_before_a_restart_never_fail_a_turn_once_idle(
         with session_scope(server.url) as s:
             texts = [m.content for m in s.scalars(select(Message).where(Message.conversation_id == conv))]
         assert {"Do you ship to Canada?", "What are your phone hours?"} <= set(texts)
+
+
+def test_two_writers_of_one_reply_at_once_store_it_once(demo_service, settings, tmp_path):
+    """A spool replay and a retried turn (two replicas) writing the same message's reply at the same moment:
+    the second waits for the first's commit and then finds the reply, instead of storing a second one."""
+    import threading
+
+    with postgres_server() as server:
+        service, _ = _service_on(server.url, settings, demo_service, tmp_path)
+        customer = f"c-{uuid.uuid4().hex[:8]}"
+        conv = service.start_conversation(customer_id=customer)
+        accepted = service._accept(conv, customer, "Where is my parcel?", uuid.uuid4().hex)
+        assert isinstance(accepted, tuple)
+        message_id = accepted[0]
+
+        def record(reply: str) -> dict:
+            return service._record(conv, message_id, "minimal", "test", {"reply": reply}, 1.0, None)
+
+        first = session_scope(server.url)
+        session = first.__enter__()
+        service._write_reply(session, conv, customer, record("the first writer's reply"))  # not committed yet
+        seen: list = []
+        second = threading.Thread(
+            target=lambda: seen.append(
+                _write_and_commit(service, server.url, conv, customer, record("another"))
+            )
+        )
+        second.start()
+        second.join(1.0)
+        assert second.is_alive()  # waiting on the first writer's row lock
+        first.__exit__(None, None, None)  # commit
+        second.join(10)
+        assert seen and seen[0].content == "the first writer's reply"
+        with session_scope(server.url) as s:
+            replies = s.scalars(select(Message).where(Message.reply_to == message_id)).all()
+            status = s.get(Message, message_id).status
+        assert [r.content for r in replies] == ["the first writer's reply"] and status == "answered"
+
+
+def _write_and_commit(service: ChatService, url: str, conv: str, customer: str, record: dict):  # type: ignore[no-untyped-def]
+    with session_scope(url) as s:
+        return service._write_reply(s, conv, customer, record)[1]
