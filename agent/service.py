@@ -282,21 +282,29 @@ _ADD_TURN_RECORD = insert(TURN_RECORDS)
 _EARLIER = MESSAGES.alias("earlier")
 _REPLIED = ("answered", "failed")
 """A customer message's status once its reply is stored (both are written in one transaction)."""
-_ANSWERED = (
-    update(MESSAGES)
-    .where(
-        MESSAGES.c.id == bindparam("message"),
-        MESSAGES.c.status.not_in(_REPLIED),
-        ~select(_EARLIER.c.id).where(_EARLIER.c.reply_to == bindparam("message")).exists(),
+
+
+def _mark_answered(*also: sa.ColumnElement[bool]) -> sa.UpdateBase:
+    return (
+        update(MESSAGES)
+        .where(
+            MESSAGES.c.id == bindparam("message"),
+            ~select(_EARLIER.c.id).where(_EARLIER.c.reply_to == bindparam("message")).exists(),
+            *also,
+        )
+        .values(status=bindparam("new_status"))
+        .returning(*MESSAGES.c)
     )
-    .values(status=bindparam("new_status"))
-    .returning(*MESSAGES.c)
-)
+
+
+_ANSWERED = _mark_answered(MESSAGES.c.status.not_in(_REPLIED))
 """The customer message marked answered (or failed), unless a reply to it is stored already.
 
 The status test is what keeps two concurrent writers (a spool replay and a retried turn, on two replicas) to
 one reply on PostgreSQL: the second waits on the first's row lock, then re-checks the row's own columns and
 finds it replied. The NOT EXISTS alone would not: it is evaluated on the statement's older snapshot."""
+_ANSWERED_DESPITE_STATUS = _mark_answered()
+"""For a message marked replied whose reply is not stored (deleted by hand, a partial restore)."""
 _SET_MODE = (
     update(CONVERSATIONS)
     .where(CONVERSATIONS.c.id == bindparam("conv"), CONVERSATIONS.c.mode != bindparam("new_mode"))
@@ -1033,15 +1041,18 @@ class ChatService:
         """
         c = s.connection()
         message_id = record["message_id"]
-        status = "failed" if record["error"] else "answered"
-        updated = c.execute(_ANSWERED, {"message": message_id, "new_status": status}).first()
+        marking = {"message": message_id, "new_status": "failed" if record["error"] else "answered"}
+        updated = c.execute(_ANSWERED, marking).first()
         if updated is None:
             stored = s.get(Message, message_id)
             if stored is None:
                 raise LookupError(f"message {message_id} is not stored")
             first = conv_store.reply_to(s, message_id=message_id)
-            assert first is not None  # the update found a reply, and replies are never deleted
-            return conv_store.view(stored), conv_store.view(first)
+            if first is not None:
+                return conv_store.view(stored), conv_store.view(first)
+            logger.warning("message %s is marked %s without a reply; writing one", message_id, stored.status)
+            updated = c.execute(_ANSWERED_DESPITE_STATUS, marking).first()
+            assert updated is not None  # the row exists and has no reply
         reply = {
             "conversation_id": conversation_id,
             "role": "assistant",
