@@ -1044,6 +1044,8 @@ class ChatService:
         marking = {"message": message_id, "new_status": "failed" if record["error"] else "answered"}
         updated = c.execute(_ANSWERED, marking).first()
         if updated is None:
+            # The row lock first, then a fresh look: a concurrent writer's reply is committed by then.
+            c.execute(select(MESSAGES.c.id).where(MESSAGES.c.id == message_id).with_for_update())
             stored = s.get(Message, message_id)
             if stored is None:
                 raise LookupError(f"message {message_id} is not stored")

@@ -314,23 +314,48 @@ def test_two_writers_of_one_reply_at_once_store_it_once(demo_service, settings, 
 
         first = session_scope(server.url)
         session = first.__enter__()
-        service._write_reply(session, conv, customer, record("the first writer's reply"))  # not committed yet
         seen: list = []
         second = threading.Thread(
             target=lambda: seen.append(
                 _write_and_commit(service, server.url, conv, customer, record("another"))
-            )
+            ),
+            daemon=True,
         )
-        second.start()
-        second.join(1.0)
-        assert second.is_alive()  # waiting on the first writer's row lock
-        first.__exit__(None, None, None)  # commit
+        try:
+            service._write_reply(session, conv, customer, record("the first writer's reply"))  # not committed
+            second.start()
+            assert _waiting_on_a_lock(server.url, within_s=10)  # the second writer, on the first's row lock
+        finally:
+            first.__exit__(None, None, None)  # commit
         second.join(10)
         assert seen and seen[0].content == "the first writer's reply"
         with session_scope(server.url) as s:
             replies = s.scalars(select(Message).where(Message.reply_to == message_id)).all()
             status = s.get(Message, message_id).status
         assert [r.content for r in replies] == ["the first writer's reply"] and status == "answered"
+
+
+def _waiting_on_a_lock(url: str, *, within_s: float) -> bool:
+    import time
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(url, poolclass=NullPool)
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE messages%'"
+    )
+    try:
+        deadline = time.monotonic() + within_s
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                if conn.execute(query).scalar():
+                    return True
+            time.sleep(0.05)
+        return False
+    finally:
+        engine.dispose()
 
 
 def _write_and_commit(service: ChatService, url: str, conv: str, customer: str, record: dict):  # type: ignore[no-untyped-def]
