@@ -414,9 +414,11 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="SETTING=VALUE",
-        help="a setting for the replicas (repeatable), e.g. --set EMBEDDING_QUERY_PRECISION=int8",
+        help="a setting for the replicas (repeatable), e.g. --set EMBEDDING_QUERY_PRECISION=float32",
     )
     args = parser.parse_args(argv)
+    if args.floor and (args.api or args.chaos):
+        parser.error("--floor starts its own replicas and has no modes: not with --api or --chaos")
     if args.api:
         report = asyncio.run(_drive(args, args.api, None))
     else:

@@ -19,6 +19,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -269,7 +270,7 @@ class Topology:
     def extra_replica(self, api_app: str) -> Iterator[str]:
         """One more replica serving `api_app` on the running services, stopped when the block ends; it is
         not among `api_urls` (the load, chaos and health checks do not see it)."""
-        process, url = self._replica(f"extra-{len(self.processes)}", api_app)
+        process, url = self._replica(f"extra-{uuid.uuid4().hex[:8]}", api_app)
         process.start(timeout=180)
         try:
             yield url

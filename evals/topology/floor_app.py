@@ -19,6 +19,7 @@ import uuid
 from contextlib import asynccontextmanager
 from typing import Any, TypedDict
 
+import anyio
 from fastapi import FastAPI, Header
 from pydantic import BaseModel, Field
 
@@ -42,7 +43,6 @@ class _Floor:
     """The process's parts, built once at startup."""
 
     def __init__(self) -> None:
-        import chromadb
         from langgraph.checkpoint.postgres import PostgresSaver
         from langgraph.graph import END, START, StateGraph
         from psycopg.rows import dict_row
@@ -50,15 +50,14 @@ class _Floor:
 
         from agent.llm import build_models
         from knowledge.embeddings import load_backend
+        from knowledge.vector_index import _client
 
         settings = get_settings()
         self.embedder = load_backend(
             settings.embedding_backend, settings.model_cache_dir, settings.embedding_query_precision
         )
-        host, _, port = settings.chroma_url.split("://", 1)[-1].partition(":")
-        self.collection = chromadb.HttpClient(host=host, port=int(port or 8000)).get_collection(
-            settings.chroma_collection
-        )
+        self.collection = _client(url=settings.chroma_url).get_collection(settings.chroma_collection)
+        self.turns = anyio.CapacityLimiter(settings.api_worker_threads)  # turns at once, as the app allows
         self.pool: ConnectionPool[Any] = ConnectionPool(
             settings.checkpoint_url,
             min_size=2,
@@ -76,7 +75,7 @@ class _Floor:
         graph.add_edge(START, "retrieve")
         graph.add_edge("retrieve", "answer")
         graph.add_edge("answer", END)
-        saver = PostgresSaver(self.pool)  # type: ignore[arg-type]
+        saver = PostgresSaver(self.pool)
         saver.setup()  # the checkpoint tables, as the app makes them on its first start
         self.graph = graph.compile(checkpointer=saver)
 
@@ -146,13 +145,19 @@ def start_conversation(authorization: str = Header(default="")) -> dict[str, str
 
 
 @app.post("/v1/conversations/{conversation_id}/messages")
-def send(
+async def send(
     conversation_id: str, body: _Message, idempotency_key: str | None = Header(default=None)
 ) -> dict[str, Any]:
     floor = _parts()
-    message_id = _store(floor, conversation_id, "customer", body.text, key=idempotency_key)
+    return await anyio.to_thread.run_sync(
+        _turn, floor, conversation_id, body.text, idempotency_key, limiter=floor.turns
+    )
+
+
+def _turn(floor: _Floor, conversation_id: str, text: str, idempotency_key: str | None) -> dict[str, Any]:
+    message_id = _store(floor, conversation_id, "customer", text, key=idempotency_key)
     out = floor.graph.invoke(
-        {"text": body.text}, {"configurable": {"thread_id": conversation_id}}, durability="exit"
+        {"text": text}, {"configurable": {"thread_id": conversation_id}}, durability="exit"
     )
     _store(floor, conversation_id, "assistant", out["answer"], reply_to=message_id)
     return {"mode": "full", "outcome": "answered", "spooled": False, "held": False, "reply": out["answer"]}
