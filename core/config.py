@@ -38,8 +38,9 @@ class Settings(BaseSettings):
     Both give the same vectors; ONNX falls back to torch when its file cannot be made."""
     embedding_query_precision: Literal["int8", "float32"] = "int8"
     """ONNX only: a customer's query on an int8 copy of the model (~2.5x less CPU per query, the same DSTC11
-    retrieval and eval figures), or (`float32`) on the float32 model the documents use. int8 moves a query's
-    confidence by ~0.01 either way, so ~1% of answer-or-not decisions near the threshold flip."""
+    retrieval figures, the eval gate passes), or (`float32`) on the float32 model the documents use. int8
+    moves a query's confidence by ~0.01 either way, so ~1% of answer-or-not decisions near the threshold
+    flip."""
     model_cache_dir: Path = PROJECT_ROOT / "var" / "models"
     """Where the ONNX export of the embedding model is kept (written once, on first use or `make install`)."""
     company_name: str = "Brightwell Home"

@@ -8,10 +8,11 @@ Two backends give the same vectors (cosine ≥ 0.99999, checked when the ONNX fi
 - **torch**: sentence-transformers, the reference. It is used when the export cannot be made (no `onnx`
   package, a read-only cache) or when EMBEDDING_BACKEND=torch.
 
-Documents (the index) are always embedded in float32, and so are queries by default. With
-EMBEDDING_QUERY_PRECISION=int8 a query runs on a second file with int8 weights in the matrix multiplications:
-about 2.5x less CPU, cosine 0.98-1.0 to the float vector and the same DSTC11 retrieval figures, but the
-confidence moves by ~0.01, which flips ~1% of answer-or-not decisions near the threshold (README).
+Documents (the index) are always embedded in float32. A query runs by default (EMBEDDING_QUERY_PRECISION=int8)
+on a second file with int8 weights in the matrix multiplications: about 2.5x less CPU, cosine 0.98-1.0 to the
+float vector and the same DSTC11 retrieval figures, but the confidence moves by ~0.01, which flips ~1% of
+answer-or-not decisions near the threshold (README). EMBEDDING_QUERY_PRECISION=float32 runs queries on the
+documents' model.
 """
 
 from __future__ import annotations
