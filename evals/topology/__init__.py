@@ -255,16 +255,16 @@ class Topology:
 
     def _replica(self, name: str, api_app: str) -> tuple[_Process, str]:
         port = free_port()
-        env = {**self.env, "DATA_DIR": str(self.folder / name)}  # each replica's own spool
-        args = [sys.executable, "-m", "uvicorn", api_app, "--host", "127.0.0.1", "--port", str(port)]
+        url = f"http://127.0.0.1:{port}"
+        serve = [sys.executable, "-m", "uvicorn", api_app, "--host", "127.0.0.1", "--port", str(port)]
         process = _Process(
             name,
-            [*args, "--log-level", "warning", "--no-access-log"],
-            env=env,
+            [*serve, "--log-level", "warning", "--no-access-log"],
+            env={**self.env, "DATA_DIR": str(self.folder / name)},  # each replica's own spool
             log=self.folder / "logs" / f"{name}.log",
-            health=f"http://127.0.0.1:{port}/ready",
+            health=f"{url}/ready",
         )
-        return process, f"http://127.0.0.1:{port}"
+        return process, url
 
     @contextlib.contextmanager
     def extra_replica(self, api_app: str) -> Iterator[str]:
