@@ -18,6 +18,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +43,10 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+_CALL_THREADS = 64
+"""Threads that make the calls, reused from call to call. A hung call holds one until the provider's own
+timeout ends it; past this many at once, a call waits for a thread (its turn's deadline still holds)."""
 
 
 def approx_tokens(text: str) -> int:
@@ -219,6 +224,9 @@ class LLMLadder:
         self.settings = settings
         self._rng = rng or random.Random()
         self._sleep = sleep
+        self._bound: dict[tuple[str, tuple[type, ...]], tuple[BaseChatModel, Any]] = {}
+        """Each model with each set of tools, bound once: binding converts the schemas every time."""
+        self._workers = ThreadPoolExecutor(max_workers=_CALL_THREADS, thread_name_prefix="llm")
         for slot in self.slots:
             breaker = health.breaker(slot.breaker)
             if slot.model is None:
@@ -231,6 +239,16 @@ class LLMLadder:
     def usable(self) -> list[ModelSlot]:
         """Models worth trying now, in order (built, and breaker closed or ready to probe)."""
         return [s for s in self.slots if s.model is not None and self.health.available(s.breaker)]
+
+    def _runnable(self, slot: ModelSlot, model: BaseChatModel, tools: tuple[type, ...]) -> Any:
+        """The model, with `tools` bound and the first one required; built once per model and tools."""
+        if not tools:
+            return model
+        key = (slot.name, tools)
+        built = self._bound.get(key)
+        if built is None or built[0] is not model:
+            built = self._bound[key] = (model, model.bind_tools(list(tools), tool_choice=tools[0].__name__))
+        return built[1]
 
     # one attempt ---------------------------------------------------------------------------------
     def _attempt(
@@ -250,6 +268,8 @@ class LLMLadder:
         chaos = self.health.chaos
 
         def work() -> None:
+            if abandoned.is_set():  # waited for a worker past the deadline: the turn has moved on
+                return
             try:
                 corruption = chaos.before_call(slot.breaker) if chaos is not None else None
                 if on_text is None and corruption is None:
@@ -274,8 +294,7 @@ class LLMLadder:
 
         # The worker runs in this run's context: LangChain's callbacks (the Langfuse generation) and the
         # current trace span follow the call onto its thread.
-        context = contextvars.copy_context()
-        threading.Thread(target=context.run, args=(work,), name=f"llm-{slot.name}", daemon=True).start()
+        self._workers.submit(contextvars.copy_context().run, work)
         total: AIMessageChunk | None = None
         shown = ""
         try:
@@ -408,9 +427,7 @@ class LLMLadder:
             is_primary = slot is self.slots[0]
             try:
                 messages, tools = build(slot, is_primary)
-                runnable: Any = slot.model
-                if tools:
-                    runnable = slot.model.bind_tools(list(tools), tool_choice=tools[0].__name__)
+                runnable = self._runnable(slot, slot.model, tuple(tools or ()))
             except Exception as exc:  # e.g. a provider that cannot do tool calls: try the next model
                 logger.warning("LLM %s cannot take this request: %s", slot.name, type(exc).__name__)
                 failures.append((slot.name, "client"))

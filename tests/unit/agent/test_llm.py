@@ -530,3 +530,43 @@ def test_a_whole_reply_reads_like_a_merged_stream() -> None:
     parsed = AIMessage(content="", tool_calls=[{"name": "Answer", "args": args, "id": "c"}])
     assert parse_answer(_as_chunk(parsed)).text == "Hi [1]"
     assert parse_text(_as_chunk(AIMessage(content="plain words"))) == "plain words"
+
+
+# threads and bindings ------------------------------------------------------------------------------------
+
+
+def test_a_model_is_bound_to_its_tools_once_and_called_on_a_reused_thread():
+    import threading
+
+    binds: list[object] = []
+    threads: set[int] = set()
+
+    class Counting(ScriptedChatModel):
+        def bind_tools(self, tools, **kwargs):  # type: ignore[no-untyped-def,override]
+            binds.append(tools)
+            return self
+
+        def _next(self, messages: list[BaseMessage]) -> AIMessage:
+            threads.add(threading.get_ident())
+            return super()._next(messages)
+
+    model = Counting(script=[answer_call(TEXT)] * 5)
+    ladder = _ladder(model)
+    for _ in range(5):
+        assert _run(ladder).value.text == TEXT
+    assert binds == [[Answer]] and model.calls == 5
+    assert len(threads) == 1 and threading.get_ident() not in threads
+
+
+def test_a_call_that_got_no_thread_before_its_deadline_is_never_made(monkeypatch):
+    import agent.llm
+
+    monkeypatch.setattr(agent.llm, "_CALL_THREADS", 1)
+    hung = ScriptedChatModel(script=[answer_call("too late [1].")], latency_s=1.0)
+    queued = ScriptedChatModel(script=[answer_call(TEXT)])
+    ladder = _ladder(hung, queued, llm_model_timeout_s=0.3, llm_timeout_s=0.6, llm_max_retries=0)
+    with pytest.raises(AllModelsFailed) as failed:
+        _run(ladder)
+    assert failed.value.failures == [(A, "timeout"), (B, "timeout")]
+    time.sleep(1.2)  # the hung call ends and frees the one thread
+    assert hung.calls == 1 and queued.calls == 0
