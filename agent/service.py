@@ -278,6 +278,32 @@ _ADD_MESSAGE_ONCE = {
     for name, dialect_insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
 }
 """A customer message, unless its idempotency key is stored already (then no row: a retry)."""
+
+
+def _typed(table: sa.Table, prefix: str, column: str) -> sa.ColumnElement[Any]:
+    """A parameter for `column` of its type: in an INSERT's SELECT list PostgreSQL cannot tell a parameter's
+    type from the column it goes to (a NULL would arrive as text). Strings are not cast: a cast to
+    VARCHAR(n) would cut a value short where the column refuses it."""
+    kind = table.c[column].type
+    param = bindparam(f"{prefix}{column}", type_=kind)
+    return param if isinstance(kind, sa.String) else sa.cast(param, kind)
+
+
+_NEW_MESSAGE_COLUMNS = ("role", "content", "idempotency_key", "status", "citations", "created_at")
+_CLAIMED = _CLAIM.returning(CONVERSATIONS.c.id).cte("claimed")
+_ACCEPT_ON_POSTGRES = (
+    postgresql.insert(MESSAGES)
+    .from_select(
+        ["conversation_id", *_NEW_MESSAGE_COLUMNS],
+        select(_CLAIMED.c.id, *(_typed(MESSAGES, "m_", n) for n in _NEW_MESSAGE_COLUMNS)),
+    )
+    .on_conflict_do_nothing(index_elements=["conversation_id", "idempotency_key"])
+    .returning(MESSAGES.c.id)
+)
+"""`_CLAIM` and `_ADD_MESSAGE_ONCE` as one statement (one round trip, atomic on its own): the message is
+stored only if the conversation is the customer's and its idempotency key is new; otherwise no row. The
+message's parameters are prefixed `m_`: a parameter named like a column of `conversations` would be taken
+as a value for the UPDATE to set."""
 _ADD_TURN_RECORD = insert(TURN_RECORDS)
 _EARLIER = MESSAGES.alias("earlier")
 _REPLIED = ("answered", "failed")
@@ -310,6 +336,48 @@ _SET_MODE = (
     .where(CONVERSATIONS.c.id == bindparam("conv"), CONVERSATIONS.c.mode != bindparam("new_mode"))
     .values(mode=bindparam("new_mode"))
 )
+
+
+_MARKED = _ANSWERED.cte("marked")
+_REPLY_COLUMNS = ("conversation_id", "role", "content", "status", "mode", "citations", "author", "created_at")
+_REPLY_ROW = (
+    postgresql.insert(MESSAGES)
+    .from_select(
+        ["reply_to", *_REPLY_COLUMNS],
+        select(_MARKED.c.id, *(_typed(MESSAGES, "r_", n) for n in _REPLY_COLUMNS)),
+    )
+    .returning(MESSAGES.c.id)
+    .cte("reply")
+)
+_RECORD_COLUMNS = tuple(c.name for c in TURN_RECORDS.c if c.name not in ("id", "reply_id"))
+_RECORD_ROW = (
+    insert(TURN_RECORDS)
+    .from_select(
+        ["reply_id", *_RECORD_COLUMNS],
+        select(_REPLY_ROW.c.id, *(_typed(TURN_RECORDS, "t_", n) for n in _RECORD_COLUMNS)),
+    )
+    .cte("record")
+)
+_MODE_ROW = (
+    update(CONVERSATIONS)
+    .where(
+        CONVERSATIONS.c.id == bindparam("conv"),
+        CONVERSATIONS.c.mode != bindparam("new_mode"),
+        select(_REPLY_ROW.c.id).exists(),
+    )
+    .values(mode=bindparam("new_mode"), updated_at=bindparam("mode_at"))
+    .cte("moded")
+)
+_STORE_ON_POSTGRES = (
+    select(_MARKED, _REPLY_ROW.c.id.label("reply_id"))
+    .select_from(_MARKED.join(_REPLY_ROW, sa.true()))
+    .add_cte(_RECORD_ROW, _MODE_ROW)
+)
+"""What `_write_reply` does for a plain reply (no ticket, no personal data to put back), as one statement:
+the message marked answered, the reply, the turn record and the conversation's mode, all or nothing, in one
+round trip. No row when the message has a reply already (or is gone): nothing is written, and
+`_write_reply` sorts it out. Parameters are prefixed (`r_`, `t_`): one named like a column of a table that a
+part of the statement updates would be taken as a value to set."""
 
 
 def _turn_record_row(conversation_id: str, reply_id: int, record: dict[str, Any]) -> dict[str, Any]:
@@ -633,42 +701,43 @@ class ChatService:
     def _accept_new(
         self, conversation_id: str, customer_id: str, text: str, key: str
     ) -> tuple[int, str, bool] | None:
-        """The common case in two Core statements: a new key on a conversation the database holds for this
-        customer. None for the rest (a key seen before, a conversation started offline, someone else's),
-        which `_accept` answers through the ORM. The ORM's unit of work cost more CPU than the statements."""
+        """The common case in Core (one statement on PostgreSQL, two on SQLite): a new key on a conversation
+        the database holds for this customer. None for the rest (a key seen before, a conversation started
+        offline, someone else's), which `_accept` answers through the ORM. The ORM's unit of work cost more
+        CPU than the statements."""
         now = utcnow()
+        claim = {
+            "conv": conversation_id,
+            "customer": customer_id,
+            "now": now,
+            "first_title": conv_store.title_of(text) or NEW_TITLE,
+        }
+        message = {
+            "conversation_id": conversation_id,
+            "role": "customer",
+            "content": text,
+            "idempotency_key": key,
+            "status": "stored",
+            "citations": [],
+            "created_at": now,
+        }
         try:
-            with self._session() as s:
-                c = s.connection()
-                add = _ADD_MESSAGE_ONCE.get(c.dialect.name)
-                if add is None:  # a database this path does not know: the ORM path serves
-                    return None
-                owned = c.execute(
-                    _CLAIM,
-                    {
-                        "conv": conversation_id,
-                        "customer": customer_id,
-                        "now": now,
-                        "first_title": conv_store.title_of(text) or NEW_TITLE,
-                    },
-                )
-                if owned.rowcount != 1:
-                    return None
-                stored = c.execute(
-                    add,
-                    {
-                        "conversation_id": conversation_id,
-                        "role": "customer",
-                        "content": text,
-                        "idempotency_key": key,
-                        "status": "stored",
-                        "created_at": now,
-                    },
-                )
-                message_id = stored.scalar()
-                return None if message_id is None else (int(message_id), text, False)
+            if self.db.startswith("postgresql"):
+                with self._autocommit() as conn:
+                    prefixed = {f"m_{name}": message[name] for name in _NEW_MESSAGE_COLUMNS}
+                    message_id = conn.execute(_ACCEPT_ON_POSTGRES, claim | prefixed).scalar()
+            else:
+                with self._session() as s:
+                    c = s.connection()
+                    add = _ADD_MESSAGE_ONCE.get(c.dialect.name)
+                    if add is None:  # a database this path does not know: the ORM path serves
+                        return None
+                    if c.execute(_CLAIM, claim).rowcount != 1:
+                        return None
+                    message_id = c.execute(add, message).scalar()
         except sa_exc.IntegrityError:  # any other constraint: the ORM path decides
             return None
+        return None if message_id is None else (int(message_id), text, False)
 
     @contextlib.contextmanager
     def conversation_lock(self, conversation_id: str) -> Iterator[None]:
@@ -1018,17 +1087,61 @@ class ChatService:
     def _store_reply(
         self, conversation_id: str, customer_id: str, message_id: int, record: dict[str, Any]
     ) -> TurnResult:
-        with self._session() as s:
-            message, reply = self._write_reply(s, conversation_id, customer_id, record)
-            return TurnResult(
-                conversation_id,
-                message,
-                reply,
-                _mode(record["mode"]),
-                record["outcome"],
-                record["confidence"],
-                mode_reason=record["mode_reason"],
-            )
+        stored = self._store_plain_reply(conversation_id, record)
+        if stored is None:
+            with self._session() as s:
+                stored = self._write_reply(s, conversation_id, customer_id, record)
+        message, reply = stored
+        return TurnResult(
+            conversation_id,
+            message,
+            reply,
+            _mode(record["mode"]),
+            record["outcome"],
+            record["confidence"],
+            mode_reason=record["mode_reason"],
+        )
+
+    def _store_plain_reply(
+        self, conversation_id: str, record: dict[str, Any]
+    ) -> tuple[conv_store.MessageView, conv_store.MessageView] | None:
+        """The common case on PostgreSQL in one statement (`_STORE_ON_POSTGRES`): a reply without a ticket
+        and without personal data to put back. None when that does not apply or wrote nothing."""
+        if (
+            not self.db.startswith("postgresql")
+            or record.get("handoff")
+            or record["handoff_reason"] == HandoffReason.OFFLINE.value
+            or pii.TOKEN_RE.search(record["reply"])
+        ):
+            return None
+        now = utcnow()
+        reply = {
+            "conversation_id": conversation_id,
+            "role": "assistant",
+            "content": record["reply"],
+            "status": "delivered",
+            "mode": record["mode"],
+            "citations": record["citations"],
+            "author": None,
+            "created_at": now,
+        }
+        row = _turn_record_row(conversation_id, 0, record)
+        params = {
+            "message": record["message_id"],
+            "new_status": "failed" if record["error"] else "answered",
+            "conv": conversation_id,
+            "new_mode": record["mode"],
+            "mode_at": now,
+            **{f"r_{name}": reply[name] for name in _REPLY_COLUMNS},
+            **{f"t_{name}": row[name] for name in _RECORD_COLUMNS},
+        }
+        with self._autocommit() as conn:
+            written = conn.execute(_STORE_ON_POSTGRES, params).first()
+        if written is None:
+            return None
+        return conv_store.view(written), conv_store.view(
+            SimpleNamespace(id=written.reply_id, reply_to=written.id, **reply)
+        )
 
     def _write_reply(
         self, s: Session, conversation_id: str, customer_id: str, record: dict[str, Any]

@@ -13,6 +13,7 @@ from agent.prompts import minimal
 from agent.service import ChatService, PooledPostgresSaver, ensure_checkpoint_tables, postgres_checkpointer
 from core import db as core_db
 from core.breakers import HealthRegistry
+from core.conversations import NotYourConversation
 from core.db import session_scope
 from core.migrate import upgrade
 from core.models import Message
@@ -361,3 +362,90 @@ def _waiting_on_a_lock(url: str, *, within_s: float) -> bool:
 def _write_and_commit(service: ChatService, url: str, conv: str, customer: str, record: dict):  # type: ignore[no-untyped-def]
     with session_scope(url) as s:
         return service._write_reply(s, conv, customer, record)[1]
+
+
+def _statements(url: str) -> tuple[list[str], object]:
+    """The SQL the service's engine sends to `url` from now on (checkpoints, on their own pool, aside)."""
+    from sqlalchemy import event
+
+    sent: list[str] = []
+
+    def note(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        sent.append(statement)
+
+    event.listen(core_db.get_engine(url), "before_cursor_execute", note)
+    return sent, note
+
+
+def test_a_turn_on_postgres_stores_its_message_and_its_reply_in_one_statement_each(
+    demo_service, settings, tmp_path
+):
+    """The message (conversation claimed and named) and the reply (message marked, reply, turn record and
+    conversation mode) each in one round trip: each statement is atomic on its own."""
+    from sqlalchemy import event
+
+    from core.models import Conversation, TurnRecord
+
+    with postgres_server() as server:
+        service, _ = _service_on(server.url, settings, demo_service, tmp_path)
+        customer = f"c-{uuid.uuid4().hex[:8]}"
+        conv = service.start_conversation(customer_id=customer)
+        sent, note = _statements(server.url)
+        try:
+            result = service.send(conversation_id=conv, customer_id=customer, text="How do I return an item?")
+        finally:
+            event.remove(core_db.get_engine(server.url), "before_cursor_execute", note)
+        assert result.mode == "minimal" and result.outcome == "answered" and not result.spooled
+        inserts = [s for s in sent if s.lstrip().startswith("WITH")]
+        assert len(inserts) == 2, sent  # the message, then the reply with its record
+        assert not any(s.lstrip().startswith(("INSERT", "UPDATE")) for s in sent), sent  # none on its own
+        with session_scope(server.url) as s:
+            message = s.get(Message, result.message.id)
+            reply = s.get(Message, result.reply.id)
+            record = s.scalar(select(TurnRecord).where(TurnRecord.message_id == message.id))
+            conversation = s.get(Conversation, conv)
+            assert message.status == "answered" and message.content == "How do I return an item?"
+            assert reply.reply_to == message.id and reply.content == result.reply.content
+            assert reply.citations == result.reply.citations and reply.citations
+            assert record.reply_id == reply.id and record.mode == "minimal" and record.outcome == "answered"
+            assert record.passages and record.latencies_ms["total"] > 0
+            assert conversation.mode == "minimal" and conversation.title == "How do I return an item?"
+
+
+def test_on_postgres_a_second_reply_to_one_message_is_refused_and_the_first_returned(
+    demo_service, settings, tmp_path
+):
+    with postgres_server() as server:
+        service, _ = _service_on(server.url, settings, demo_service, tmp_path)
+        customer = f"c-{uuid.uuid4().hex[:8]}"
+        conv = service.start_conversation(customer_id=customer)
+        first = service.send(conversation_id=conv, customer_id=customer, text="Do you ship to Canada?")
+        record = service._record(conv, first.message.id, "minimal", "test", {"reply": "another"}, 1.0, None)
+        again = service._store_reply(conv, customer, first.message.id, record)
+        assert again.reply.id == first.reply.id and again.reply.content == first.reply.content
+        with session_scope(server.url) as s:
+            replies = s.scalars(select(Message).where(Message.reply_to == first.message.id)).all()
+        assert [r.id for r in replies] == [first.reply.id]
+
+
+def test_on_postgres_a_reply_with_personal_data_gets_its_values_back_and_someone_else_gets_nothing(
+    demo_service, settings, tmp_path
+):
+    with postgres_server() as server:
+        service, _ = _service_on(server.url, settings, demo_service, tmp_path)
+        customer = f"c-{uuid.uuid4().hex[:8]}"
+        conv = service.start_conversation(customer_id=customer)
+        accepted = service._accept(conv, customer, "write to jane.doe@example.com", uuid.uuid4().hex)
+        assert isinstance(accepted, tuple)
+        masked, kinds = service._mask(conv, "write to jane.doe@example.com")
+        assert "jane.doe@example.com" not in masked and kinds
+        record = service._record(conv, accepted[0], "minimal", "test", {"reply": f"We {masked}."}, 1.0, None)
+        stored = service._store_reply(conv, customer, accepted[0], record)
+        assert stored.reply.content == "We write to jane.doe@example.com."
+
+        stranger = f"c-{uuid.uuid4().hex[:8]}"
+        with pytest.raises(NotYourConversation):
+            service.send(conversation_id=conv, customer_id=stranger, text="show me")
+        with session_scope(server.url) as s:
+            texts = [m.content for m in s.scalars(select(Message).where(Message.conversation_id == conv))]
+        assert "show me" not in texts
