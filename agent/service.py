@@ -23,7 +23,8 @@ from typing import Any
 import psycopg
 import sqlalchemy as sa
 from langchain_core.messages import HumanMessage
-from langgraph.checkpoint.base import BaseCheckpointSaver
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple, get_checkpoint_id
 from langgraph.checkpoint.postgres import PostgresSaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 from psycopg import Connection, Cursor
@@ -96,6 +97,20 @@ _PIN_WAIT_S = 1.0
 """How long a turn waits for a checkpoint connection to pin before doing without."""
 
 
+_INTERRUPT = "__interrupt__"
+"""The channel of an interrupt's pending write in a LangGraph checkpoint (the constant is private to
+LangGraph; the handoff tests fail if it ever changes)."""
+
+
+def _read_key(config: RunnableConfig) -> tuple[str, str, str | None]:
+    configurable = config.get("configurable", {})
+    return (
+        str(configurable["thread_id"]),
+        configurable.get("checkpoint_ns", ""),
+        get_checkpoint_id(config),
+    )
+
+
 class _Pin:
     """A turn's pinned checkpoint connection: one read or write at a time, trusted only while the turn keeps
     using it (idle past PING_AFTER_IDLE_S, or after an error, the rest of the turn checks out its own)."""
@@ -105,6 +120,8 @@ class _Pin:
         self.active = True
         self.lock = threading.RLock()
         self.last_used = time.monotonic()
+        self.kept: tuple[tuple[str, str, str | None], CheckpointTuple | None] | None = None
+        """A checkpoint read ahead (`PooledPostgresSaver.read_ahead`) and the read it answers."""
 
     @contextlib.contextmanager
     def use(self) -> Iterator[Connection[DictRow] | None]:
@@ -160,6 +177,42 @@ class PooledPostgresSaver(PostgresSaver):
             finally:
                 pin.active = False
                 self._pinned.reset(token)
+
+    def read_ahead(self, config: RunnableConfig) -> CheckpointTuple | None:
+        """`get_tuple`, kept for the next read of the same checkpoint in this pin: a turn looks for a pending
+        interrupt, then its graph starts from the same checkpoint (the conversation lock keeps it unchanged
+        in between). The graph changes what it reads, so the tuple is handed out once."""
+        saved = self.get_tuple(config)
+        pin = self._pinned.get()
+        if pin is not None:
+            pin.kept = (_read_key(config), saved)
+        return saved
+
+    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        pin = self._pinned.get()
+        if pin is not None and pin.kept is not None:
+            key, saved = pin.kept
+            pin.kept = None
+            if key == _read_key(config):
+                return saved
+        return super().get_tuple(config)
+
+    def put(self, *args: Any, **kwargs: Any) -> RunnableConfig:
+        self._forget_read()
+        return super().put(*args, **kwargs)
+
+    def put_writes(self, *args: Any, **kwargs: Any) -> None:
+        self._forget_read()
+        super().put_writes(*args, **kwargs)
+
+    def delete_thread(self, thread_id: str) -> None:
+        self._forget_read()
+        super().delete_thread(thread_id)
+
+    def _forget_read(self) -> None:
+        pin = self._pinned.get()
+        if pin is not None:
+            pin.kept = None
 
     @contextlib.contextmanager
     def _cursor(self, *, pipeline: bool = False) -> Iterator[Cursor[DictRow]]:
@@ -801,9 +854,17 @@ class ChatService:
             return lock
 
     def interrupted_state(self, conversation_id: str) -> dict[str, Any] | None:
-        """The thread's values when it waits for a person (a pending interrupt), else None."""
+        """The thread's values when it waits for a person (a pending interrupt), else None.
+
+        The common case (no interrupt pending) is told from the stored checkpoint alone, which a pinned
+        PostgreSQL checkpointer keeps for the turn's graph to start from."""
+        config: RunnableConfig = {"configurable": {"thread_id": conversation_id}}
+        read = getattr(self.checkpointer, "read_ahead", self.checkpointer.get_tuple)
         try:
-            snapshot = self.graph.get_state({"configurable": {"thread_id": conversation_id}})
+            saved = read(config)
+            if saved is None or not any(write[1] == _INTERRUPT for write in saved.pending_writes or ()):
+                return None
+            snapshot = self.graph.get_state(config)
         except Exception:
             logger.exception("checkpoint unreadable for conversation=%s", conversation_id)
             return None

@@ -209,7 +209,34 @@ def test_a_turn_reads_and_writes_its_checkpoints_over_one_pooled_connection(demo
         # a pause for a person writes the pending writes and the checkpoint side by side: they take turns
         handed = service.send(conversation_id=conv, customer_id=customer, text="Can I talk to a real person?")
         assert handed.outcome == "handoff" and service.interrupted_state(conv) is not None
+        waiting = service.send(conversation_id=conv, customer_id=customer, text="Hello? Anyone there?")
+        assert waiting.held and waiting.reply is None  # the pending interrupt was seen: the bot stays silent
         assert _all_returned(pool)  # all back
+
+
+def test_a_checkpoint_read_ahead_answers_the_next_read_once_and_a_write_forgets_it(monkeypatch) -> None:
+    from langgraph.checkpoint.base import empty_checkpoint
+    from langgraph.checkpoint.postgres import PostgresSaver
+
+    with postgres_server() as server:
+        checkpointer, saved = _one_checkpoint(server.url)
+        reads: list[RunnableConfig] = []
+        real = PostgresSaver.get_tuple
+        monkeypatch.setattr(PostgresSaver, "get_tuple", lambda self, c: reads.append(c) or real(self, c))
+        config: RunnableConfig = {"configurable": {"thread_id": saved["configurable"]["thread_id"]}}
+        with checkpointer.pinned():
+            ahead = checkpointer.read_ahead(config)
+            assert ahead is not None and checkpointer.get_tuple(config) is ahead and len(reads) == 1
+            assert checkpointer.get_tuple(config) is not ahead and len(reads) == 2  # handed out once
+            checkpointer.read_ahead(config)
+            checkpointer.put(saved, empty_checkpoint(), {}, {})  # a write in between
+            assert checkpointer.get_tuple(config) is not None and len(reads) == 4
+            checkpointer.read_ahead(config)
+            other: RunnableConfig = {"configurable": {"thread_id": "another"}}
+            assert checkpointer.get_tuple(other) is None and len(reads) == 6  # another thread: read
+        checkpointer.read_ahead(config)  # no pin: nothing kept
+        checkpointer.get_tuple(config)
+        assert len(reads) == 8
 
 
 def test_writes_on_the_pinned_checkpoint_connection_take_turns() -> None:
