@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import json
@@ -88,7 +89,18 @@ def issue(claims: TokenClaims, *, secret: str) -> str:
 
 
 def verify(token: str, *, secret: str, now: float | None = None) -> TokenClaims:
-    """The claims of a token this deployment signed and that has not expired; else InvalidToken."""
+    """The claims of a token this deployment signed and that has not expired; else InvalidToken.
+
+    A client sends its token with every request: the signature check and the parsing of a token seen
+    recently are remembered (only for a token that passed them); the expiry is checked every time."""
+    claims = _signed_claims(token, secret)
+    if claims.expires_at <= (time.time() if now is None else now):
+        raise InvalidToken("token expired; log in again")
+    return claims
+
+
+@functools.lru_cache(maxsize=4096)
+def _signed_claims(token: str, secret: str) -> TokenClaims:
     parts = token.split(".")
     if len(parts) != 3 or parts[0] != _VERSION:
         raise InvalidToken("malformed token")
@@ -107,6 +119,4 @@ def verify(token: str, *, secret: str, now: float | None = None) -> TokenClaims:
         )
     except (ValueError, KeyError, TypeError, binascii.Error) as exc:
         raise InvalidToken("malformed token") from exc
-    if claims.expires_at <= (time.time() if now is None else now):
-        raise InvalidToken("token expired; log in again")
     return claims

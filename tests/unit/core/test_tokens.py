@@ -39,3 +39,13 @@ def test_a_token_with_non_ascii_characters_is_refused_not_an_error() -> None:
     token = issue(guest_claims(ttl_s=60), secret=SECRET)
     with pytest.raises(InvalidToken):
         verify(token[:-1] + "é", secret=SECRET)
+
+
+def test_a_token_checked_before_still_expires_and_still_belongs_to_its_secret_only() -> None:
+    token = issue(guest_claims(ttl_s=60, now=1000), secret=SECRET)
+    assert verify(token, secret=SECRET, now=1010).expires_at == 1060  # checked once, remembered
+    with pytest.raises(InvalidToken, match="expired"):
+        verify(token, secret=SECRET, now=1060)
+    with pytest.raises(InvalidToken, match="invalid"):
+        verify(token, secret="another-secret-of-more-than-thirty-two-characters", now=1010)
+    assert verify(token, secret=SECRET, now=1059).expires_at == 1060
