@@ -188,8 +188,12 @@ class Normalised:
     clauses: tuple[Clause, ...]
 
 
+@lru_cache(maxsize=256)
 def normalise(text: str) -> Normalised:
-    """Lower-case, chat spellings expanded, typos folded, cut into clauses; see the module docstring."""
+    """Lower-case, chat spellings expanded, typos folded, cut into clauses; see the module docstring.
+
+    Remembered for recent texts: each turn's triggers (a person asked for, a contact channel, a complaint)
+    read the same message."""
     source = text.translate(_APOSTROPHES)
     words: list[tuple[str, int, int]] = [
         (m.group().lower(), m.start(), m.end()) for m in _TOKEN.finditer(source)
