@@ -128,6 +128,10 @@ def create_app(
         "base. Authenticate with `Authorization: Bearer <token>` from /v1/auth/guest (customers) or "
         "/v1/auth/login (accounts). Errors are `{error, detail}`.",
         lifespan=lifespan,
+        # FastAPI's own OpenTelemetry spans and metrics are off: /metrics serves the HTTP figures, Langfuse
+        # traces each turn, and with Langfuse configured (it installs the global tracer provider) every
+        # request, health polls included, would otherwise make a span of its own.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.api = state
     app.state.metrics = metrics
