@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Header, Path, Request, status
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from agent.service import ChatService, TurnResult
 from app.api import schemas
@@ -166,7 +166,8 @@ async def send_message(
             _send, svc, conversation_id, who.customer_id, body.text, key, None, None, limiter=_turns(request)
         )
         request.app.state.metrics.turn(result)
-        return turn_out(result)
+        # Built and checked once here; returned as is, FastAPI would check and build it again.
+        return Response(turn_out(result).model_dump_json(), media_type="application/json")
     await run_in_threadpool(_check_owner, svc, conversation_id, who.customer_id)
     return StreamingResponse(
         _stream(request, svc, conversation_id, who.customer_id, body.text, key),
