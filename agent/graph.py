@@ -1,12 +1,17 @@
-"""Wiring only: the turn graph of DESIGN "One customer turn"."""
+"""Wiring: the turn graph of DESIGN "One customer turn"; each route is decided in the step of the node it
+follows (`routed`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
+from typing import Any, Protocol, cast, get_type_hints
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.runtime import Runtime
+from langgraph.types import Command
 
 from agent import nodes
 from agent.context import TurnContext
@@ -16,33 +21,70 @@ from agent.state import TurnState
 TurnGraph = CompiledStateGraph[TurnState, TurnContext, TurnState, TurnState]
 
 
+class Node(Protocol):
+    """A node of the turn graph: the state and the run's context in, an update (or a Command) out."""
+
+    def __call__(self, state: TurnState, runtime: Runtime[TurnContext]) -> Any: ...
+
+
+_REDUCERS: dict[str, Callable[[Any, Any], Any]] = {
+    name: hint.__metadata__[0]
+    for name, hint in get_type_hints(TurnState, include_extras=True).items()
+    if getattr(hint, "__metadata__", None)
+}
+
+
+def _applied(state: TurnState, update: dict[str, Any]) -> TurnState:
+    """The state as the next step will see it: `update` applied with each key's reducer."""
+    after: dict[str, Any] = dict(state)
+    for key, value in update.items():
+        reducer = _REDUCERS.get(key)
+        after[key] = value if reducer is None else reducer(after.get(key) or type(value)(), value)
+    return cast(TurnState, after)
+
+
+def routed(node: Node, route: Callable[[TurnState], str]) -> Node:
+    """`node`, then where the turn goes next, decided by `route` (a pure function in agent/routing.py) on
+    the state with the node's update applied, in the node's own step. A conditional edge would decide the
+    same, but LangGraph copies every channel of the state to read it for the edge."""
+
+    def run(state: TurnState, runtime: Runtime[TurnContext]) -> Any:
+        update = node(state, runtime)
+        return Command(update=update, goto=route(_applied(state, update)))
+
+    run.__name__ = getattr(node, "__name__", "node")
+    return run
+
+
 def build_graph(*, checkpointer: BaseCheckpointSaver | None, min_confidence: float) -> TurnGraph:
     g = StateGraph(TurnState, context_schema=TurnContext)
     g.add_node("screen_input", nodes.screen_input)
     g.add_node("curated_reply", nodes.curated_reply)
     g.add_node("refuse", nodes.refuse)
-    g.add_node("assess", nodes.assess_turn)
+    g.add_node(
+        "assess",
+        routed(nodes.assess_turn, after_assess),
+        destinations=("hand_off", "refuse", "curated_reply", "offer_contact", "contextualise"),
+    )
     g.add_node("hand_off", nodes.hand_off)
     g.add_node("await_human", nodes.await_human)
     g.add_node("offer_contact", nodes.offer_contact)
     g.add_node("contextualise", nodes.contextualise)
-    g.add_node("retrieve", nodes.retrieve)
+    g.add_node(
+        "retrieve",
+        routed(nodes.retrieve, partial(after_retrieve, min_confidence=min_confidence)),
+        destinations=("answer", "say_unknown"),
+    )
     g.add_node("answer", nodes.answer)
     g.add_node("say_unknown", nodes.say_unknown)
-    g.add_node("check_output", nodes.check_output)
-    g.add_node("deliver", nodes.deliver)
+    g.add_node("check_output", routed(nodes.check_output, after_check), destinations=("hand_off", "deliver"))
+    g.add_node("deliver", routed(nodes.deliver, after_deliver), destinations=("await_human", END))
 
     g.add_edge(START, "screen_input")
     g.add_edge("screen_input", "assess")
-    g.add_conditional_edges("assess", after_assess)
     g.add_edge("contextualise", "retrieve")
-    g.add_conditional_edges(
-        "retrieve", partial(after_retrieve, min_confidence=min_confidence), ["answer", "say_unknown"]
-    )
     g.add_edge("answer", "check_output")
-    g.add_conditional_edges("check_output", after_check, ["hand_off", "deliver"])
     for name in ("curated_reply", "refuse", "offer_contact", "say_unknown", "hand_off"):
         g.add_edge(name, "deliver")
-    g.add_conditional_edges("deliver", after_deliver, ["await_human", END])
     g.add_edge("await_human", END)
     return g.compile(checkpointer=checkpointer)

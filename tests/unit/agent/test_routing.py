@@ -72,3 +72,36 @@ def test_a_guard_that_escalates_the_answer_hands_off_instead_of_sending_it():
     assert after_check({"guards": escalating}) == "hand_off"
     assert after_check({"guards": {"output": {"escalate": False}}}) == "deliver"
     assert after_check({}) == "deliver"
+
+
+# a node and its route in one step: agent.graph.routed --------------------------------------------------
+
+
+def test_a_routed_node_routes_on_the_state_with_its_update_merged_by_each_keys_reducer():
+    from langgraph.types import Command
+
+    from agent.graph import routed
+    from agent.state import RESET
+
+    def check(state, runtime):  # type: ignore[no-untyped-def]
+        return {"guards": {"output": {"escalate": True, "reason": "a promise"}}, "reply": "no"}
+
+    step = routed(check, after_check)
+    state = {"guards": {"input": {"blocked": False}}, "reply": "yes"}
+    result = step(state, None)  # type: ignore[arg-type]
+    assert isinstance(result, Command) and result.goto == "hand_off"
+    assert result.update == check(state, None)  # the update itself is what the graph merges
+    assert routed(check, after_check)({"guards": {}}, None).goto == "hand_off"  # type: ignore[arg-type]
+
+    def quiet(state, runtime):  # type: ignore[no-untyped-def]
+        return {"guards": {RESET: True, "input": {}}}
+
+    escalated = {"guards": {"output": {"escalate": True}}}
+    assert routed(quiet, after_check)(escalated, None).goto == "deliver"  # type: ignore[arg-type]
+
+
+def test_a_routed_node_keeps_its_name_for_traces():
+    from agent.graph import routed
+    from agent.nodes import check_output
+
+    assert routed(check_output, after_check).__name__ == check_output.__name__
