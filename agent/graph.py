@@ -43,46 +43,63 @@ def _applied(state: TurnState, update: dict[str, Any]) -> TurnState:
     return cast(TurnState, after)
 
 
-def routed(node: Node, route: Callable[[TurnState], str]) -> Node:
-    """`node`, then where the turn goes next, decided by `route` (a pure function in agent/routing.py) on
-    the state with the node's update applied, in the node's own step. A conditional edge would decide the
-    same, but LangGraph copies every channel of the state to read it for the edge."""
+def routed(*steps: Node, route: Callable[[TurnState], str]) -> Node:
+    """`steps` (nodes that always follow one another), then where the turn goes next, in one graph step.
+
+    Each step sees the state with the updates before it applied; the graph gets every update in order, as
+    separate steps would have written them (a key without a reducer keeps the last value). `route` (a pure
+    function in agent/routing.py) decides on the state with all of them applied. Separate steps and a
+    conditional edge would do the same at a higher price: LangGraph copies every channel of the state to
+    read it for the edge, and each step costs a superstep of its own."""
 
     def run(state: TurnState, runtime: Runtime[TurnContext]) -> Any:
-        update = node(state, runtime)
-        return Command(update=update, goto=route(_applied(state, update)))
+        merged: list[tuple[str, Any]] = []
+        last: dict[str, Any] = {}
+        for step in steps:
+            update = step(state, runtime)
+            state = _applied(state, update)
+            for key, value in update.items():
+                if key in _REDUCERS:
+                    merged.append((key, value))
+                else:
+                    last[key] = value
+        return Command(update=[*merged, *last.items()], goto=route(state))
 
-    run.__name__ = getattr(node, "__name__", "node")
+    run.__name__ = getattr(steps[0], "__name__", "node")
     return run
 
 
 def build_graph(*, checkpointer: BaseCheckpointSaver | None, min_confidence: float) -> TurnGraph:
     g = StateGraph(TurnState, context_schema=TurnContext)
-    g.add_node("screen_input", nodes.screen_input)
+    # DESIGN's screen_input: the input rails and intents, then the handoff triggers (sentiment, a person
+    # asked for, risky topics); its retrieve: the conversation-aware query, then the hybrid search.
+    g.add_node(
+        "screen_input",
+        routed(nodes.screen_input, nodes.assess_turn, route=after_assess),
+        destinations=("hand_off", "refuse", "curated_reply", "offer_contact", "retrieve"),
+    )
     g.add_node("curated_reply", nodes.curated_reply)
     g.add_node("refuse", nodes.refuse)
-    g.add_node(
-        "assess",
-        routed(nodes.assess_turn, after_assess),
-        destinations=("hand_off", "refuse", "curated_reply", "offer_contact", "contextualise"),
-    )
     g.add_node("hand_off", nodes.hand_off)
     g.add_node("await_human", nodes.await_human)
     g.add_node("offer_contact", nodes.offer_contact)
-    g.add_node("contextualise", nodes.contextualise)
     g.add_node(
         "retrieve",
-        routed(nodes.retrieve, partial(after_retrieve, min_confidence=min_confidence)),
+        routed(
+            nodes.contextualise,
+            nodes.retrieve,
+            route=partial(after_retrieve, min_confidence=min_confidence),
+        ),
         destinations=("answer", "say_unknown"),
     )
     g.add_node("answer", nodes.answer)
     g.add_node("say_unknown", nodes.say_unknown)
-    g.add_node("check_output", routed(nodes.check_output, after_check), destinations=("hand_off", "deliver"))
-    g.add_node("deliver", routed(nodes.deliver, after_deliver), destinations=("await_human", END))
+    g.add_node(
+        "check_output", routed(nodes.check_output, route=after_check), destinations=("hand_off", "deliver")
+    )
+    g.add_node("deliver", routed(nodes.deliver, route=after_deliver), destinations=("await_human", END))
 
     g.add_edge(START, "screen_input")
-    g.add_edge("screen_input", "assess")
-    g.add_edge("contextualise", "retrieve")
     g.add_edge("answer", "check_output")
     for name in ("curated_reply", "refuse", "offer_contact", "say_unknown", "hand_off"):
         g.add_edge(name, "deliver")

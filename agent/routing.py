@@ -10,7 +10,7 @@ from handoff.triggers.assess import guard_escalations
 
 def after_assess(
     state: TurnState,
-) -> Literal["hand_off", "refuse", "curated_reply", "offer_contact", "contextualise"]:
+) -> Literal["hand_off", "refuse", "curated_reply", "offer_contact", "retrieve"]:
     """A trigger that escalates wins over everything; then a blocked message is refused; then curated
     intents; then the knowledge base."""
     if any(t.get("escalate") for t in state.get("triggers", [])):
@@ -22,7 +22,7 @@ def after_assess(
         return "curated_reply"
     if intent == "contact":
         return "offer_contact"
-    return "contextualise"
+    return "retrieve"
 
 
 def after_check(state: TurnState) -> Literal["hand_off", "deliver"]:

@@ -28,12 +28,12 @@ def test_an_escalating_trigger_hands_off_whatever_the_intent(intent):
 
 
 def test_a_trigger_that_only_offers_a_person_does_not_hand_off():
-    assert after_assess({"intent": None, "triggers": [OFFER]}) == "contextualise"
+    assert after_assess({"intent": None, "triggers": [OFFER]}) == "retrieve"
 
 
 @pytest.mark.parametrize("state", [{}, {"intent": None}, {"intent": "something-new"}])
 def test_anything_else_goes_to_retrieval(state):
-    assert after_assess(state) == "contextualise"
+    assert after_assess(state) == "retrieve"
 
 
 def test_a_handed_off_turn_waits_for_the_person_and_others_end():
@@ -86,22 +86,43 @@ def test_a_routed_node_routes_on_the_state_with_its_update_merged_by_each_keys_r
     def check(state, runtime):  # type: ignore[no-untyped-def]
         return {"guards": {"output": {"escalate": True, "reason": "a promise"}}, "reply": "no"}
 
-    step = routed(check, after_check)
+    step = routed(check, route=after_check)
     state = {"guards": {"input": {"blocked": False}}, "reply": "yes"}
     result = step(state, None)  # type: ignore[arg-type]
     assert isinstance(result, Command) and result.goto == "hand_off"
-    assert result.update == check(state, None)  # the update itself is what the graph merges
-    assert routed(check, after_check)({"guards": {}}, None).goto == "hand_off"  # type: ignore[arg-type]
+    assert dict(result.update) == check(state, None)  # the update itself is what the graph merges
+    assert routed(check, route=after_check)({"guards": {}}, None).goto == "hand_off"  # type: ignore[arg-type]
 
     def quiet(state, runtime):  # type: ignore[no-untyped-def]
         return {"guards": {RESET: True, "input": {}}}
 
     escalated = {"guards": {"output": {"escalate": True}}}
-    assert routed(quiet, after_check)(escalated, None).goto == "deliver"  # type: ignore[arg-type]
+    assert routed(quiet, route=after_check)(escalated, None).goto == "deliver"  # type: ignore[arg-type]
 
 
 def test_a_routed_node_keeps_its_name_for_traces():
     from agent.graph import routed
     from agent.nodes import check_output
 
-    assert routed(check_output, after_check).__name__ == check_output.__name__
+    assert routed(check_output, route=after_check).__name__ == check_output.__name__
+
+
+def test_chained_steps_see_each_others_updates_and_the_graph_gets_every_update_in_order():
+    from agent.graph import routed
+
+    def first(state, runtime):  # type: ignore[no-untyped-def]
+        return {"intent": "greeting", "guards": {"input": {"ok": True}}, "text": "hi"}
+
+    def second(state, runtime):  # type: ignore[no-untyped-def]
+        assert state["intent"] == "greeting" and state["guards"] == {"old": 1, "input": {"ok": True}}
+        return {"triggers": [], "guards": {"assess": {"ok": True}}, "text": "hi there"}
+
+    result = routed(first, second, route=after_assess)({"guards": {"old": 1}}, None)  # type: ignore[arg-type]
+    assert result.goto == "curated_reply"
+    assert result.update == [
+        ("guards", {"input": {"ok": True}}),
+        ("guards", {"assess": {"ok": True}}),
+        ("intent", "greeting"),
+        ("text", "hi there"),
+        ("triggers", []),
+    ]
