@@ -3,7 +3,7 @@ follows (`routed`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any, Protocol, cast, get_type_hints
 
@@ -43,27 +43,41 @@ def _applied(state: TurnState, update: dict[str, Any]) -> TurnState:
     return cast(TurnState, after)
 
 
-def routed(*steps: Node, route: Callable[[TurnState], str]) -> Node:
+def routed(
+    *steps: Node,
+    route: Callable[[TurnState], str],
+    inline: Mapping[str, tuple[Node, Callable[[TurnState], str]]] | None = None,
+) -> Node:
     """`steps` (nodes that always follow one another), then where the turn goes next, in one graph step.
 
     Each step sees the state with the updates before it applied; the graph gets every update in order, as
     separate steps would have written them (a key without a reducer keeps the last value). `route` (a pure
-    function in agent/routing.py) decides on the state with all of them applied. Separate steps and a
-    conditional edge would do the same at a higher price: LangGraph copies every channel of the state to
-    read it for the edge, and each step costs a superstep of its own."""
+    function in agent/routing.py) decides on the state with all of them applied; a destination in `inline`
+    runs in the same step too, then its own route decides. Separate steps and conditional edges would do
+    the same at a higher price: LangGraph copies every channel of the state to read it for an edge, and
+    each step costs a superstep of its own."""
 
     def run(state: TurnState, runtime: Runtime[TurnContext]) -> Any:
         merged: list[tuple[str, Any]] = []
         last: dict[str, Any] = {}
-        for step in steps:
+
+        def apply(step: Node, state: TurnState) -> TurnState:
             update = step(state, runtime)
-            state = _applied(state, update)
             for key, value in update.items():
                 if key in _REDUCERS:
                     merged.append((key, value))
                 else:
                     last[key] = value
-        return Command(update=[*merged, *last.items()], goto=route(state))
+            return _applied(state, update)
+
+        for step in steps:
+            state = apply(step, state)
+        goto = route(state)
+        if inline and goto in inline:
+            step, then = inline[goto]
+            state = apply(step, state)
+            goto = then(state)
+        return Command(update=[*merged, *last.items()], goto=goto)
 
     run.__name__ = getattr(steps[0], "__name__", "node")
     return run
@@ -78,11 +92,16 @@ def build_graph(*, checkpointer: BaseCheckpointSaver | None, min_confidence: flo
         routed(nodes.screen_input, nodes.assess_turn, route=after_assess),
         destinations=("hand_off", "refuse", "curated_reply", "offer_contact", "retrieve"),
     )
-    g.add_node("curated_reply", nodes.curated_reply)
-    g.add_node("refuse", nodes.refuse)
-    g.add_node("hand_off", nodes.hand_off)
+    # Every reply is delivered (into the history and the turn log) in the step that made it.
+    for name, node in (
+        ("curated_reply", nodes.curated_reply),
+        ("refuse", nodes.refuse),
+        ("offer_contact", nodes.offer_contact),
+        ("say_unknown", nodes.say_unknown),
+        ("hand_off", nodes.hand_off),
+    ):
+        g.add_node(name, routed(node, nodes.deliver, route=after_deliver), destinations=("await_human", END))
     g.add_node("await_human", nodes.await_human)
-    g.add_node("offer_contact", nodes.offer_contact)
     g.add_node(
         "retrieve",
         routed(
@@ -93,15 +112,13 @@ def build_graph(*, checkpointer: BaseCheckpointSaver | None, min_confidence: flo
         destinations=("answer", "say_unknown"),
     )
     g.add_node("answer", nodes.answer)
-    g.add_node("say_unknown", nodes.say_unknown)
     g.add_node(
-        "check_output", routed(nodes.check_output, route=after_check), destinations=("hand_off", "deliver")
+        "check_output",
+        routed(nodes.check_output, route=after_check, inline={"deliver": (nodes.deliver, after_deliver)}),
+        destinations=("hand_off", "await_human", END),
     )
-    g.add_node("deliver", routed(nodes.deliver, route=after_deliver), destinations=("await_human", END))
 
     g.add_edge(START, "screen_input")
     g.add_edge("answer", "check_output")
-    for name in ("curated_reply", "refuse", "offer_contact", "say_unknown", "hand_off"):
-        g.add_edge(name, "deliver")
     g.add_edge("await_human", END)
     return g.compile(checkpointer=checkpointer)

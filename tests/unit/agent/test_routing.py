@@ -126,3 +126,19 @@ def test_chained_steps_see_each_others_updates_and_the_graph_gets_every_update_i
         ("text", "hi there"),
         ("triggers", []),
     ]
+
+
+def test_a_destination_run_inline_takes_its_step_in_the_same_graph_step_and_routes_on():
+    from agent.graph import routed
+
+    def check(state, runtime):  # type: ignore[no-untyped-def]
+        return {"guards": {"output": {"escalate": state.get("risky", False)}}}
+
+    def deliver(state, runtime):  # type: ignore[no-untyped-def]
+        return {"reply": "delivered", "handoff": None}
+
+    step = routed(check, route=after_check, inline={"deliver": (deliver, after_deliver)})
+    calm = step({"reply": "fine"}, None)  # type: ignore[arg-type]
+    assert calm.goto == "__end__" and ("reply", "delivered") in calm.update
+    risky = step({"risky": True}, None)  # type: ignore[arg-type]
+    assert risky.goto == "hand_off" and all(key != "reply" for key, _ in risky.update)
