@@ -324,9 +324,11 @@ def test_connections_from_before_a_restart_never_fail_a_turn_once_idle(
         assert {"Do you ship to Canada?", "What are your phone hours?"} <= set(texts)
 
 
-def test_two_writers_of_one_reply_at_once_store_it_once(demo_service, settings, tmp_path):
+@pytest.mark.parametrize("second_writer", ["transaction", "one statement"])
+def test_two_writers_of_one_reply_at_once_store_it_once(demo_service, settings, tmp_path, second_writer):
     """A spool replay and a retried turn (two replicas) writing the same message's reply at the same moment:
-    the second waits for the first's commit and then finds the reply, instead of storing a second one."""
+    the second waits for the first's commit and then finds the reply, instead of storing a second one. The
+    second writes as a spool replay does (a transaction) or as a turn does (one statement on PostgreSQL)."""
     import threading
 
     with postgres_server() as server:
@@ -343,12 +345,14 @@ def test_two_writers_of_one_reply_at_once_store_it_once(demo_service, settings, 
         first = session_scope(server.url)
         session = first.__enter__()
         seen: list = []
-        second = threading.Thread(
-            target=lambda: seen.append(
-                _write_and_commit(service, server.url, conv, customer, record("another"))
-            ),
-            daemon=True,
-        )
+
+        def write_second() -> None:
+            if second_writer == "transaction":
+                seen.append(_write_and_commit(service, server.url, conv, customer, record("another")))
+            else:
+                seen.append(service._store_reply(conv, customer, message_id, record("another")).reply)
+
+        second = threading.Thread(target=write_second, daemon=True)
         try:
             service._write_reply(session, conv, customer, record("the first writer's reply"))  # not committed
             second.start()
@@ -372,7 +376,7 @@ def _waiting_on_a_lock(url: str, *, within_s: float) -> bool:
     engine = create_engine(url, poolclass=NullPool)
     query = text(
         "SELECT count(*) FROM pg_stat_activity"
-        " WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE messages%'"
+        " WHERE wait_event_type = 'Lock' AND query LIKE '%UPDATE messages%'"
     )
     try:
         deadline = time.monotonic() + within_s
