@@ -45,8 +45,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _CALL_THREADS = 64
-"""Threads that make the calls, reused from call to call. A hung call holds one until the provider's own
-timeout ends it; past this many at once, a call waits for a thread (its turn's deadline still holds)."""
+"""Threads that make one model's calls, reused from call to call. A hung call holds one until the provider's
+own timeout ends it; past this many at once, a call waits for a thread (its turn's deadline still holds).
+Each model has threads of its own: a hung primary never keeps the fallback waiting."""
 
 
 def approx_tokens(text: str) -> int:
@@ -226,7 +227,10 @@ class LLMLadder:
         self._sleep = sleep
         self._bound: dict[tuple[str, tuple[type, ...]], tuple[BaseChatModel, Any]] = {}
         """Each model with each set of tools, bound once: binding converts the schemas every time."""
-        self._workers = ThreadPoolExecutor(max_workers=_CALL_THREADS, thread_name_prefix="llm")
+        self._workers = {
+            slot.name: ThreadPoolExecutor(max_workers=_CALL_THREADS, thread_name_prefix=f"llm-{slot.name}")
+            for slot in self.slots
+        }
         for slot in self.slots:
             breaker = health.breaker(slot.breaker)
             if slot.model is None:
@@ -294,7 +298,7 @@ class LLMLadder:
 
         # The worker runs in this run's context: LangChain's callbacks (the Langfuse generation) and the
         # current trace span follow the call onto its thread.
-        self._workers.submit(contextvars.copy_context().run, work)
+        self._workers[slot.name].submit(contextvars.copy_context().run, work)
         total: AIMessageChunk | None = None
         shown = ""
         try:

@@ -555,18 +555,33 @@ def test_a_model_is_bound_to_its_tools_once_and_called_on_a_reused_thread():
     for _ in range(5):
         assert _run(ladder).value.text == TEXT
     assert binds == [[Answer]] and model.calls == 5
-    assert len(threads) == 1 and threading.get_ident() not in threads
+    # reused, not one per call (a thread marks itself idle just after handing its reply over, so the next
+    # call may find it still busy once in a while)
+    assert len(threads) <= 2 and threading.get_ident() not in threads
 
 
 def test_a_call_that_got_no_thread_before_its_deadline_is_never_made(monkeypatch):
     import agent.llm
 
     monkeypatch.setattr(agent.llm, "_CALL_THREADS", 1)
-    hung = ScriptedChatModel(script=[answer_call("too late [1].")], latency_s=1.0)
-    queued = ScriptedChatModel(script=[answer_call(TEXT)])
-    ladder = _ladder(hung, queued, llm_model_timeout_s=0.3, llm_timeout_s=0.6, llm_max_retries=0)
-    with pytest.raises(AllModelsFailed) as failed:
-        _run(ladder)
-    assert failed.value.failures == [(A, "timeout"), (B, "timeout")]
-    time.sleep(1.2)  # the hung call ends and frees the one thread
-    assert hung.calls == 1 and queued.calls == 0
+    hung = ScriptedChatModel(script=[answer_call("too late [1].")] * 2, latency_s=1.0)
+    health = HealthRegistry(failure_threshold=10, clock=FakeClock())  # the breaker stays closed
+    ladder = _ladder(hung, health=health, llm_model_timeout_s=0.3, llm_timeout_s=0.5, llm_max_retries=0)
+    for _ in range(2):  # the second turn's call waits behind the first's, which still holds the one thread
+        with pytest.raises(AllModelsFailed):
+            _run(ladder)
+    time.sleep(1.0)  # the first call ends; the second, long abandoned, gets the thread
+    assert hung.calls == 1
+
+
+def test_a_hung_primary_never_keeps_the_fallback_waiting_for_a_thread(monkeypatch):
+    import agent.llm
+
+    monkeypatch.setattr(agent.llm, "_CALL_THREADS", 1)
+    hung = ScriptedChatModel(script=[answer_call("too late [1].")] * 3, latency_s=1.0)
+    fallback = ScriptedChatModel(script=[answer_call(TEXT)] * 3)
+    ladder = _ladder(hung, fallback, llm_model_timeout_s=0.3, llm_timeout_s=2.0, llm_max_retries=0)
+    for _ in range(2):  # the second turn finds the primary's one thread still busy with the first's call
+        result = _run(ladder)
+        assert result.slot.name == B and result.value.text == TEXT
+    assert ladder.health.breaker(f"llm:{B}").snapshot().last_error is None
