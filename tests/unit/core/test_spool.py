@@ -189,3 +189,35 @@ def test_entries_appended_by_other_processes_while_replaying_are_never_lost(spoo
     assert all(p.wait(timeout=30) == 0 for p in procs)
     spool.replay(lambda e: applied.append((e["worker"], e["n"])))
     assert sorted(applied) == [(w, n) for w in range(workers) for n in range(each)]
+
+
+def test_counting_the_entries_does_not_wait_for_a_replay_in_progress(spool):
+    import threading
+    import time
+
+    for n in range(3):
+        spool.append({"n": n})
+    started, release = threading.Event(), threading.Event()
+
+    def slow(entry: dict) -> None:  # a database write that takes its time
+        started.set()
+        release.wait(5)
+
+    replay = threading.Thread(target=spool.replay, args=(slow,), daemon=True)
+    replay.start()
+    try:
+        assert started.wait(5)
+        t0 = time.monotonic()
+        assert len(spool) == 3
+        assert time.monotonic() - t0 < 1  # not held up by the replay's lock
+    finally:
+        release.set()
+        replay.join(5)
+    assert len(spool) == 0
+
+
+def test_a_torn_last_line_is_not_counted(spool):
+    spool.append({"n": 1})
+    with open(spool.path, "ab") as f:
+        f.write(b'{"n": 2, "te')  # a crash mid-write
+    assert len(spool) == 1 and [e["n"] for e in spool.pending()] == [1]
