@@ -79,7 +79,6 @@ def routed(
             goto = then(state)
         return Command(update=[*merged, *last.items()], goto=goto)
 
-    run.__name__ = getattr(steps[0], "__name__", "node")
     return run
 
 

@@ -100,13 +100,6 @@ def test_a_routed_node_routes_on_the_state_with_its_update_merged_by_each_keys_r
     assert routed(quiet, route=after_check)(escalated, None).goto == "deliver"  # type: ignore[arg-type]
 
 
-def test_a_routed_node_keeps_its_name_for_traces():
-    from agent.graph import routed
-    from agent.nodes import check_output
-
-    assert routed(check_output, route=after_check).__name__ == check_output.__name__
-
-
 def test_chained_steps_see_each_others_updates_and_the_graph_gets_every_update_in_order():
     from agent.graph import routed
 
