@@ -25,13 +25,6 @@ def _line(entry: dict[str, Any]) -> str:
     return json.dumps(entry, ensure_ascii=False, default=str, separators=(",", ":")) + "\n"
 
 
-def _readable(line: bytes) -> bool:
-    try:
-        return bool(line.strip()) and isinstance(json.loads(line), dict)
-    except ValueError:
-        return False
-
-
 class Spool:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -60,7 +53,7 @@ class Spool:
             f.flush()
             os.fsync(f.fileno())
 
-    def _read(self) -> list[dict[str, Any]]:
+    def _read(self, *, report: bool = True) -> list[dict[str, Any]]:
         if not self.path.exists():
             return []
         entries: list[dict[str, Any]] = []
@@ -73,7 +66,8 @@ class Spool:
                     entries.append(json.loads(line))
                 except json.JSONDecodeError:
                     # A torn line from a crash mid-write: it was never acknowledged; keep reading.
-                    logger.error("spool %s line %d unreadable; skipped", self.path, n)
+                    if report:
+                        logger.error("spool %s line %d unreadable; skipped", self.path, n)
         return entries
 
     def pending(self) -> list[dict[str, Any]]:
@@ -91,12 +85,9 @@ class Spool:
     def __len__(self) -> int:
         """Entries waiting, counted without the lock: a replay holds the lock while it writes every entry to
         the database, and a health check or /metrics must not wait for that. A replay's rewrite is an atomic
-        rename; a line still being written (or torn by a crash) is not counted."""
-        try:
-            with open(self.path, "rb") as f:
-                return sum(1 for line in f if line.endswith(b"\n") and _readable(line))
-        except FileNotFoundError:
-            return 0
+        rename; a line still being written (or torn by a crash) does not parse, is not counted, and is not
+        reported here (a reader under the lock reports it)."""
+        return len(self._read(report=False))
 
     def replay(self, handler: Callable[[dict[str, Any]], None]) -> int:
         """Apply entries oldest first; remove those applied. Returns how many were applied."""
