@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 
 import pytest
 from langchain_core.runnables import RunnableConfig
@@ -172,6 +173,16 @@ def _service_on(url: str, settings, demo_service, tmp_path) -> tuple[ChatService
     return ChatService(config, kb=demo_service.kb, checkpointer=checkpointer, models=[]), checkpointer
 
 
+@pytest.fixture
+def on_postgres(demo_service, settings, tmp_path) -> Iterator[tuple[ChatService, str, str, str]]:  # type: ignore[no-untyped-def]
+    """A service with its data and checkpoints on a PostgreSQL server of its own (no LLM), the server's URL,
+    and a new customer's conversation."""
+    with postgres_server() as server:
+        service, _ = _service_on(server.url, settings, demo_service, tmp_path)
+        customer = f"c-{uuid.uuid4().hex[:8]}"
+        yield service, server.url, customer, service.start_conversation(customer_id=customer)
+
+
 def _one_checkpoint(url: str) -> tuple[PooledPostgresSaver, RunnableConfig]:
     """A checkpointer on `url` holding one empty checkpoint, and that checkpoint's config."""
     from langgraph.checkpoint.base import empty_checkpoint
@@ -325,46 +336,43 @@ def test_connections_from_before_a_restart_never_fail_a_turn_once_idle(
 
 
 @pytest.mark.parametrize("second_writer", ["transaction", "one statement"])
-def test_two_writers_of_one_reply_at_once_store_it_once(demo_service, settings, tmp_path, second_writer):
+def test_two_writers_of_one_reply_at_once_store_it_once(on_postgres, second_writer):
     """A spool replay and a retried turn (two replicas) writing the same message's reply at the same moment:
     the second waits for the first's commit and then finds the reply, instead of storing a second one. The
     second writes as a spool replay does (a transaction) or as a turn does (one statement on PostgreSQL)."""
     import threading
 
-    with postgres_server() as server:
-        service, _ = _service_on(server.url, settings, demo_service, tmp_path)
-        customer = f"c-{uuid.uuid4().hex[:8]}"
-        conv = service.start_conversation(customer_id=customer)
-        accepted = service._accept(conv, customer, "Where is my parcel?", uuid.uuid4().hex)
-        assert isinstance(accepted, tuple)
-        message_id = accepted[0]
+    service, url, customer, conv = on_postgres
+    accepted = service._accept(conv, customer, "Where is my parcel?", uuid.uuid4().hex)
+    assert isinstance(accepted, tuple)
+    message_id = accepted[0]
 
-        def record(reply: str) -> dict:
-            return service._record(conv, message_id, "minimal", "test", {"reply": reply}, 1.0, None)
+    def record(reply: str) -> dict:
+        return service._record(conv, message_id, "minimal", "test", {"reply": reply}, 1.0, None)
 
-        first = session_scope(server.url)
-        session = first.__enter__()
-        seen: list = []
+    first = session_scope(url)
+    session = first.__enter__()
+    seen: list = []
 
-        def write_second() -> None:
-            if second_writer == "transaction":
-                seen.append(_write_and_commit(service, server.url, conv, customer, record("another")))
-            else:
-                seen.append(service._store_reply(conv, customer, message_id, record("another")).reply)
+    def write_second() -> None:
+        if second_writer == "transaction":
+            seen.append(_write_and_commit(service, url, conv, customer, record("another")))
+        else:
+            seen.append(service._store_reply(conv, customer, message_id, record("another")).reply)
 
-        second = threading.Thread(target=write_second, daemon=True)
-        try:
-            service._write_reply(session, conv, customer, record("the first writer's reply"))  # not committed
-            second.start()
-            assert _waiting_on_a_lock(server.url, within_s=10)  # the second writer, on the first's row lock
-        finally:
-            first.__exit__(None, None, None)  # commit
-        second.join(10)
-        assert seen and seen[0].content == "the first writer's reply"
-        with session_scope(server.url) as s:
-            replies = s.scalars(select(Message).where(Message.reply_to == message_id)).all()
-            status = s.get(Message, message_id).status
-        assert [r.content for r in replies] == ["the first writer's reply"] and status == "answered"
+    second = threading.Thread(target=write_second, daemon=True)
+    try:
+        service._write_reply(session, conv, customer, record("the first writer's reply"))  # not committed
+        second.start()
+        assert _waiting_on_a_lock(url, within_s=10)  # the second writer, on the first's row lock
+    finally:
+        first.__exit__(None, None, None)  # commit
+    second.join(10)
+    assert seen and seen[0].content == "the first writer's reply"
+    with session_scope(url) as s:
+        replies = s.scalars(select(Message).where(Message.reply_to == message_id)).all()
+        status = s.get(Message, message_id).status
+    assert [r.content for r in replies] == ["the first writer's reply"] and status == "answered"
 
 
 def _waiting_on_a_lock(url: str, *, within_s: float) -> bool:
@@ -408,75 +416,62 @@ def _statements(url: str) -> tuple[list[str], object]:
     return sent, note
 
 
-def test_a_turn_on_postgres_stores_its_message_and_its_reply_in_one_statement_each(
-    demo_service, settings, tmp_path
-):
+def test_a_turn_on_postgres_stores_its_message_and_its_reply_in_one_statement_each(on_postgres):
     """The message (conversation claimed and named) and the reply (message marked, reply, turn record and
     conversation mode) each in one round trip: each statement is atomic on its own."""
     from sqlalchemy import event
 
     from core.models import Conversation, TurnRecord
 
-    with postgres_server() as server:
-        service, _ = _service_on(server.url, settings, demo_service, tmp_path)
-        customer = f"c-{uuid.uuid4().hex[:8]}"
-        conv = service.start_conversation(customer_id=customer)
-        sent, note = _statements(server.url)
-        try:
-            result = service.send(conversation_id=conv, customer_id=customer, text="How do I return an item?")
-        finally:
-            event.remove(core_db.get_engine(server.url), "before_cursor_execute", note)
-        assert result.mode == "minimal" and result.outcome == "answered" and not result.spooled
-        inserts = [s for s in sent if s.lstrip().startswith("WITH")]
-        assert len(inserts) == 2, sent  # the message, then the reply with its record
-        assert not any(s.lstrip().startswith(("INSERT", "UPDATE")) for s in sent), sent  # none on its own
-        with session_scope(server.url) as s:
-            message = s.get(Message, result.message.id)
-            reply = s.get(Message, result.reply.id)
-            record = s.scalar(select(TurnRecord).where(TurnRecord.message_id == message.id))
-            conversation = s.get(Conversation, conv)
-            assert message.status == "answered" and message.content == "How do I return an item?"
-            assert reply.reply_to == message.id and reply.content == result.reply.content
-            assert reply.citations == result.reply.citations and reply.citations
-            assert record.reply_id == reply.id and record.mode == "minimal" and record.outcome == "answered"
-            assert record.passages and record.latencies_ms["total"] > 0
-            assert conversation.mode == "minimal" and conversation.title == "How do I return an item?"
+    service, url, customer, conv = on_postgres
+    sent, note = _statements(url)
+    try:
+        result = service.send(conversation_id=conv, customer_id=customer, text="How do I return an item?")
+    finally:
+        event.remove(core_db.get_engine(url), "before_cursor_execute", note)
+    assert result.mode == "minimal" and result.outcome == "answered" and not result.spooled
+    inserts = [s for s in sent if s.lstrip().startswith("WITH")]
+    assert len(inserts) == 2, sent  # the message, then the reply with its record
+    assert not any(s.lstrip().startswith(("INSERT", "UPDATE")) for s in sent), sent  # none on its own
+    with session_scope(url) as s:
+        message = s.get(Message, result.message.id)
+        reply = s.get(Message, result.reply.id)
+        record = s.scalar(select(TurnRecord).where(TurnRecord.message_id == message.id))
+        conversation = s.get(Conversation, conv)
+        assert message.status == "answered" and message.content == "How do I return an item?"
+        assert reply.reply_to == message.id and reply.content == result.reply.content
+        assert reply.citations == result.reply.citations and reply.citations
+        assert record.reply_id == reply.id and record.mode == "minimal" and record.outcome == "answered"
+        assert record.passages and record.latencies_ms["total"] > 0
+        assert conversation.mode == "minimal" and conversation.title == "How do I return an item?"
 
 
-def test_on_postgres_a_second_reply_to_one_message_is_refused_and_the_first_returned(
-    demo_service, settings, tmp_path
-):
-    with postgres_server() as server:
-        service, _ = _service_on(server.url, settings, demo_service, tmp_path)
-        customer = f"c-{uuid.uuid4().hex[:8]}"
-        conv = service.start_conversation(customer_id=customer)
-        first = service.send(conversation_id=conv, customer_id=customer, text="Do you ship to Canada?")
-        record = service._record(conv, first.message.id, "minimal", "test", {"reply": "another"}, 1.0, None)
-        again = service._store_reply(conv, customer, first.message.id, record)
-        assert again.reply.id == first.reply.id and again.reply.content == first.reply.content
-        with session_scope(server.url) as s:
-            replies = s.scalars(select(Message).where(Message.reply_to == first.message.id)).all()
-        assert [r.id for r in replies] == [first.reply.id]
+def test_on_postgres_a_second_reply_to_one_message_is_refused_and_the_first_returned(on_postgres):
+    service, url, customer, conv = on_postgres
+    first = service.send(conversation_id=conv, customer_id=customer, text="Do you ship to Canada?")
+    record = service._record(conv, first.message.id, "minimal", "test", {"reply": "another"}, 1.0, None)
+    again = service._store_reply(conv, customer, first.message.id, record)
+    assert again.reply.id == first.reply.id and again.reply.content == first.reply.content
+    with session_scope(url) as s:
+        replies = s.scalars(select(Message).where(Message.reply_to == first.message.id)).all()
+    assert [r.id for r in replies] == [first.reply.id]
 
 
 def test_on_postgres_a_reply_with_personal_data_gets_its_values_back_and_someone_else_gets_nothing(
-    demo_service, settings, tmp_path
+    on_postgres,
 ):
-    with postgres_server() as server:
-        service, _ = _service_on(server.url, settings, demo_service, tmp_path)
-        customer = f"c-{uuid.uuid4().hex[:8]}"
-        conv = service.start_conversation(customer_id=customer)
-        accepted = service._accept(conv, customer, "write to jane.doe@example.com", uuid.uuid4().hex)
-        assert isinstance(accepted, tuple)
-        masked, kinds = service._mask(conv, "write to jane.doe@example.com")
-        assert "jane.doe@example.com" not in masked and kinds
-        record = service._record(conv, accepted[0], "minimal", "test", {"reply": f"We {masked}."}, 1.0, None)
-        stored = service._store_reply(conv, customer, accepted[0], record)
-        assert stored.reply.content == "We write to jane.doe@example.com."
+    service, url, customer, conv = on_postgres
+    accepted = service._accept(conv, customer, "write to jane.doe@example.com", uuid.uuid4().hex)
+    assert isinstance(accepted, tuple)
+    masked, kinds = service._mask(conv, "write to jane.doe@example.com")
+    assert "jane.doe@example.com" not in masked and kinds
+    record = service._record(conv, accepted[0], "minimal", "test", {"reply": f"We {masked}."}, 1.0, None)
+    stored = service._store_reply(conv, customer, accepted[0], record)
+    assert stored.reply.content == "We write to jane.doe@example.com."
 
-        stranger = f"c-{uuid.uuid4().hex[:8]}"
-        with pytest.raises(NotYourConversation):
-            service.send(conversation_id=conv, customer_id=stranger, text="show me")
-        with session_scope(server.url) as s:
-            texts = [m.content for m in s.scalars(select(Message).where(Message.conversation_id == conv))]
-        assert "show me" not in texts
+    stranger = f"c-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(NotYourConversation):
+        service.send(conversation_id=conv, customer_id=stranger, text="show me")
+    with session_scope(url) as s:
+        texts = [m.content for m in s.scalars(select(Message).where(Message.conversation_id == conv))]
+    assert "show me" not in texts
