@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -431,6 +432,25 @@ the message marked answered, the reply, the turn record and the conversation's m
 round trip. No row when the message has a reply already (or is gone): nothing is written, and
 `_write_reply` sorts it out. Parameters are prefixed (`r_`, `t_`): one named like a column of a table that a
 part of the statement updates would be taken as a value to set."""
+
+
+def _marking(record: dict[str, Any]) -> dict[str, Any]:
+    """`_ANSWERED`'s parameters: the customer message a turn record answers, and its status once replied."""
+    return {"message": record["message_id"], "new_status": "failed" if record["error"] else "answered"}
+
+
+def _reply_row(conversation_id: str, record: dict[str, Any], content: str, now: datetime) -> dict[str, Any]:
+    """The reply's columns but `reply_to` (the statement that stores it knows the message)."""
+    return {
+        "conversation_id": conversation_id,
+        "role": "assistant",
+        "content": content,
+        "status": "delivered",
+        "mode": record["mode"],
+        "citations": record["citations"],
+        "author": None,
+        "created_at": now,
+    }
 
 
 def _turn_record_row(conversation_id: str, reply_id: int, record: dict[str, Any]) -> dict[str, Any]:
@@ -1176,20 +1196,10 @@ class ChatService:
         ):
             return None
         now = utcnow()
-        reply = {
-            "conversation_id": conversation_id,
-            "role": "assistant",
-            "content": record["reply"],
-            "status": "delivered",
-            "mode": record["mode"],
-            "citations": record["citations"],
-            "author": None,
-            "created_at": now,
-        }
+        reply = _reply_row(conversation_id, record, record["reply"], now)
         row = _turn_record_row(conversation_id, 0, record)
         params = {
-            "message": record["message_id"],
-            "new_status": "failed" if record["error"] else "answered",
+            **_marking(record),
             "conv": conversation_id,
             "new_mode": record["mode"],
             "mode_at": now,
@@ -1215,7 +1225,7 @@ class ChatService:
         """
         c = s.connection()
         message_id = record["message_id"]
-        marking = {"message": message_id, "new_status": "failed" if record["error"] else "answered"}
+        marking = _marking(record)
         updated = c.execute(_ANSWERED, marking).first()
         if updated is None:
             # The row lock first, then a fresh look: a concurrent writer's reply is committed by then.
@@ -1229,17 +1239,8 @@ class ChatService:
             logger.warning("message %s is marked %s without a reply; writing one", message_id, stored.status)
             updated = c.execute(_ANSWERED_DESPITE_STATUS, marking).first()
             assert updated is not None  # the row exists and has no reply
-        reply = {
-            "conversation_id": conversation_id,
-            "role": "assistant",
-            "content": pii_vault.reveal(s, conversation_id=conversation_id, text=record["reply"]),
-            "reply_to": message_id,
-            "status": "delivered",
-            "mode": record["mode"],
-            "citations": record["citations"],
-            "author": None,
-            "created_at": utcnow(),
-        }
+        content = pii_vault.reveal(s, conversation_id=conversation_id, text=record["reply"])
+        reply = {**_reply_row(conversation_id, record, content, utcnow()), "reply_to": message_id}
         inserted = c.execute(_ADD_MESSAGE, reply).inserted_primary_key
         assert inserted is not None
         reply_id = int(inserted[0])
