@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import random
 import statistics
 import sys
@@ -303,6 +304,9 @@ def summarise(
         "turn_p50_ms": round(_percentile(turn_ms, 0.50), 1) if turn_ms else None,
         "turn_p95_ms": round(_percentile(turn_ms, 0.95), 1) if turn_ms else None,
         "cpu_ms_per_turn": {name: round(sec * 1000 / turns, 1) for name, sec in (cpu_s or {}).items()},
+        "cpu_busy_pct": (
+            round(100 * sum(cpu_s.values()) / (seconds * (os.cpu_count() or 1)), 1) if cpu_s and seconds else None
+        ),
         "lost_messages": None if lost is None else len(lost),
         "lost_keys": (lost or [])[:20],
         "still_spooled": still_spooled,
@@ -329,6 +333,7 @@ def _print(report: dict[str, Any], args: argparse.Namespace) -> None:
             f"{report['turn_p50_ms']} / {report['turn_p95_ms']}",
         ),
         ("CPU per turn by process (ms)", report["cpu_ms_per_turn"] or "n/a"),
+        ("cores busy, all processes above (%)", report["cpu_busy_pct"] if report["cpu_busy_pct"] is not None else "n/a"),
         ("modes served", report["modes_served"]),
         ("outcomes", report["outcomes"]),
         ("replies spooled (database down)", report["spooled_replies"]),
@@ -367,11 +372,14 @@ async def _drive(args: argparse.Namespace, urls: list[str], topo: Any) -> dict[s
             else None
         )
         cpu_before = topo.cpu_seconds() if topo is not None else {}
+        client_before = time.process_time()  # this process: the simulated customers share the machine
         await asyncio.gather(
             *(_customer(n, run, client, cases, args.think_s) for n in range(args.conversations))
         )
         seconds = run.served_seconds()
         cpu_after = topo.cpu_seconds() if topo is not None else {}
+        cpu_after["load-client"] = time.process_time() - client_before
+        cpu_before["load-client"] = 0.0
         if chaos is not None:
             await chaos
         still = await _drain(run, client)

@@ -42,3 +42,12 @@ def test_throughput_counts_until_the_last_answer_not_the_customers_last_pause():
     assert run.served_seconds() == 2.0  # the last answer came at 1.5 s + 0.5 s
     assert summarise(run, run.served_seconds(), [], 0)["turns_per_s"] == 1.5
     assert Run(urls=["http://a"], turns=1).served_seconds() == 0.0
+
+
+def test_cores_busy_counts_every_process_including_the_load_client(monkeypatch):
+    monkeypatch.setattr("evals.load.os.cpu_count", lambda: 2)
+    cpu = {"api-0": 0.6, "api-1": 0.6, "postgres": 0.2, "load-client": 0.2}
+    report = summarise(_run((200, "answered", None), (200, "answered", None)), 2.0, [], 0, cpu_s=cpu)
+    assert report["cpu_busy_pct"] == 40.0  # 1.6 CPU-seconds of the 4 two cores had in 2 s
+    assert report["cpu_ms_per_turn"]["load-client"] == 100.0
+    assert summarise(_run((200, "answered", None)), 1.0, [], 0)["cpu_busy_pct"] is None
