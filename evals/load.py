@@ -273,6 +273,13 @@ def _slowest_recovery(outages: list[dict[str, Any]]) -> float | None:
     return None if not times or any(v is None for v in times) else max(times)
 
 
+def _busy_pct(cpu_s: dict[str, float] | None, seconds: float) -> float | None:
+    """The CPU time of every process measured over what the machine's cores had in `seconds`."""
+    if not cpu_s or not seconds:
+        return None
+    return round(100 * sum(cpu_s.values()) / (seconds * (os.cpu_count() or 1)), 1)
+
+
 def summarise(
     run: Run,
     seconds: float,
@@ -304,9 +311,7 @@ def summarise(
         "turn_p50_ms": round(_percentile(turn_ms, 0.50), 1) if turn_ms else None,
         "turn_p95_ms": round(_percentile(turn_ms, 0.95), 1) if turn_ms else None,
         "cpu_ms_per_turn": {name: round(sec * 1000 / turns, 1) for name, sec in (cpu_s or {}).items()},
-        "cpu_busy_pct": (
-            round(100 * sum(cpu_s.values()) / (seconds * (os.cpu_count() or 1)), 1) if cpu_s and seconds else None
-        ),
+        "cpu_busy_pct": _busy_pct(cpu_s, seconds),
         "lost_messages": None if lost is None else len(lost),
         "lost_keys": (lost or [])[:20],
         "still_spooled": still_spooled,
@@ -333,7 +338,7 @@ def _print(report: dict[str, Any], args: argparse.Namespace) -> None:
             f"{report['turn_p50_ms']} / {report['turn_p95_ms']}",
         ),
         ("CPU per turn by process (ms)", report["cpu_ms_per_turn"] or "n/a"),
-        ("cores busy, all processes above (%)", report["cpu_busy_pct"] if report["cpu_busy_pct"] is not None else "n/a"),
+        ("cores busy, all processes above (%)", report["cpu_busy_pct"] or "n/a"),
         ("modes served", report["modes_served"]),
         ("outcomes", report["outcomes"]),
         ("replies spooled (database down)", report["spooled_replies"]),
