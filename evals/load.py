@@ -267,6 +267,26 @@ def turn_times_ms(database_url: str) -> list[float]:
     ]
 
 
+def llm_ms_by_key(database_url: str) -> dict[str, float]:
+    """Per acknowledged message (its idempotency key): the time its turn spent in LLM calls that returned
+    (`llm_calls[*].latency_ms` of the turn record; a call that timed out or failed is not in it)."""
+    engine = create_engine(database_url)
+    query = text(
+        "SELECT m.idempotency_key, t.llm_calls FROM turn_records t JOIN messages m ON m.id = t.message_id"
+        " WHERE m.idempotency_key IS NOT NULL"
+    )
+    try:
+        with engine.connect() as conn:
+            rows = list(conn.execute(query))
+    finally:
+        engine.dispose()
+    out: dict[str, float] = {}
+    for key, calls in rows:
+        spent = [c.get("latency_ms") for c in (calls or {}).values() if isinstance(c, dict)]
+        out[key] = float(sum(v for v in spent if isinstance(v, int | float)))
+    return out
+
+
 def _slowest_recovery(outages: list[dict[str, Any]]) -> float | None:
     """The slowest replica's recovery over all outages; None when there were none, or one never recovered."""
     times = [v for o in outages for v in o["recovery_s"].values()]
@@ -288,10 +308,14 @@ def summarise(
     *,
     turn_ms: list[float] | None = None,
     cpu_s: dict[str, float] | None = None,
+    llm_ms: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     ok = [s for s in run.sent if s.status == 200]
     turns = max(1, len(run.sent))
     latencies = [s.latency_ms for s in ok]
+    # The issue's "non-LLM latency": what the customer waited minus what the turn spent in LLM calls. A turn
+    # without a record (none stored yet: spooled) counts whole.
+    non_llm = [max(0.0, s.latency_ms - llm_ms.get(s.key, 0.0)) for s in ok] if llm_ms else []
     errors = Counter(s.error for s in run.sent if s.error)
     return {
         "turns": len(run.sent),
@@ -301,6 +325,9 @@ def summarise(
         "p95_ms": round(_percentile(latencies, 0.95), 1),
         "p99_ms": round(_percentile(latencies, 0.99), 1),
         "mean_ms": round(statistics.fmean(latencies), 1) if latencies else 0.0,
+        "non_llm_p50_ms": round(_percentile(non_llm, 0.50), 1) if non_llm else None,
+        "non_llm_p95_ms": round(_percentile(non_llm, 0.95), 1) if non_llm else None,
+        "non_llm_p99_ms": round(_percentile(non_llm, 0.99), 1) if non_llm else None,
         "errors": sum(errors.values()),
         "errors_by_kind": dict(errors),
         "modes_served": dict(Counter(s.mode for s in ok)),
@@ -331,6 +358,10 @@ def _print(report: dict[str, Any], args: argparse.Namespace) -> None:
     rows = [
         ("throughput (turns/s)", report["turns_per_s"]),
         ("latency p50 / p95 / p99 (ms)", f"{report['p50_ms']} / {report['p95_ms']} / {report['p99_ms']}"),
+        (
+            "latency minus the turn's LLM calls, p50 / p95 / p99 (ms)",
+            f"{report['non_llm_p50_ms']} / {report['non_llm_p95_ms']} / {report['non_llm_p99_ms']}",
+        ),
         ("errors customers saw", f"{report['errors']} {report['errors_by_kind'] or ''}".strip()),
         ("turns that failed in the server (answered with the stored apology)", report["failed_turns"]),
         (
@@ -396,7 +427,13 @@ async def _drive(args: argparse.Namespace, urls: list[str], topo: Any) -> dict[s
     cpu = {name: max(0.0, cpu_after[name] - cpu_before[name]) for name in cpu_after if name in cpu_before}
     database = topo.env["DATABASE_URL"]
     return summarise(
-        run, seconds, lost_messages(database, run.sent), still, turn_ms=turn_times_ms(database), cpu_s=cpu
+        run,
+        seconds,
+        lost_messages(database, run.sent),
+        still,
+        turn_ms=turn_times_ms(database),
+        cpu_s=cpu,
+        llm_ms=llm_ms_by_key(database),
     )
 
 

@@ -88,7 +88,7 @@ def test_one_conversation_moves_between_replicas_with_its_history(topo: Topology
 
 def test_each_part_reports_its_cpu_and_each_turn_its_time(topo: Topology, http: httpx.Client) -> None:
     """What `python -m evals.load` prints about where a turn's time and CPU go."""
-    from evals.load import turn_times_ms
+    from evals.load import llm_ms_by_key, turn_times_ms
 
     before = topo.cpu_seconds()
     a = topo.api_urls[0]
@@ -107,6 +107,14 @@ def test_each_part_reports_its_cpu_and_each_turn_its_time(topo: Topology, http: 
     assert after["api-0"] > before["api-0"] and after["postgres"] > before["postgres"]
     times = turn_times_ms(topo.env["DATABASE_URL"])
     assert len(times) >= 3 and all(t > 0 for t in times)
+    key = uuid.uuid4().hex
+    answered = http.post(
+        f"{a}/v1/conversations/{cid}/messages",
+        headers={**me, "Idempotency-Key": key},
+        json={"text": "How long do refunds take to reach my card?"},
+    ).json()
+    assert answered["mode"] == "full" and answered["outcome"] == "answered"  # the stub LLM wrote it
+    assert llm_ms_by_key(topo.env["DATABASE_URL"])[key] > 0
 
 
 def test_the_floor_serves_a_turn_on_the_same_services_and_stores_its_reply(

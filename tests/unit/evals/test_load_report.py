@@ -51,3 +51,11 @@ def test_cores_busy_counts_every_process_including_the_load_client(monkeypatch):
     assert report["cpu_busy_pct"] == 40.0  # 1.6 CPU-seconds of the 4 two cores had in 2 s
     assert report["cpu_ms_per_turn"]["load-client"] == 100.0
     assert summarise(_run((200, "answered", None)), 1.0, [], 0)["cpu_busy_pct"] is None
+
+
+def test_non_llm_latency_takes_each_turns_llm_time_off_what_its_customer_waited():
+    run = _run((200, "answered", None), (200, "answered", None), (200, "handoff", None))  # 10, 20, 30 ms
+    report = summarise(run, 1.0, [], 0, llm_ms={"k0": 4.0, "k1": 25.0})  # k2: no record (spooled), whole
+    assert (report["non_llm_p50_ms"], report["non_llm_p99_ms"]) == (6.0, 30.0)  # 6, 0 (not below 0), 30
+    assert report["p99_ms"] == 30.0
+    assert summarise(run, 1.0, [], 0)["non_llm_p95_ms"] is None  # no turn records (the floor): not shown
