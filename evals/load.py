@@ -230,38 +230,35 @@ async def _drain(run: Run, client: aiohttp.ClientSession, timeout_s: float = 90)
     return pending
 
 
+def _rows(database_url: str, query: str) -> list[Any]:
+    """The rows of one query, on an engine of its own (the run's checks read the database after the load)."""
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(text(query)))
+    finally:
+        engine.dispose()
+
+
 def lost_messages(database_url: str, sent: list[Sent]) -> list[str]:
     """Keys of acknowledged messages with neither a stored reply nor a person holding the conversation for
     them (every bot turn, Offline and handoff included, stores a reply; held messages wait for the agent)."""
     acknowledged = {s.key for s in sent if s.status == 200}
     if not acknowledged:
         return []
-    engine = create_engine(database_url)
-    query = text(  # answered: a stored reply, or held for the person who has the conversation
-        """
+    query = """
         SELECT m.idempotency_key FROM messages m
         WHERE m.role = 'customer' AND m.idempotency_key IS NOT NULL
           AND (m.status = 'for_agent' OR EXISTS (SELECT 1 FROM messages r WHERE r.reply_to = m.id))
-        """
-    )
-    try:
-        with engine.connect() as conn:
-            answered = {row[0] for row in conn.execute(query)}
-    finally:
-        engine.dispose()
+        """  # answered: a stored reply, or held for the person who has the conversation
+    answered = {row[0] for row in _rows(database_url, query)}
     return sorted(acknowledged - answered)
 
 
 def turn_times_ms(database_url: str) -> list[float]:
     """Each stored turn's own time (`latencies_ms.total`: the graph, from the turn record): what a turn took
     once it ran. The client's latency minus this is waiting (for a worker, the lock, the CPU)."""
-    engine = create_engine(database_url)
-    query = text("SELECT latencies_ms FROM turn_records")
-    try:
-        with engine.connect() as conn:
-            rows = [row[0] for row in conn.execute(query)]
-    finally:
-        engine.dispose()
+    rows = [row[0] for row in _rows(database_url, "SELECT latencies_ms FROM turn_records")]
     return [
         float(r["total"]) for r in rows if isinstance(r, dict) and isinstance(r.get("total"), int | float)
     ]
@@ -270,18 +267,12 @@ def turn_times_ms(database_url: str) -> list[float]:
 def llm_ms_by_key(database_url: str) -> dict[str, float]:
     """Per acknowledged message (its idempotency key): the time its turn spent in LLM calls that returned
     (`llm_calls[*].latency_ms` of the turn record; a call that timed out or failed is not in it)."""
-    engine = create_engine(database_url)
-    query = text(
+    query = (
         "SELECT m.idempotency_key, t.llm_calls FROM turn_records t JOIN messages m ON m.id = t.message_id"
         " WHERE m.idempotency_key IS NOT NULL"
     )
-    try:
-        with engine.connect() as conn:
-            rows = list(conn.execute(query))
-    finally:
-        engine.dispose()
     out: dict[str, float] = {}
-    for key, calls in rows:
+    for key, calls in _rows(database_url, query):
         spent = [c.get("latency_ms") for c in (calls or {}).values() if isinstance(c, dict)]
         out[key] = float(sum(v for v in spent if isinstance(v, int | float)))
     return out
@@ -407,15 +398,13 @@ async def _drive(args: argparse.Namespace, urls: list[str], topo: Any) -> dict[s
             if args.chaos and topo is not None
             else None
         )
-        cpu_before = topo.cpu_seconds() if topo is not None else {}
-        client_before = time.process_time()  # this process: the simulated customers share the machine
+        # This process counts too: the simulated customers share the machine with what they load.
+        cpu_before = {**(topo.cpu_seconds() if topo is not None else {}), "load-client": time.process_time()}
         await asyncio.gather(
             *(_customer(n, run, client, cases, args.think_s) for n in range(args.conversations))
         )
         seconds = run.served_seconds()
-        cpu_after = topo.cpu_seconds() if topo is not None else {}
-        cpu_after["load-client"] = time.process_time() - client_before
-        cpu_before["load-client"] = 0.0
+        cpu_after = {**(topo.cpu_seconds() if topo is not None else {}), "load-client": time.process_time()}
         if chaos is not None:
             await chaos
         still = await _drain(run, client)
