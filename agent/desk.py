@@ -357,6 +357,7 @@ class HandoffDesk:
                     name="handoff-resume",
                 ) as trace:
                     trace.set_input(f"{status} by {by}")
+                    svc.checkpoints.touched(conversation_id)
                     final = svc.graph.invoke(
                         Command(resume={"status": status, "by": by, "transcript": transcript}),
                         config={**config, "callbacks": trace.callbacks},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from agent.checkpoints import run_janitor
 from agent.service import ChatService
 from core.breakers import HealthRegistry
 from core.chaos import ChaosController
@@ -51,4 +52,6 @@ def get_service() -> ChatService:
                 with session_scope(settings.database_url) as session:
                     check_no_default_credentials(session, settings)  # refuses to serve with demo passwords
             _service = ChatService(settings, kb=kb, health=health, migrate_pending=migrate_pending)
+            if settings.checkpoint_prune_s > 0:
+                run_janitor(_service.checkpoints, settings.checkpoint_prune_s, threading.Event())
         return _service

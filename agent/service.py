@@ -37,6 +37,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
+from agent.checkpoints import CheckpointJanitor
 from agent.context import TurnContext
 from agent.desk import HandoffDesk
 from agent.graph import build_graph
@@ -536,6 +537,12 @@ class ChatService:
         self._pg_locks = threading.local()
         """Conversations whose advisory lock this thread holds (the lock is taken once per thread)."""
         self._locks_guard = threading.Lock()
+        self.checkpoints = CheckpointJanitor(
+            self.checkpointer,
+            lock=self.conversation_lock,
+            available=lambda: self.health.available("database"),
+        )
+        """The threads whose older checkpoints wait to be deleted (see agent.checkpoints)."""
         self.desk = HandoffDesk(self)
         """The agents' side: queue, claim, live replies, resolve and hand back."""
         self.studio = Studio(settings, kb=self.kb)
@@ -1087,6 +1094,7 @@ class ChatService:
         context = self.turn_context(streaming=streaming)
         final: dict[str, Any] = {}
         listening = True
+        self.checkpoints.touched(conversation_id)
         for kind, chunk in self.graph.stream(
             {
                 "messages": [HumanMessage(content=text, id=f"m{message_id}")],

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     """SQLAlchemy URL; empty means a SQLite file under `data_dir`."""
     checkpoint_url: str = ""
     """LangGraph checkpointer location; empty means a SQLite file under `data_dir`."""
+    checkpoint_prune_s: float = Field(default=60.0, ge=0)
+    """How often each process deletes the superseded checkpoints of the conversations its turns wrote (each
+    keeps its latest, which holds the whole thread); 0 never does (see `python -m agent.checkpoints`)."""
 
     chroma_url: str = ""
     """A Chroma server (http://host:port); empty means an embedded PersistentClient under `data_dir`."""

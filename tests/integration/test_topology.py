@@ -33,6 +33,7 @@ def topo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
         "BREAKER_COOLDOWN_S": str(COOLDOWN_S),
         "KB_POLL_S": "1",
         "API_BACKGROUND_S": "0.5",
+        "CHECKPOINT_PRUNE_S": "1",
         "API_LOGIN_LIMIT_PER_MIN": "1000",  # every test client is 127.0.0.1 (the limit: test_api.py)
     }
     with Topology(Path(tmp_path_factory.mktemp("topology")), replicas=2, ui=True, settings=settings) as t:
@@ -84,6 +85,13 @@ def test_one_conversation_moves_between_replicas_with_its_history(topo: Topology
     assert [m["role"] for m in shown] == ["customer", "assistant", "customer", "assistant"]
     other = guest(http, b)
     assert http.get(f"{b}/v1/conversations/{cid}", headers=other).status_code == 404
+    engine = create_engine(topo.env["DATABASE_URL"])
+    count = text("SELECT count(*) FROM checkpoints WHERE thread_id = :t")
+    try:  # each replica's sweep deleted what its turn superseded: the thread keeps its latest checkpoint
+        with engine.connect() as conn:
+            wait_for(lambda: conn.execute(count, {"t": cid}).scalar() == 1, 10, "one checkpoint left")
+    finally:
+        engine.dispose()
 
 
 def test_each_part_reports_its_cpu_and_each_turn_its_time(topo: Topology, http: httpx.Client) -> None:

@@ -1,0 +1,150 @@
+"""Checkpoint retention through the service: real turns on SQLite and on PostgreSQL, a handoff that waits
+across a sweep, and the backlog command."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agent.service import ChatService, ensure_checkpoint_tables, make_checkpointer
+from core import users
+from core.migrate import upgrade
+from tests.ci import unavailable
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def service(request, demo_service, settings, tmp_path) -> Iterator[ChatService]:  # type: ignore[no-untyped-def]
+    if request.param == "postgres":
+        from evals.topology.postgres import postgres_available
+
+        if not postgres_available():
+            unavailable("no usable PostgreSQL server", what="PostgreSQL tests")
+        url = request.getfixturevalue("postgres_url")
+        database, checkpoints = url, url
+    else:
+        database, checkpoints = f"sqlite:///{tmp_path / 'support.db'}", str(tmp_path / "checkpoints.db")
+    config = settings.model_copy(
+        update={"data_dir": tmp_path, "database_url": database, "checkpoint_url": checkpoints}
+    )
+    upgrade(database)
+    saver = make_checkpointer(checkpoints)
+    ensure_checkpoint_tables(saver)
+    yield ChatService(config, kb=demo_service.kb, checkpointer=saver, models=[])
+
+
+def _checkpoints(svc: ChatService, conversation_id: str) -> int:
+    return len(list(svc.checkpointer.list({"configurable": {"thread_id": conversation_id}})))
+
+
+def _messages(svc: ChatService, conversation_id: str) -> list[str]:
+    state = svc.graph.get_state({"configurable": {"thread_id": conversation_id}})
+    return [str(m.content) for m in state.values["messages"]]
+
+
+def test_a_sweep_leaves_one_checkpoint_and_the_conversation_goes_on(service):
+    svc = service
+    customer = f"c-{uuid.uuid4().hex[:8]}"
+    conv = svc.start_conversation(customer_id=customer)
+    for text in ("How do I return an item?", "How long do refunds take?", "Do you ship to Canada?"):
+        assert svc.send(conversation_id=conv, customer_id=customer, text=text).outcome == "answered"
+    assert _checkpoints(svc, conv) == 3
+    history = _messages(svc, conv)
+
+    swept = svc.checkpoints.sweep()
+
+    assert swept.pruned >= 1 and swept.failed == 0 and swept.left == 0
+    assert _checkpoints(svc, conv) == 1
+    assert _messages(svc, conv) == history  # the latest checkpoint holds the whole thread
+    after = svc.send(conversation_id=conv, customer_id=customer, text="And what does shipping there cost?")
+    assert after.reply is not None and after.outcome == "answered"
+    assert _messages(svc, conv)[: len(history)] == history and len(_messages(svc, conv)) == len(history) + 2
+    assert _checkpoints(svc, conv) == 2 and svc.checkpoints.waiting() == 1
+
+
+def test_a_conversation_waiting_for_a_person_still_waits_after_a_sweep_and_hands_back(service):
+    svc = service
+    customer = f"c-{uuid.uuid4().hex[:8]}"
+    conv = svc.start_conversation(customer_id=customer)
+    svc.send(conversation_id=conv, customer_id=customer, text="How do I return an item?")
+    asked = svc.send(
+        conversation_id=conv, customer_id=customer, text="I'd like to talk to a real person please"
+    )
+    assert asked.outcome == "handoff"
+
+    svc.checkpoints.sweep()
+
+    assert _checkpoints(svc, conv) == 1
+    assert svc.interrupted_state(conv) is not None  # the pending interrupt stayed with the latest checkpoint
+    name = f"agent{uuid.uuid4().hex[:6]}"
+    with svc._session() as s:
+        users.create_user(
+            s,
+            username=name,
+            display_name="Alex",
+            role="agent",
+            password="a-long-test-pass",
+            settings=svc.settings,
+        )
+    alex = svc.authenticate(username=name, password="a-long-test-pass")
+    assert alex is not None
+    ticket = next(t for t in svc.desk.queue(alex) if t.conversation_id == conv)
+    svc.desk.claim(alex, ticket.id)
+    svc.desk.reply(alex, ticket.id, "Hi, I'm Alex; the return is booked.")
+    svc.desk.hand_back(alex, ticket.id)
+
+    assert svc.interrupted_state(conv) is None
+    assert any("the return is booked" in m for m in _messages(svc, conv))
+    svc.checkpoints.sweep()  # the resume wrote checkpoints of its own: they go too
+    assert _checkpoints(svc, conv) == 1
+    after = svc.send(conversation_id=conv, customer_id=customer, text="How long do refunds take?")
+    assert after.outcome == "answered"
+
+
+def test_the_backlog_command_prunes_every_conversation(service, tmp_path):
+    svc = service
+    conversations = []
+    for _ in range(2):
+        customer = f"c-{uuid.uuid4().hex[:8]}"
+        conv = svc.start_conversation(customer_id=customer)
+        for text in ("How do I return an item?", "How long do refunds take?"):
+            svc.send(conversation_id=conv, customer_id=customer, text=text)
+        conversations.append(conv)
+    history = {conv: _messages(svc, conv) for conv in conversations}
+    env = {
+        **os.environ,
+        "CHECKPOINT_URL": svc.settings.checkpoint_url,
+        "DATABASE_URL": svc.settings.database_url,
+        "DATA_DIR": str(tmp_path),
+    }
+
+    done = subprocess.run(
+        [sys.executable, "-m", "agent.checkpoints", "prune", "--batch", "1"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert "0 failed" in done.stdout
+    for conv in conversations:
+        assert _checkpoints(svc, conv) == 1 and _messages(svc, conv) == history[conv]
+    stats = subprocess.run(
+        [sys.executable, "-m", "agent.checkpoints", "stats"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    checkpoints, _, rest = stats.stdout.partition(" checkpoints of ")
+    assert int(checkpoints) == int(rest.split()[0])  # one checkpoint per conversation, everywhere
