@@ -6,12 +6,16 @@ replay), so left alone they grow the database with the square of a conversation'
 checkpoint and its pending writes (a handoff's interrupt) are all a thread needs, so the rest is deleted:
 
 - in the background: each process remembers the threads its turns wrote, and a sweep every
-  CHECKPOINT_PRUNE_S prunes them, each under the conversation's lock (never beside a turn);
+  CHECKPOINT_PRUNE_S prunes them, a batch at a time in a few statements;
 - for a backlog (an upgrade, a replica that died before its sweep): `python -m agent.checkpoints prune`
   finds every thread with more than one checkpoint.
 
-PostgreSQL uses the checkpointer's own `prune(strategy="keep_latest")`; SQLite (no such method) runs the
-same deletion here.
+A prune needs no lock against a turn on the same thread: it deletes only what is older than the latest
+checkpoint it can see (checkpoints, their writes, and blob versions older than the ones the latest refers
+to), and whatever a running turn writes is newer than that. The kept checkpoint's parent id may then name a
+deleted checkpoint; nothing here follows it. (LangGraph's own `prune(strategy="keep_latest")` does the same
+thread by thread, in about ten statements each and only on PostgreSQL; the graph has no DeltaChannel, which
+would need the older checkpoints.)
 """
 
 from __future__ import annotations
@@ -20,11 +24,12 @@ import argparse
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.postgres import PostgresSaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 logger = logging.getLogger(__name__)
@@ -33,17 +38,33 @@ __all__ = [
     "CheckpointJanitor",
     "Sweep",
     "count_checkpoints",
-    "prune_thread",
+    "prune_threads",
     "run_janitor",
     "threads_with_history",
 ]
 
+# Each statement deletes only what is older than the latest checkpoint of the thread and namespace.
+_POSTGRES_LATEST = """SELECT thread_id, checkpoint_ns, max(checkpoint_id) AS latest FROM checkpoints
+         WHERE thread_id = ANY(%(threads)s) GROUP BY thread_id, checkpoint_ns"""
+_POSTGRES_OLDER = """x.thread_id = k.thread_id AND x.checkpoint_ns = k.checkpoint_ns
+         AND x.checkpoint_id < k.latest"""
+_POSTGRES_PRUNE = (
+    f"DELETE FROM checkpoint_writes x USING ({_POSTGRES_LATEST}) k WHERE {_POSTGRES_OLDER}",
+    # the blob versions the latest checkpoint refers to, and newer ones (a turn saving meanwhile), stay
+    """DELETE FROM checkpoint_blobs b USING (
+         SELECT DISTINCT ON (thread_id, checkpoint_ns) thread_id, checkpoint_ns,
+                checkpoint -> 'channel_versions' AS versions
+         FROM checkpoints WHERE thread_id = ANY(%(threads)s)
+         ORDER BY thread_id, checkpoint_ns, checkpoint_id DESC) k
+       WHERE b.thread_id = k.thread_id AND b.checkpoint_ns = k.checkpoint_ns
+         AND b.version < (k.versions ->> b.channel)""",
+    f"DELETE FROM checkpoints x USING ({_POSTGRES_LATEST}) k WHERE {_POSTGRES_OLDER}",
+)
 _SQLITE_PRUNE = (
-    # the writes of every checkpoint but each namespace's latest (a pending interrupt sits on the latest)
-    """DELETE FROM writes WHERE thread_id = ? AND checkpoint_id <> (
+    """DELETE FROM writes WHERE thread_id IN ({marks}) AND checkpoint_id < (
          SELECT max(c.checkpoint_id) FROM checkpoints c
          WHERE c.thread_id = writes.thread_id AND c.checkpoint_ns = writes.checkpoint_ns)""",
-    """DELETE FROM checkpoints WHERE thread_id = ? AND checkpoint_id <> (
+    """DELETE FROM checkpoints WHERE thread_id IN ({marks}) AND checkpoint_id < (
          SELECT max(c.checkpoint_id) FROM checkpoints c
          WHERE c.thread_id = checkpoints.thread_id AND c.checkpoint_ns = checkpoints.checkpoint_ns)""",
 )
@@ -55,30 +76,33 @@ def _cursor(saver: BaseCheckpointSaver) -> Iterator[Any]:
     if isinstance(saver, SqliteSaver):
         with saver.cursor() as cur:
             yield cur
-        return
-    cursor = getattr(saver, "_cursor", None)
-    if cursor is None:
+    elif isinstance(saver, PostgresSaver):
+        with saver._cursor() as cur:
+            yield cur
+    else:
         raise TypeError(f"no checkpoint retention for {type(saver).__name__}")
-    with cursor() as cur:
-        yield cur
 
 
 def _value(row: Any) -> Any:
     return next(iter(row.values())) if isinstance(row, dict) else row[0]
 
 
-def prune_thread(saver: BaseCheckpointSaver, thread_id: str) -> None:
-    """Delete every checkpoint of the thread but the latest of each namespace, with their writes (and on
-    PostgreSQL the blobs no kept checkpoint refers to). The thread reads and resumes as before."""
-    if isinstance(saver, SqliteSaver):
-        with saver.cursor() as cur:
+def prune_threads(saver: BaseCheckpointSaver, thread_ids: Sequence[str]) -> int:
+    """Delete every checkpoint of these threads but the latest of each namespace, with their writes (and
+    on PostgreSQL the blobs only they referred to); the threads read and resume as before. Returns how
+    many checkpoints went."""
+    threads = sorted({str(t) for t in thread_ids})
+    if not threads:
+        return 0
+    with _cursor(saver) as cur:
+        if isinstance(saver, SqliteSaver):
+            marks = ", ".join("?" * len(threads))
             for sql in _SQLITE_PRUNE:
-                cur.execute(sql, (thread_id,))
-        return
-    prune = getattr(saver, "prune", None)
-    if prune is None:
-        raise TypeError(f"no checkpoint retention for {type(saver).__name__}")
-    prune([thread_id], strategy="keep_latest")
+                cur.execute(sql.format(marks=marks), threads)
+        else:
+            for sql in _POSTGRES_PRUNE:
+                cur.execute(sql, {"threads": threads})
+        return max(0, int(cur.rowcount))  # the last statement deletes the checkpoints
 
 
 def threads_with_history(saver: BaseCheckpointSaver, *, after: str = "", limit: int = 1000) -> list[str]:
@@ -106,6 +130,8 @@ def count_checkpoints(saver: BaseCheckpointSaver) -> tuple[int, int]:
 class Sweep:
     pruned: int
     """Threads pruned."""
+    checkpoints: int
+    """Checkpoints deleted."""
     failed: int
     """Threads that could not be (kept for the next sweep)."""
     left: int
@@ -115,24 +141,17 @@ class Sweep:
 class CheckpointJanitor:
     """The threads this process's turns wrote since the last sweep, and the sweep that prunes them.
 
-    `lock(thread_id)` is the conversation lock (a turn never runs beside the pruning of its thread);
-    `available()` says whether the database answers (no sweep while it does not: the threads wait)."""
+    `available()` says whether the database answers: while it does not, no sweep is tried and the threads
+    wait for the next one."""
 
-    def __init__(
-        self,
-        saver: BaseCheckpointSaver,
-        *,
-        lock: Callable[[str], contextlib.AbstractContextManager[Any]],
-        available: Callable[[], bool] = lambda: True,
-    ) -> None:
+    def __init__(self, saver: BaseCheckpointSaver, *, available: Callable[[], bool] = lambda: True) -> None:
         self.saver = saver
-        self._lock = lock
         self._available = available
         self._touched: set[str] = set()
         self._guard = threading.Lock()
 
     def touched(self, thread_id: str) -> None:
-        """A turn or resume wrote this thread's checkpoint."""
+        """A turn or resume writes this thread's checkpoint."""
         with self._guard:
             self._touched.add(thread_id)
 
@@ -140,27 +159,28 @@ class CheckpointJanitor:
         with self._guard:
             return len(self._touched)
 
-    def sweep(self, *, limit: int = 1000) -> Sweep:
-        """Prune up to `limit` touched threads; a thread that fails waits for the next sweep."""
+    def sweep(self, *, batch: int = 200, limit: int = 5000) -> Sweep:
+        """Prune up to `limit` touched threads, `batch` at a time; a failed batch waits for the next sweep."""
         if not self._available():
-            return Sweep(0, 0, self.waiting())
+            return Sweep(0, 0, 0, self.waiting())
         with self._guard:
-            batch = sorted(self._touched)[:limit]
-            self._touched.difference_update(batch)
-        pruned = failed = 0
-        for thread_id in batch:
+            chosen = sorted(self._touched)[:limit]
+            self._touched.difference_update(chosen)
+        pruned = deleted = failed = 0
+        for start in range(0, len(chosen), batch):
+            threads = chosen[start : start + batch]
             try:
-                with self._lock(thread_id):
-                    prune_thread(self.saver, thread_id)
-                pruned += 1
+                deleted += prune_threads(self.saver, threads)
+                pruned += len(threads)
             except Exception as exc:
-                failed += 1
-                self.touched(thread_id)
-                if failed == 1:
-                    logger.warning("checkpoint prune failed for %s (retried next sweep): %r", thread_id, exc)
-        if pruned or failed:
-            logger.info("checkpoints pruned for %d conversations (%d failed)", pruned, failed)
-        return Sweep(pruned, failed, self.waiting())
+                if not failed:
+                    logger.warning("checkpoint prune failed (retried next sweep): %r", exc)
+                failed += len(threads)
+                with self._guard:
+                    self._touched.update(threads)
+        if deleted or failed:
+            logger.info("pruned %d checkpoints of %d conversations (%d failed)", deleted, pruned, failed)
+        return Sweep(pruned, deleted, failed, self.waiting())
 
 
 def run_janitor(janitor: CheckpointJanitor, every_s: float, stop: threading.Event) -> threading.Thread:
@@ -200,23 +220,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "stats":
         print(f"{before} checkpoints of {threads} conversations")
         return 0
-    pruned = failed = 0
+    pruned = 0
     last = ""
     while batch := threads_with_history(saver, after=last, limit=args.batch):
-        for thread_id in batch:
-            try:  # a turn meanwhile is safe: each thread is pruned in one transaction, on one snapshot
-                prune_thread(saver, thread_id)
-                pruned += 1
-            except Exception as exc:  # a turn changed it meanwhile: it is pruned by that replica's sweep
-                failed += 1
-                logger.warning("could not prune %s: %r", thread_id, exc)
+        prune_threads(saver, batch)  # safe beside serving replicas: only what a turn superseded goes
+        pruned += len(batch)
         last = batch[-1]
     after, threads = count_checkpoints(saver)
     print(
-        f"pruned {pruned} conversations ({failed} failed): {before} checkpoints before, {after} after, "
-        f"for {threads} conversations"
+        f"pruned {pruned} conversations: {before} checkpoints before, {after} after ({threads} conversations)"
     )
-    return 1 if failed else 0
+    return 0
 
 
 if __name__ == "__main__":

@@ -357,12 +357,14 @@ class HandoffDesk:
                     name="handoff-resume",
                 ) as trace:
                     trace.set_input(f"{status} by {by}")
-                    svc.checkpoints.touched(conversation_id)
-                    final = svc.graph.invoke(
-                        Command(resume={"status": status, "by": by, "transcript": transcript}),
-                        config={**config, "callbacks": trace.callbacks},
-                        context=svc.turn_context(),
-                    )
+                    try:
+                        final = svc.graph.invoke(
+                            Command(resume={"status": status, "by": by, "transcript": transcript}),
+                            config={**config, "callbacks": trace.callbacks},
+                            context=svc.turn_context(),
+                        )
+                    finally:  # its checkpoints are written: the ones they superseded go at the next sweep
+                        svc.checkpoints.touched(conversation_id)
                     trace.finish({"outcome": status, "mode": (final or {}).get("mode"), "reply": None})
                 return True
             except Exception:

@@ -538,9 +538,7 @@ class ChatService:
         """Conversations whose advisory lock this thread holds (the lock is taken once per thread)."""
         self._locks_guard = threading.Lock()
         self.checkpoints = CheckpointJanitor(
-            self.checkpointer,
-            lock=self.conversation_lock,
-            available=lambda: self.health.available("database"),
+            self.checkpointer, available=lambda: self.health.available("database")
         )
         """The threads whose older checkpoints wait to be deleted (see agent.checkpoints)."""
         self.desk = HandoffDesk(self)
@@ -1016,6 +1014,8 @@ class ChatService:
                     logger.exception("turn failed conversation=%s message=%s", conversation_id, message_id)
                     error = type(exc).__name__
                     state = {"reply": minimal.FAILURE, "outcome": "failed", "citations": []}
+                finally:  # its checkpoint is written: what it superseded goes at the next sweep
+                    self.checkpoints.touched(conversation_id)
             total_ms = (time.perf_counter() - t0) * 1000
             mode = _mode(state.get("mode") or decision.mode)
             reason = state.get("mode_reason") or decision.reason
@@ -1094,7 +1094,6 @@ class ChatService:
         context = self.turn_context(streaming=streaming)
         final: dict[str, Any] = {}
         listening = True
-        self.checkpoints.touched(conversation_id)
         for kind, chunk in self.graph.stream(
             {
                 "messages": [HumanMessage(content=text, id=f"m{message_id}")],

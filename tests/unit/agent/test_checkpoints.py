@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ from langgraph.checkpoint.base import empty_checkpoint
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 
-from agent.checkpoints import CheckpointJanitor, count_checkpoints, prune_thread, threads_with_history
+from agent.checkpoints import CheckpointJanitor, count_checkpoints, prune_threads, threads_with_history
 
 
 def _saver(tmp_path: Path) -> SqliteSaver:
@@ -48,7 +47,7 @@ def test_pruning_keeps_the_latest_checkpoint_and_its_pending_writes_only(tmp_pat
     _thread(saver, "b", 2)
     assert threads_with_history(saver) == ["a", "b"]
 
-    prune_thread(saver, "a")
+    assert prune_threads(saver, ["a"]) == 2
 
     assert _ids(saver, "a") == [latest["configurable"]["checkpoint_id"]]
     kept = saver.get_tuple({"configurable": {"thread_id": "a"}})
@@ -73,36 +72,29 @@ def test_threads_with_history_pages_by_thread_id(tmp_path):
 
 def test_the_janitor_prunes_what_turns_touched_in_batches_and_waits_for_the_database(tmp_path):
     saver = _saver(tmp_path)
-    for name in ("a", "b", "c"):
+    for name in ("a", "b", "c", "d"):
         _thread(saver, name, 3)
     up = {"database": False}
-    locked: list[str] = []
-
-    @contextlib.contextmanager
-    def lock(thread_id: str):  # type: ignore[no-untyped-def]
-        locked.append(thread_id)
-        yield
-
-    janitor = CheckpointJanitor(saver, lock=lock, available=lambda: up["database"])
-    janitor.touched("a")
-    janitor.touched("b")
+    janitor = CheckpointJanitor(saver, available=lambda: up["database"])
+    for name in ("a", "b", "c"):
+        janitor.touched(name)
 
     down = janitor.sweep()
-    assert (down.pruned, down.failed, down.left) == (0, 0, 2)  # nothing tried while the database is away
+    assert (down.pruned, down.failed, down.left) == (0, 0, 3)  # nothing tried while the database is away
     assert len(_ids(saver, "a")) == 3
 
     up["database"] = True
-    first = janitor.sweep(limit=1)
-    assert (first.pruned, first.left) == (1, 1) and locked == ["a"]
+    first = janitor.sweep(batch=1, limit=2)
+    assert (first.pruned, first.checkpoints, first.left) == (2, 4, 1)
     second = janitor.sweep()
-    assert (second.pruned, second.left) == (1, 0) and locked == ["a", "b"]
-    assert [len(_ids(saver, t)) for t in ("a", "b", "c")] == [1, 1, 3]  # "c" had no turn here
+    assert (second.pruned, second.checkpoints, second.left) == (1, 2, 0)
+    assert [len(_ids(saver, t)) for t in ("a", "b", "c", "d")] == [1, 1, 1, 3]  # "d" had no turn here
 
 
 def test_a_thread_that_cannot_be_pruned_waits_for_the_next_sweep():
-    saver = InMemorySaver()  # has no prune: every attempt fails
+    saver = InMemorySaver()  # no retention for this checkpointer: every attempt fails
     _thread(saver, "a", 2)
-    janitor = CheckpointJanitor(saver, lock=lambda _t: contextlib.nullcontext())
+    janitor = CheckpointJanitor(saver)
     janitor.touched("a")
     result = janitor.sweep()
     assert (result.pruned, result.failed, result.left) == (0, 1, 1)
