@@ -198,7 +198,7 @@ class Topology:
                 "--path",
                 str(self.folder / "chroma"),
             ],
-            env=self.env,
+            env={"RUST_LOG": "warn", **self.env},  # as docker-compose.yml: no log line per request
             log=logs / "chroma.log",
             health=f"http://127.0.0.1:{chroma_port}/api/v2/heartbeat",
         )
