@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from langchain_core.messages import AnyMessage
+from langchain_core.messages import AnyMessage, HumanMessage, RemoveMessage
 
 from agent.prompts.minimal import WITHHELD
 from knowledge.entities import Turn
@@ -32,3 +32,26 @@ def earlier_turns(messages: Sequence[AnyMessage], *, limit: int = 8) -> list[Tur
     if not latest_withheld:
         turns = turns[:-1]
     return turns[-limit:]
+
+
+def trimmed(
+    messages: Sequence[AnyMessage], *, adding: int, limit: int, summarised: int
+) -> tuple[list[RemoveMessage], int]:
+    """What leaves the thread so that it holds at most `limit` messages once `adding` more join it: the
+    oldest, up to a customer message (a thread never starts with an answer). Also the new count of
+    summarised earlier turns (`summary_upto`, which counts `earlier_turns` entries from the start).
+
+    In Full mode the summary folds in the turns that fall out of the model's context at every turn, long
+    before they leave the thread (`history_max_messages` holds more than LLM_CONTEXT_TOKENS sends), so what
+    leaves is already summarised; with no model there is no summary to wait for."""
+    excess = len(messages) + adding - limit
+    if excess <= 0:
+        return [], summarised
+    cut = excess
+    while cut < len(messages) and messages[cut].type != "human":
+        cut += 1
+    if cut >= len(messages):
+        return [], summarised
+    leaving = messages[:cut]
+    entries = len(earlier_turns([*leaving, HumanMessage(content="")], limit=len(leaving) + 1))
+    return [RemoveMessage(id=str(m.id)) for m in leaving], max(0, summarised - entries)

@@ -8,6 +8,7 @@ from langchain_core.messages import AIMessage
 from langgraph.runtime import Runtime
 
 from agent.context import TurnContext
+from agent.history import trimmed
 from agent.nodes.handoff import log_turn
 from agent.prompts import minimal
 from agent.state import TurnState
@@ -17,4 +18,18 @@ def deliver(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
     reply = state.get("reply") or minimal.FAILURE
     if state.get("truncated"):
         reply = f"{minimal.TRUNCATED_NOTE}\n\n{reply}"
-    return {"reply": reply, "messages": [AIMessage(content=reply)], "turn_log": log_turn(state, reply)}
+    covered = state.get("summary_upto", 0)
+    leaving, covered_after = trimmed(
+        state.get("messages", []),
+        adding=1,
+        limit=runtime.context.settings.history_max_messages,
+        summarised=covered,
+    )
+    update: dict[str, Any] = {
+        "reply": reply,
+        "messages": [*leaving, AIMessage(content=reply)],
+        "turn_log": log_turn(state, reply),
+    }
+    if leaving and covered_after != covered:
+        update["summary_upto"] = covered_after
+    return update

@@ -286,6 +286,32 @@ def test_follow_up_is_rewritten_and_old_turns_are_summarised(demo_service, setti
         assert record.input_tokens == sum(c["input_tokens"] for c in record.llm_calls.values())
 
 
+def test_a_long_full_mode_conversation_keeps_a_bounded_thread_and_its_summary_in_step(demo_service, settings):
+    questions = [
+        "How do I return a lamp I bought last week?",
+        "And how long does the refund take after that?",
+        "Can I get it back on my gift card instead?",
+        "Do you ship to Canada?",
+        "What does expedited shipping cost there?",
+    ]
+    for ladder in _ladder(demo_service, settings, llm_context_tokens=60, history_max_messages=6):
+        customer = f"c-{uuid.uuid4().hex[:8]}"
+        conv = (ladder.service.start_conversation(customer_id=customer), customer)
+        config = {"configurable": {"thread_id": conv[0]}}
+        for text in questions:
+            result = ladder.ask(text, conversation=conv)
+            assert result.mode == "full" and result.outcome == "answered"
+            values = ladder.service.graph.get_state(config).values
+            assert len(values["messages"]) <= 6
+            assert values["messages"][0].type == "human"
+            # the summary count stays an index into what the thread still holds
+            assert 0 <= values.get("summary_upto", 0) <= len(values["messages"]) - 2
+        assert [str(m.content) for m in values["messages"]][-2] == questions[-1]
+        assert values["summary"]  # the turns that left were summarised first
+        transcript = ladder.service.transcript(conversation_id=conv[0], customer_id=customer)
+        assert [m.content for m in transcript if m.role == "customer"] == questions  # SQL keeps everything
+
+
 def test_rate_limited_primary_via_chaos_lands_on_the_fallback(ladder):
     ladder.chaos.set("llm:scripted:primary", FaultSpec(rate_limit_rate=1.0, retry_after_s=5.0))
     started = time.monotonic()
