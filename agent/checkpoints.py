@@ -149,6 +149,10 @@ class CheckpointJanitor:
         self._available = available
         self._touched: set[str] = set()
         self._guard = threading.Lock()
+        self.deleted = 0
+        """Checkpoints deleted by this process's sweeps so far."""
+        self.failures = 0
+        """Threads whose prune failed (each was retried at the next sweep)."""
 
     def touched(self, thread_id: str) -> None:
         """A turn or resume writes this thread's checkpoint."""
@@ -178,6 +182,9 @@ class CheckpointJanitor:
                 failed += len(threads)
                 with self._guard:
                     self._touched.update(threads)
+        with self._guard:
+            self.deleted += deleted
+            self.failures += failed
         if deleted or failed:
             logger.info("pruned %d checkpoints of %d conversations (%d failed)", deleted, pruned, failed)
         return Sweep(pruned, deleted, failed, self.waiting())

@@ -47,6 +47,18 @@ class Metrics:
             registry=r,
         )
         self.spooled = Gauge("support_spooled_entries", "Entries waiting for the database", registry=r)
+        self.pruned = Counter(
+            "support_checkpoints_pruned", "Superseded LangGraph checkpoints deleted by sweeps", registry=r
+        )
+        self.prune_failures = Counter(
+            "support_checkpoint_prune_failures", "Conversations whose prune failed (retried)", registry=r
+        )
+        self.prune_waiting = Gauge(
+            "support_checkpoint_prune_waiting",
+            "Conversations whose old checkpoints wait for a sweep",
+            registry=r,
+        )
+        self._seen = {"pruned": 0, "failures": 0}
 
     def turn(self, result: TurnResult) -> None:
         self.turns.labels(result.mode, result.outcome).inc()
@@ -59,6 +71,11 @@ class Metrics:
             for snap in svc.health.snapshot():
                 self.breaker.labels(snap.name).set(_STATES.get(snap.state, 2))
             self.spooled.set(len(svc.spool))
+            janitor = svc.checkpoints
+            self.pruned.inc(janitor.deleted - self._seen["pruned"])
+            self.prune_failures.inc(janitor.failures - self._seen["failures"])
+            self._seen = {"pruned": janitor.deleted, "failures": janitor.failures}
+            self.prune_waiting.set(janitor.waiting())
         return generate_latest(self.registry)
 
 

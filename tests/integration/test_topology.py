@@ -92,6 +92,13 @@ def test_one_conversation_moves_between_replicas_with_its_history(topo: Topology
             wait_for(lambda: conn.execute(count, {"t": cid}).scalar() == 1, 10, "one checkpoint left")
     finally:
         engine.dispose()
+    pruned = [_metric(http.get(f"{url}/metrics").text, "support_checkpoints_pruned_total") for url in (a, b)]
+    assert sum(pruned) >= 1
+
+
+def _metric(text_format: str, name: str) -> float:
+    line = next(line for line in text_format.splitlines() if line.startswith(f"{name} "))
+    return float(line.split()[1])
 
 
 def test_each_part_reports_its_cpu_and_each_turn_its_time(topo: Topology, http: httpx.Client) -> None:
