@@ -34,24 +34,40 @@ def earlier_turns(messages: Sequence[AnyMessage], *, limit: int = 8) -> list[Tur
     return turns[-limit:]
 
 
-def trimmed(
-    messages: Sequence[AnyMessage], *, adding: int, limit: int, summarised: int
-) -> tuple[list[RemoveMessage], int]:
-    """What leaves the thread so that it holds at most `limit` messages once `adding` more join it: the
-    oldest, up to a customer message (a thread never starts with an answer). Also the new count of
-    summarised earlier turns (`summary_upto`, which counts `earlier_turns` entries from the start).
-
-    In Full mode the summary folds in the turns that fall out of the model's context at every turn, long
-    before they leave the thread (`history_max_messages` holds more than LLM_CONTEXT_TOKENS sends), so what
-    leaves is already summarised; with no model there is no summary to wait for."""
+def _leaving(messages: Sequence[AnyMessage], *, adding: int, limit: int) -> tuple[list[AnyMessage], int]:
+    """The oldest messages that leave so the thread holds at most `limit` once `adding` more join it, cut
+    before a customer message (a thread never starts with an answer), and how many `earlier_turns` entries
+    they are (what `summary_upto` counts)."""
     excess = len(messages) + adding - limit
     if excess <= 0:
-        return [], summarised
+        return [], 0
     cut = excess
     while cut < len(messages) and messages[cut].type != "human":
         cut += 1
     if cut >= len(messages):
+        return [], 0
+    leaving = list(messages[:cut])
+    return leaving, len(earlier_turns([*leaving, HumanMessage(content="")], limit=len(leaving) + 1))
+
+
+def leaving_entries(messages: Sequence[AnyMessage], *, adding: int, limit: int) -> int:
+    """How many earlier-turn entries leave the thread at the end of this turn (see `trimmed`): the summary
+    has to cover at least these first."""
+    return _leaving(messages, adding=adding, limit=limit)[1]
+
+
+def trimmed(
+    messages: Sequence[AnyMessage], *, adding: int, limit: int, summarised: int, hard_limit: int
+) -> tuple[list[RemoveMessage], int]:
+    """What leaves the thread so that it holds at most `limit` messages once `adding` more join it, and the
+    new `summary_upto` (the summarised entries that left are no longer counted; the summary keeps them).
+
+    Turns leave once the summary covers them: in Full mode the turn summarises what is about to leave
+    (contextualise). While it has not (the optional summary call failed or ran out of time) they stay, up to
+    `hard_limit` messages; past that, or with no model to write a summary, they leave all the same."""
+    leaving, entries = _leaving(messages, adding=adding, limit=limit)
+    if not leaving:
         return [], summarised
-    leaving = messages[:cut]
-    entries = len(earlier_turns([*leaving, HumanMessage(content="")], limit=len(leaving) + 1))
+    if entries > summarised and len(messages) + adding <= hard_limit:
+        return [], summarised
     return [RemoveMessage(id=str(m.id)) for m in leaving], max(0, summarised - entries)

@@ -76,9 +76,10 @@ class Settings(BaseSettings):
     llm_context_tokens: int = 3000
     """Full mode: earlier turns kept verbatim up to this many tokens; older ones are summarised."""
     history_max_messages: int = Field(default=80, ge=4)
-    """Messages (customer and assistant) a conversation's thread keeps; older ones leave it (the transcript
-    keeps everything), once the Full-mode summary covers them, or when no model writes one. Bounds what every
-    turn reads, copies and saves."""
+    """Messages (customer and assistant) a conversation's thread keeps; the oldest leave it (the transcript
+    keeps everything) once the Full-mode summary covers them: a turn summarises what is about to leave. While
+    a summary is missing they stay, up to twice this; with no model configured they leave at once. Bounds
+    what every turn reads, copies and saves."""
     degraded_context_tokens: int = 1200
     """Degraded mode answers single-turn from fewer passages, within this many tokens."""
     degraded_top_k: int = 3

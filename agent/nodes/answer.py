@@ -93,8 +93,7 @@ def generated_answer(state: TurnState, runtime: Runtime[TurnContext]) -> dict[st
     passages = state["passages"]
     history = earlier_turns(state.get("messages", []), limit=10_000)
     _older, kept = bounded_history(history, settings.llm_context_tokens)
-    covered = state.get("summary_upto", 0)
-    summary = state.get("summary") if covered else None
+    summary = state.get("summary") or None  # the turns before `kept`, those that left the thread included
     writer = runtime.stream_writer
 
     degraded_passages = fit_passages(passages[: settings.degraded_top_k], settings.degraded_context_tokens)

@@ -14,7 +14,7 @@ from langgraph.runtime import Runtime
 
 from agent.context import TurnContext
 from agent.generation import bounded_history, parse_text, rewrite_messages, summary_messages
-from agent.history import earlier_turns
+from agent.history import earlier_turns, leaving_entries
 from agent.llm import AllModelsFailed
 from agent.nodes._timing import timed
 from agent.prompts import rewrite as rewrite_prompt
@@ -39,6 +39,10 @@ def contextualise(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, 
     summarise, rewrite = ctx.prompt(summarise_prompt), ctx.prompt(rewrite_prompt)
 
     older, _kept = bounded_history(history, ctx.settings.llm_context_tokens)
+    # what leaves the thread at the end of this turn (history_max_messages) is summarised now, even if the
+    # model's context window would still hold it
+    leaving = leaving_entries(state.get("messages", []), adding=1, limit=ctx.settings.history_max_messages)
+    older = history[: max(len(older), leaving)]
     covered = state.get("summary_upto", 0)
     if len(older) > covered:
         try:

@@ -19,11 +19,13 @@ def deliver(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
     if state.get("truncated"):
         reply = f"{minimal.TRUNCATED_NOTE}\n\n{reply}"
     covered = state.get("summary_upto", 0)
+    limit = runtime.context.settings.history_max_messages
     leaving, covered_after = trimmed(
         state.get("messages", []),
         adding=1,
-        limit=runtime.context.settings.history_max_messages,
+        limit=limit,
         summarised=covered,
+        hard_limit=2 * limit if runtime.context.llm is not None else limit,
     )
     update: dict[str, Any] = {
         "reply": reply,

@@ -4,6 +4,7 @@ refuses bodies over `API_MAX_BODY_BYTES` before anything parses them."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from typing import Any
 
@@ -59,6 +60,7 @@ class Metrics:
             registry=r,
         )
         self._seen = {"pruned": 0, "failures": 0}
+        self._lock = threading.Lock()
 
     def turn(self, result: TurnResult) -> None:
         self.turns.labels(result.mode, result.outcome).inc()
@@ -72,9 +74,10 @@ class Metrics:
                 self.breaker.labels(snap.name).set(_STATES.get(snap.state, 2))
             self.spooled.set(len(svc.spool))
             janitor = svc.checkpoints
-            self.pruned.inc(janitor.deleted - self._seen["pruned"])
-            self.prune_failures.inc(janitor.failures - self._seen["failures"])
-            self._seen = {"pruned": janitor.deleted, "failures": janitor.failures}
+            with self._lock:  # scrapes run on worker threads: each sweep's figures are added once
+                self.pruned.inc(janitor.deleted - self._seen["pruned"])
+                self.prune_failures.inc(janitor.failures - self._seen["failures"])
+                self._seen = {"pruned": janitor.deleted, "failures": janitor.failures}
             self.prune_waiting.set(janitor.waiting())
         return generate_latest(self.registry)
 
