@@ -38,6 +38,7 @@ __all__ = [
     "CheckpointJanitor",
     "Sweep",
     "count_checkpoints",
+    "payload_bytes",
     "prune_threads",
     "run_janitor",
     "threads_with_history",
@@ -124,6 +125,30 @@ def count_checkpoints(saver: BaseCheckpointSaver) -> tuple[int, int]:
         row = cur.fetchone()
     values = list(row.values()) if isinstance(row, dict) else list(row)
     return int(values[0]), int(values[1])
+
+
+_PAYLOAD_SQL = {
+    "sqlite": (
+        "SELECT coalesce(sum(length(checkpoint) + length(metadata)), 0) FROM checkpoints",
+        "SELECT coalesce(sum(length(value)), 0) FROM writes",
+    ),
+    "postgres": (
+        "SELECT coalesce(sum(pg_column_size(checkpoint) + pg_column_size(metadata)), 0) AS n"
+        " FROM checkpoints",
+        "SELECT coalesce(sum(pg_column_size(blob)), 0) AS n FROM checkpoint_blobs",
+        "SELECT coalesce(sum(pg_column_size(blob)), 0) AS n FROM checkpoint_writes",
+    ),
+}
+
+
+def payload_bytes(saver: BaseCheckpointSaver) -> int:
+    """Bytes of checkpoint data stored (PostgreSQL: as compressed), the tables' free space aside."""
+    total = 0
+    with _cursor(saver) as cur:
+        for sql in _PAYLOAD_SQL["sqlite" if isinstance(saver, SqliteSaver) else "postgres"]:
+            cur.execute(sql)
+            total += int(_value(cur.fetchone()) or 0)
+    return total
 
 
 @dataclass(frozen=True)
@@ -224,8 +249,9 @@ def main(argv: list[str] | None = None) -> int:
     saver = make_checkpointer(settings.checkpoint_url)
     ensure_checkpoint_tables(saver)
     before, threads = count_checkpoints(saver)
+    before_kb = payload_bytes(saver) / 1024
     if args.command == "stats":
-        print(f"{before} checkpoints of {threads} conversations")
+        print(f"{before} checkpoints of {threads} conversations, {before_kb:.0f} KB of data")
         return 0
     pruned = 0
     last = ""
@@ -235,7 +261,8 @@ def main(argv: list[str] | None = None) -> int:
         last = batch[-1]
     after, threads = count_checkpoints(saver)
     print(
-        f"pruned {pruned} conversations: {before} checkpoints before, {after} after ({threads} conversations)"
+        f"pruned {pruned} conversations: {before} checkpoints ({before_kb:.0f} KB) before, {after} "
+        f"({payload_bytes(saver) / 1024:.0f} KB) after, for {threads} conversations"
     )
     return 0
 

@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     lad = sub.add_parser("ladder", help="non-LLM overhead per turn and failover latency (scripted models)")
     lad.add_argument("--turns", type=int, default=60)
     lad.add_argument("--timeout", type=float, default=1.0, help="per-model timeout for the failover runs (s)")
+    lad.add_argument("--long-turns", type=int, default=120, help="turns of the long conversation (0 = none)")
     lad.add_argument("--json", type=Path, help="also write the figures here as one JSON object")
     h = sub.add_parser("handoff", help="precision/recall of the explicit-request trigger, complaint recall")
     h.add_argument("--cases", required=True, type=Path, help="messages.jsonl: one customer message a line")
@@ -74,8 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.bench == "report" and not args.dir.is_dir():
         print(f"error: {args.dir} is not a folder (run `make bench` first)", file=sys.stderr)
         return 2
-    if args.bench == "ladder" and (args.turns < 1 or args.timeout <= 0):
-        print("error: --turns must be >= 1 and --timeout > 0", file=sys.stderr)
+    if args.bench == "ladder" and (args.turns < 1 or args.timeout <= 0 or args.long_turns < 0):
+        print("error: --turns must be >= 1, --timeout > 0 and --long-turns >= 0", file=sys.stderr)
         return 2
     try:
         report = _run(args)
@@ -103,7 +104,7 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
     if args.bench == "ladder":
         from evals.bench.ladder import run_ladder
 
-        return run_ladder(turns=args.turns, timeout_s=args.timeout)
+        return run_ladder(turns=args.turns, timeout_s=args.timeout, long_turns=args.long_turns)
     if args.bench == "handoff":
         from evals.bench.handoff import run_handoff
 

@@ -5,7 +5,10 @@ temporary data folder, with scripted models so the figures exclude any provider:
 - overhead: turn wall time minus time spent inside LLM calls, Full mode, zero-latency model;
 - failover: the primary hangs; time from the turn's start to the fallback's served answer, over the
   per-model timeout (target <= 1.2);
-- hang to Minimal: the only model hangs; time to the quoted answer, against the turn's LLM budget + 1 s.
+- hang to Minimal: the only model hangs; time to the quoted answer, against the turn's LLM budget + 1 s;
+- long conversation: one Full-mode conversation of `long_turns` turns: CPU per turn at its start and at its
+  end (the thread is bounded by HISTORY_MAX_MESSAGES, so it should not grow), the messages the thread holds,
+  and its checkpoints before and after a retention sweep.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from agent.checkpoints import count_checkpoints, payload_bytes
 from agent.llm import ModelSlot
 from agent.service import ChatService, sqlite_checkpointer
 from core.breakers import HealthRegistry
@@ -92,7 +96,39 @@ def _new(service: ChatService) -> tuple[str, str]:
     return service.start_conversation(customer_id=customer), customer
 
 
-def run_ladder(*, turns: int = 60, timeout_s: float = 1.0, failovers: int = 5) -> dict[str, Any]:
+def _long_conversation(settings: Settings, kb: KnowledgeBase, turns: int) -> dict[str, Any]:
+    """One conversation of `turns` Full-mode turns: CPU per turn (this process), the thread, retention."""
+    service = _service(
+        settings, kb, [ModelSlot("scripted:primary", ScriptedChatModel(responder=grounded_answer))]
+    )
+    conv = _new(service)
+    cpu_ms: list[float] = []
+    for i in range(turns):
+        text = QUESTIONS[(i // 2) % len(QUESTIONS)] if i % 2 == 0 else FOLLOW_UPS[(i // 2) % len(FOLLOW_UPS)]
+        started = time.process_time()
+        _ask(service, conv, text)
+        cpu_ms.append((time.process_time() - started) * 1000)
+    state = service.graph.get_state({"configurable": {"thread_id": conv[0]}}).values
+    before = count_checkpoints(service.checkpointer)[0], payload_bytes(service.checkpointer)
+    service.checkpoints.sweep()
+    after = count_checkpoints(service.checkpointer)[0], payload_bytes(service.checkpointer)
+    window = max(1, min(20, turns // 3))
+    return {
+        "turns": turns,
+        "cpu_ms_first": _summary(cpu_ms[:window]),
+        "cpu_ms_last": _summary(cpu_ms[-window:]),
+        "thread_messages": len(state.get("messages", [])),
+        "history_max_messages": settings.history_max_messages,
+        "checkpoints_before_sweep": before[0],
+        "checkpoint_kb_before_sweep": round(before[1] / 1024, 1),
+        "checkpoints_after_sweep": after[0],
+        "checkpoint_kb_after_sweep": round(after[1] / 1024, 1),
+    }
+
+
+def run_ladder(
+    *, turns: int = 60, timeout_s: float = 1.0, failovers: int = 5, long_turns: int = 120
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="ladder-bench-") as tmp:
         settings, kb = _setup(Path(tmp))
         # 1. overhead with a zero-latency model, Full mode, single and multi-turn conversations
@@ -174,6 +210,9 @@ def run_ladder(*, turns: int = 60, timeout_s: float = 1.0, failovers: int = 5) -
             hang_ms.append(ms)
             hang_modes[result.mode] = hang_modes.get(result.mode, 0) + 1
 
+        # 5. one long conversation
+        long = _long_conversation(settings, kb, long_turns) if long_turns else None
+
     timeout_ms = timeout_s * 1000
     report = {
         "turns": turns,
@@ -188,6 +227,7 @@ def run_ladder(*, turns: int = 60, timeout_s: float = 1.0, failovers: int = 5) -
         "hang_to_minimal_ms": _summary(hang_ms),
         "hang_to_minimal_modes": hang_modes,
         "hang_to_minimal_over_budget_plus_1s": round(max(hang_ms) / (timeout_ms + 1000), 3),
+        "long_conversation": long,
     }
     _print(report)
     return report
@@ -209,3 +249,12 @@ def _print(r: dict[str, Any]) -> None:
         f"  only model hangs -> Minimal max {h['max']:.0f} ms  (budget {r['timeout_s']} s + 1 s)   "
         f"{r['hang_to_minimal_modes']}"
     )
+    if (c := r.get("long_conversation")) is not None:
+        first, last = c["cpu_ms_first"]["p50"], c["cpu_ms_last"]["p50"]
+        print(
+            f"  long conversation, {c['turns']} turns: CPU per turn p50 {first:.1f} ms at the start, "
+            f"{last:.1f} ms at the end; thread holds {c['thread_messages']} messages "
+            f"(HISTORY_MAX_MESSAGES {c['history_max_messages']}); "
+            f"checkpoints {c['checkpoints_before_sweep']} ({c['checkpoint_kb_before_sweep']:.0f} KB) -> "
+            f"{c['checkpoints_after_sweep']} ({c['checkpoint_kb_after_sweep']:.0f} KB) after a sweep"
+        )

@@ -123,10 +123,16 @@ def test_runner_rejects_a_missing_file(tmp_path, capsys):
     assert "is not a file" in capsys.readouterr().err
 
 
-def test_ladder_benchmark_prints_overhead_and_failover_figures(tmp_path, capsys):
+def test_ladder_benchmark_prints_overhead_and_failover_figures(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HISTORY_MAX_MESSAGES", "8")
     out = tmp_path / "ladder.json"
-    assert main(["ladder", "--turns", "4", "--timeout", "0.3", "--json", str(out)]) == 0
+    assert main(["ladder", "--turns", "4", "--timeout", "0.3", "--long-turns", "12", "--json", str(out)]) == 0
     report = json.loads(out.read_text())
+    long = report["long_conversation"]
+    assert long["turns"] == 12 and long["cpu_ms_last"]["n"] == 4 and long["cpu_ms_last"]["p50"] > 0
+    assert long["history_max_messages"] == 8 and long["thread_messages"] <= 8
+    assert (long["checkpoints_before_sweep"], long["checkpoints_after_sweep"]) == (12, 1)
+    assert long["checkpoint_kb_after_sweep"] < long["checkpoint_kb_before_sweep"]
     assert report["modes"] == {"full": 4}
     assert report["overhead_ms"]["n"] == 4 and report["overhead_ms"]["p95"] > 0
     assert report["failover_modes"] == {"degraded": 5}
@@ -135,8 +141,10 @@ def test_ladder_benchmark_prints_overhead_and_failover_figures(tmp_path, capsys)
     assert report["failover_ms"]["max"] < 0.3 * 1000 * 5
     printed = capsys.readouterr().out
     assert "non-LLM overhead per turn" in printed and "failover (primary hangs)" in printed
+    assert "long conversation, 12 turns" in printed
 
 
 def test_ladder_benchmark_rejects_nonsense_arguments(capsys):
     assert main(["ladder", "--turns", "0"]) == 2
     assert "--turns" in capsys.readouterr().err
+    assert main(["ladder", "--long-turns", "-1"]) == 2

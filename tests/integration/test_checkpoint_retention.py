@@ -136,9 +136,12 @@ def test_the_backlog_command_prunes_every_conversation(service, tmp_path):
     )
 
     assert done.returncode == 0, done.stderr
-    pruned = re.search(r"pruned (\d+) conversations: (\d+) checkpoints before, (\d+) after", done.stdout)
+    pruned = re.search(
+        r"pruned (\d+) conversations: (\d+) checkpoints \((\d+) KB\) before, (\d+) \((\d+) KB\) after",
+        done.stdout,
+    )
     assert pruned is not None, done.stdout
-    assert int(pruned[1]) >= 2 and int(pruned[2]) > int(pruned[3])
+    assert int(pruned[1]) >= 2 and int(pruned[2]) > int(pruned[4]) and int(pruned[3]) > int(pruned[5])
     for conv in conversations:
         assert _checkpoints(svc, conv) == 1 and _messages(svc, conv) == history[conv]
     stats = subprocess.run(
@@ -149,8 +152,9 @@ def test_the_backlog_command_prunes_every_conversation(service, tmp_path):
         text=True,
         timeout=120,
     )
-    checkpoints, _, rest = stats.stdout.partition(" checkpoints of ")
-    assert int(checkpoints) == int(rest.split()[0])  # one checkpoint per conversation, everywhere
+    counted = re.match(r"(\d+) checkpoints of (\d+) conversations, (\d+) KB of data", stats.stdout)
+    assert counted is not None, stats.stdout
+    assert counted[1] == counted[2]  # one checkpoint per conversation, everywhere
 
 
 def test_on_postgres_a_prune_beside_a_saving_turn_keeps_what_the_turn_wrote(postgres_url):
