@@ -98,6 +98,21 @@ async def _background(state: ApiState) -> None:
             logger.warning("background health pass failed", exc_info=True)
 
 
+_LAST_SWEEP_S = 5.0
+
+
+async def _last_sweep(state: ApiState) -> None:
+    """At shutdown (a deploy, a scale-down), prune what this replica's latest turns superseded, so it is not
+    left until the conversation's next turn; a slow or down database is not waited on past _LAST_SWEEP_S."""
+    svc = state.service
+    if svc is None or state.settings.checkpoint_prune_s <= 0 or not svc.checkpoints.waiting():
+        return
+    try:
+        await asyncio.wait_for(run_in_threadpool(svc.checkpoints.sweep), _LAST_SWEEP_S)
+    except Exception:
+        logger.warning("last checkpoint sweep skipped", exc_info=True)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -120,6 +135,7 @@ def create_app(
         finally:
             background.cancel()
             builder.cancel()
+            await _last_sweep(state)
 
     app = FastAPI(
         title="Support agent API",

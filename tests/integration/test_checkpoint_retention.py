@@ -192,3 +192,30 @@ def test_on_postgres_a_prune_beside_a_saving_turn_keeps_what_the_turn_wrote(post
         assert [row["version"] for row in cur.fetchall()] == [versions[-1], in_flight]
     kept = saver.get_tuple({"configurable": {"thread_id": thread}})
     assert kept is not None and kept.checkpoint["channel_values"] == {"messages": ["turn 2"]}
+
+
+def test_an_api_replica_prunes_what_its_turns_superseded_when_it_shuts_down(demo_service, settings, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from app.api.main import create_app
+
+    config = settings.model_copy(
+        update={
+            "data_dir": tmp_path,
+            "database_url": f"sqlite:///{tmp_path / 'support.db'}",
+            "checkpoint_url": str(tmp_path / "checkpoints.db"),
+            "kb_eval_check": False,
+        }
+    )
+    upgrade(config.database_url)
+    saver = make_checkpointer(config.checkpoint_url)
+    svc = ChatService(config, kb=demo_service.kb, checkpointer=saver, models=[])
+    with TestClient(create_app(service=svc)) as client:
+        me = {"Authorization": f"Bearer {client.post('/v1/auth/guest').json()['token']}"}
+        cid = client.post("/v1/conversations", headers=me).json()["id"]
+        for text in ("How do I return an item?", "How long do refunds take?"):
+            sent = client.post(f"/v1/conversations/{cid}/messages", headers=me, json={"text": text})
+            assert sent.status_code == 200, sent.text
+        assert _checkpoints(svc, cid) == 2  # no sweep yet: CHECKPOINT_PRUNE_S is a minute
+
+    assert _checkpoints(svc, cid) == 1 and svc.checkpoints.waiting() == 0
