@@ -27,6 +27,7 @@ from core.faults import DependencyFault
 from knowledge.entities import Turn
 
 __all__ = [
+    "SUMMARY_BATCH",
     "UncitedAnswer",
     "answer_messages",
     "bounded_history",
@@ -36,6 +37,7 @@ __all__ = [
     "parse_tool",
     "rewrite_messages",
     "summary_messages",
+    "unsummarised_tail",
 ]
 
 _Schema = TypeVar("_Schema", bound=BaseModel)
@@ -87,6 +89,20 @@ def bounded_history(turns: Sequence[Turn], budget_tokens: int) -> tuple[list[Tur
         used += cost
     kept.reverse()
     return list(turns[: len(turns) - len(kept)]), kept
+
+
+SUMMARY_BATCH = 6
+"""Earlier-turn entries (three exchanges) that may pass out of the context window before the summary takes
+them in: the summary call is made once per batch rather than on every turn of a long conversation, and until
+then the answer gets them verbatim (`unsummarised_tail`)."""
+
+
+def unsummarised_tail(turns: Sequence[Turn], older: int, summarised: int) -> list[Turn]:
+    """The earlier turns the answer gets verbatim: those within the context window (after the first `older`),
+    and before them the ones the summary has not taken in yet (after the first `summarised`), at most
+    SUMMARY_BATCH of those."""
+    start = max(min(summarised, older), older - SUMMARY_BATCH)
+    return list(turns[start:])
 
 
 def answer_messages(

@@ -74,7 +74,8 @@ class Settings(BaseSettings):
     llm_backoff_max_s: float = 4.0
     llm_max_output_tokens: int = 700
     llm_context_tokens: int = 3000
-    """Full mode: earlier turns kept verbatim up to this many tokens; older ones are summarised."""
+    """Full mode: earlier turns kept verbatim up to this many tokens; older ones are summarised, three
+    exchanges at a time (agent.generation.SUMMARY_BATCH), and sent verbatim until then."""
     history_max_messages: int = Field(default=80, ge=4)
     """Messages (customer and assistant) a conversation's thread keeps; the oldest leave it (the transcript
     keeps everything) once the Full-mode summary covers them: a turn summarises what is about to leave. While

@@ -21,6 +21,7 @@ from agent.generation import (
     cite,
     fit_passages,
     parse_answer,
+    unsummarised_tail,
 )
 from agent.history import earlier_turns
 from agent.llm import AllModelsFailed, ModelSlot
@@ -92,7 +93,8 @@ def generated_answer(state: TurnState, runtime: Runtime[TurnContext]) -> dict[st
         return extractive_answer(state, runtime)
     passages = state["passages"]
     history = earlier_turns(state.get("messages", []), limit=10_000)
-    _older, kept = bounded_history(history, settings.llm_context_tokens)
+    older, _window = bounded_history(history, settings.llm_context_tokens)
+    kept = unsummarised_tail(history, len(older), state.get("summary_upto", 0))
     summary = state.get("summary") or None  # the turns before `kept`, those that left the thread included
     writer = runtime.stream_writer
 

@@ -13,7 +13,13 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from agent.context import TurnContext
-from agent.generation import bounded_history, parse_text, rewrite_messages, summary_messages
+from agent.generation import (
+    SUMMARY_BATCH,
+    bounded_history,
+    parse_text,
+    rewrite_messages,
+    summary_messages,
+)
 from agent.history import earlier_turns, leaving_entries
 from agent.llm import AllModelsFailed
 from agent.nodes._timing import timed
@@ -42,9 +48,11 @@ def contextualise(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, 
     # what leaves the thread at the end of this turn (history_max_messages) is summarised now, even if the
     # model's context window would still hold it
     leaving = leaving_entries(state.get("messages", []), adding=1, limit=ctx.settings.history_max_messages)
-    older = history[: max(len(older), leaving)]
     covered = state.get("summary_upto", 0)
-    if len(older) > covered:
+    # a batch at a time (the answer has the few waiting verbatim), and always before turns leave the thread
+    due = len(older) - covered >= SUMMARY_BATCH or leaving > covered
+    older = history[: max(len(older), leaving)]
+    if due and len(older) > covered:
         try:
             result = ctx.llm.run(
                 "summary",

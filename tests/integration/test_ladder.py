@@ -269,21 +269,38 @@ def test_model_that_cannot_answer_says_so_instead_of_guessing(ladder):
     assert not result.reply.citations
 
 
-def test_follow_up_is_rewritten_and_old_turns_are_summarised(demo_service, settings):
-    for ladder in _ladder(demo_service, settings, llm_context_tokens=60):
+def test_follow_up_is_rewritten_and_old_turns_are_summarised_a_batch_at_a_time(demo_service, settings):
+    """With a context window of about one turn, the turns that pass out of it wait for the summary in
+    batches of three exchanges, and the answer gets them verbatim meanwhile: nothing said is out of sight."""
+    questions = [
+        "How do I return a lamp I bought last week?",
+        "And how long does the refund take after that?",
+        "Can I get it back on my gift card instead?",
+        "Is there a fee for returning it by post?",
+        "Can I drop it at a store instead?",
+    ]
+    for ladder in _ladder(demo_service, settings, llm_context_tokens=20):
         customer = f"c-{uuid.uuid4().hex[:8]}"
         conv = (ladder.service.start_conversation(customer_id=customer), customer)
-        ladder.ask("How do I return a lamp I bought last week?", conversation=conv)
-        ladder.ask("And how long does the refund take after that?", conversation=conv)
-        result = ladder.ask("Can I get it back on my gift card instead?", conversation=conv)
-        assert result.mode == "full"
-        record = ladder.record(result.message.id)
-        assert {"rewrite", "summary", "answer"} <= set(record.llm_calls)
-        assert record.prompt_versions["rewrite_query"] == 1
-        assert record.prompt_versions["summarise_history"] == 1
-        answer_prompt = ladder.primary.prompts[-1]
-        assert any("Summary of the earlier conversation" in str(m.content) for m in answer_prompt)
-        assert record.input_tokens == sum(c["input_tokens"] for c in record.llm_calls.values())
+        summarised_at = []
+        for n, text in enumerate(questions, start=1):
+            result = ladder.ask(text, conversation=conv)
+            assert result.mode == "full"
+            record = ladder.record(result.message.id)
+            if n > 1:
+                assert "rewrite" in record.llm_calls and record.prompt_versions["rewrite_query"] == 1
+            if "summary" in record.llm_calls:
+                summarised_at.append(n)
+                assert record.prompt_versions["summarise_history"] == 1
+            answer_prompt = "\n".join(str(m.content) for m in ladder.primary.prompts[-1])
+            if not summarised_at:  # out of the window, not summarised yet: sent verbatim
+                assert all(earlier in answer_prompt for earlier in questions[: n - 1])
+            assert record.input_tokens == sum(c["input_tokens"] for c in record.llm_calls.values())
+        # one summary call, once three exchanges (six entries) had passed out of the window: not one a turn
+        assert summarised_at == [4]
+        answer_prompt = "\n".join(str(m.content) for m in ladder.primary.prompts[-1])
+        assert "Summary of the earlier conversation" in answer_prompt
+        assert questions[0] not in answer_prompt  # summarised, no longer sent verbatim
 
 
 def test_a_long_full_mode_conversation_keeps_a_bounded_thread_and_summarises_what_leaves(

@@ -9,6 +9,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, Sys
 
 from agent.extractive import quote_is_from
 from agent.generation import (
+    SUMMARY_BATCH,
     UncitedAnswer,
     answer_messages,
     bounded_history,
@@ -16,6 +17,7 @@ from agent.generation import (
     fit_passages,
     parse_answer,
     parse_text,
+    unsummarised_tail,
 )
 from agent.prompts import answer as answer_prompt
 from core.faults import DependencyFault
@@ -313,3 +315,15 @@ def test_fit_passages_returns_exactly_the_passages_the_budget_shows():
     assert [p["id"] for p in shown] == ["p0"]
     assert len(fit_passages(passages, budget_tokens=10_000)) == 3
     assert len(fit_passages(passages, budget_tokens=1)) == 1  # never none
+
+
+def test_the_answer_gets_the_window_and_the_turns_still_waiting_for_the_summary():
+    turns = [Turn(role="customer" if i % 2 == 0 else "agent", text=f"t{i}") for i in range(20)]
+    # the summary covers the 10 entries before the window: the window only
+    assert [t.text for t in unsummarised_tail(turns, 10, 10)] == [f"t{i}" for i in range(10, 20)]
+    # 4 left the window since the summary: they come too
+    assert [t.text for t in unsummarised_tail(turns, 10, 6)][:4] == ["t6", "t7", "t8", "t9"]
+    # the summary failed for long: at most SUMMARY_BATCH of the waiting ones, the newest
+    assert len(unsummarised_tail(turns, 18, 0)) == 2 + SUMMARY_BATCH
+    # more summarised than the window leaves out (the thread was trimmed): the window only
+    assert len(unsummarised_tail(turns, 4, 9)) == 16
