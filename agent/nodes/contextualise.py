@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
+from langchain_core.messages import BaseMessage
 from langgraph.runtime import Runtime
 
 from agent.context import TurnContext
@@ -21,7 +23,7 @@ from agent.generation import (
     summary_messages,
 )
 from agent.history import earlier_turns, leaving_entries
-from agent.llm import AllModelsFailed
+from agent.llm import AllModelsFailed, ModelSlot
 from agent.nodes._timing import timed
 from agent.prompts import rewrite as rewrite_prompt
 from agent.prompts import summarise as summarise_prompt
@@ -32,6 +34,11 @@ logger = logging.getLogger(__name__)
 _MAX_QUERY_CHARS = 300
 _MAX_SUMMARISED_TURNS = 12
 """Turns folded into the summary at once; the summary itself carries what came before."""
+
+
+def _same(messages: list[BaseMessage]) -> Callable[[ModelSlot, bool], tuple[list[BaseMessage], None]]:
+    """A prompt that is the same whichever model takes it."""
+    return lambda slot, primary: (messages, None)
 
 
 @timed("contextualise")
@@ -53,29 +60,32 @@ def contextualise(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, 
     due = len(older) - covered >= SUMMARY_BATCH or leaving > covered
     older = history[: max(len(older), leaving)]
     if due and len(older) > covered:
-        try:
-            result = ctx.llm.run(
-                "summary",
-                lambda slot, primary: (
-                    summary_messages(
-                        previous=state.get("summary"),
-                        turns=older[covered:][-_MAX_SUMMARISED_TURNS:],
-                        prompt=summarise,
-                    ),
-                    None,
-                ),
-                parse_text,
-                deadline=deadline,
-                skip=ctx.failed_models,
-                only_primary=True,
-                optional=True,
-            )
-            update |= {"summary": result.value[:2000], "summary_upto": len(older)}
-            update["llm_usage"]["summary"] = result.usage.as_dict()
-            update["prompt_versions"][summarise.name] = summarise.version
+        summary, done = state.get("summary"), covered
+        try:  # oldest first, a chunk a call, so no waiting turn is skipped (one call unless far behind)
+            while done < len(older):
+                prompt = summary_messages(
+                    previous=summary, turns=older[done : done + _MAX_SUMMARISED_TURNS], prompt=summarise
+                )
+                result = ctx.llm.run(
+                    "summary",
+                    _same(prompt),
+                    parse_text,
+                    deadline=deadline,
+                    skip=ctx.failed_models,
+                    only_primary=True,
+                    optional=True,
+                )
+                summary, done = result.value[:2000], min(len(older), done + _MAX_SUMMARISED_TURNS)
+                calls = len([k for k in update["llm_usage"] if k.startswith("summary")])
+                update["llm_usage"]["summary" if not calls else f"summary-{calls + 1}"] = (
+                    result.usage.as_dict()
+                )
         except AllModelsFailed as exc:
             logger.warning("history summary skipped: %s", exc)
             update["guards"]["summary"] = {"skipped": str(exc)}
+        if done > covered:  # what was folded in counts, even if a later chunk failed
+            update |= {"summary": summary, "summary_upto": done}
+            update["prompt_versions"][summarise.name] = summarise.version
 
     try:
         result = ctx.llm.run(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -103,14 +104,28 @@ _LAST_SWEEP_S = 5.0
 
 async def _last_sweep(state: ApiState) -> None:
     """At shutdown (a deploy, a scale-down), prune what this replica's latest turns superseded, so it is not
-    left until the conversation's next turn; a slow or down database is not waited on past _LAST_SWEEP_S."""
+    left until the conversation's next turn. On a daemon thread, waited for at most _LAST_SWEEP_S: a slow or
+    hung database never holds up the exit."""
     svc = state.service
     if svc is None or state.settings.checkpoint_prune_s <= 0 or not svc.checkpoints.waiting():
         return
-    try:
-        await asyncio.wait_for(run_in_threadpool(svc.checkpoints.sweep), _LAST_SWEEP_S)
-    except Exception:
-        logger.warning("last checkpoint sweep skipped", exc_info=True)
+    done = threading.Event()
+
+    def sweep() -> None:
+        try:
+            svc.checkpoints.sweep()
+        except Exception:
+            logger.warning("last checkpoint sweep failed", exc_info=True)
+        finally:
+            done.set()
+
+    threading.Thread(target=sweep, name="last-checkpoint-sweep", daemon=True).start()
+    waited = 0.0
+    while not done.is_set() and waited < _LAST_SWEEP_S:
+        await asyncio.sleep(0.05)
+        waited += 0.05
+    if not done.is_set():
+        logger.warning("last checkpoint sweep still running after %.0f s; not waited for", _LAST_SWEEP_S)
 
 
 def create_app(

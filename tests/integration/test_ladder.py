@@ -303,6 +303,36 @@ def test_follow_up_is_rewritten_and_old_turns_are_summarised_a_batch_at_a_time(d
         assert questions[0] not in answer_prompt  # summarised, no longer sent verbatim
 
 
+def test_a_summary_far_behind_takes_in_every_waiting_turn_oldest_first(demo_service, settings):
+    """The summary times out for several turns (an optional step: the turns go on in Full mode); when it
+    answers again, every turn that waited is folded in, a chunk a call, none skipped."""
+    slow = {"summary": True}
+
+    def responder(messages):  # type: ignore[no-untyped-def]
+        if "Summarise this" in str(messages[0].content) and slow["summary"]:
+            time.sleep(0.6)  # past LLM_REWRITE_TIMEOUT_S: the summary is skipped this turn
+        return grounded_answer(messages)
+
+    questions = [f"How do I return item number {n} that I bought last week?" for n in range(1, 10)]
+    for ladder in _ladder(demo_service, settings, llm_context_tokens=20, llm_rewrite_timeout_s=0.3):
+        ladder.primary.responder = responder
+        customer = f"c-{uuid.uuid4().hex[:8]}"
+        conv = (ladder.service.start_conversation(customer_id=customer), customer)
+        for text in questions[:-1]:
+            assert ladder.ask(text, conversation=conv).mode == "full"
+        slow["summary"] = False
+        asked = len(ladder.primary.prompts)
+        result = ladder.ask(questions[-1], conversation=conv)
+
+        record = ladder.record(result.message.id)
+        assert {"summary", "summary-2"} <= set(record.llm_calls)  # 14 waiting entries: two chunks of <= 12
+        summaries = [p for p in ladder.primary.prompts[asked:] if "Summarise this" in str(p[0].content)]
+        folded = "\n".join(str(p[-1].content) for p in summaries)
+        assert all(q in folded for q in questions[:7])  # every question that had left the window
+        values = ladder.service.graph.get_state({"configurable": {"thread_id": conv[0]}}).values
+        assert values["summary_upto"] >= 14
+
+
 def test_a_long_full_mode_conversation_keeps_a_bounded_thread_and_summarises_what_leaves(
     demo_service, settings
 ):
