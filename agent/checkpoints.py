@@ -84,8 +84,9 @@ def _cursor(saver: BaseCheckpointSaver) -> Iterator[Any]:
         raise TypeError(f"no checkpoint retention for {type(saver).__name__}")
 
 
-def _value(row: Any) -> Any:
-    return next(iter(row.values())) if isinstance(row, dict) else row[0]
+def _values(row: Any) -> list[Any]:
+    """A row's values in column order, from either driver (psycopg here gives dicts, sqlite3 tuples)."""
+    return list(row.values()) if isinstance(row, dict) else list(row)
 
 
 def prune_threads(saver: BaseCheckpointSaver, thread_ids: Sequence[str]) -> int:
@@ -115,16 +116,15 @@ def threads_with_history(saver: BaseCheckpointSaver, *, after: str = "", limit: 
     )
     with _cursor(saver) as cur:
         cur.execute(sql, (after, limit))
-        return sorted({str(_value(row)) for row in cur.fetchall()})
+        return sorted({str(_values(row)[0]) for row in cur.fetchall()})
 
 
 def count_checkpoints(saver: BaseCheckpointSaver) -> tuple[int, int]:
     """(checkpoints, threads) stored."""
     with _cursor(saver) as cur:
         cur.execute("SELECT count(*) AS checkpoints, count(DISTINCT thread_id) AS threads FROM checkpoints")
-        row = cur.fetchone()
-    values = list(row.values()) if isinstance(row, dict) else list(row)
-    return int(values[0]), int(values[1])
+        checkpoints, threads = _values(cur.fetchone())
+    return int(checkpoints), int(threads)
 
 
 _PAYLOAD_SQL = {
@@ -147,7 +147,7 @@ def payload_bytes(saver: BaseCheckpointSaver) -> int:
     with _cursor(saver) as cur:
         for sql in _PAYLOAD_SQL["sqlite" if isinstance(saver, SqliteSaver) else "postgres"]:
             cur.execute(sql)
-            total += int(_value(cur.fetchone()) or 0)
+            total += int(_values(cur.fetchone())[0] or 0)
     return total
 
 

@@ -60,7 +60,7 @@ def contextualise(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, 
     due = len(older) - covered >= SUMMARY_BATCH or leaving > covered
     older = history[: max(len(older), leaving)]
     if due and len(older) > covered:
-        summary, done = state.get("summary"), covered
+        summary, done, calls = state.get("summary"), covered, 0
         try:  # oldest first, a chunk a call, so no waiting turn is skipped (one call unless far behind)
             while done < len(older):
                 prompt = summary_messages(
@@ -76,10 +76,8 @@ def contextualise(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, 
                     optional=True,
                 )
                 summary, done = result.value[:2000], min(len(older), done + _MAX_SUMMARISED_TURNS)
-                calls = len([k for k in update["llm_usage"] if k.startswith("summary")])
-                update["llm_usage"]["summary" if not calls else f"summary-{calls + 1}"] = (
-                    result.usage.as_dict()
-                )
+                calls += 1
+                update["llm_usage"]["summary" if calls == 1 else f"summary-{calls}"] = result.usage.as_dict()
         except AllModelsFailed as exc:
             logger.warning("history summary skipped: %s", exc)
             update["guards"]["summary"] = {"skipped": str(exc)}

@@ -32,6 +32,6 @@ def deliver(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
         "messages": [*leaving, AIMessage(content=reply)],
         "turn_log": log_turn(state, reply),
     }
-    if leaving and covered_after != covered:
+    if covered_after != covered:
         update["summary_upto"] = covered_after
     return update

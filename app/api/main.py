@@ -120,11 +120,7 @@ async def _last_sweep(state: ApiState) -> None:
             done.set()
 
     threading.Thread(target=sweep, name="last-checkpoint-sweep", daemon=True).start()
-    waited = 0.0
-    while not done.is_set() and waited < _LAST_SWEEP_S:
-        await asyncio.sleep(0.05)
-        waited += 0.05
-    if not done.is_set():
+    if not await asyncio.to_thread(done.wait, _LAST_SWEEP_S):
         logger.warning("last checkpoint sweep still running after %.0f s; not waited for", _LAST_SWEEP_S)
 
 
