@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
@@ -46,11 +47,25 @@ class Ladder:
         conv = conversation[0] if conversation else self.service.start_conversation(customer_id=customer)
         return self.service.send(conversation_id=conv, customer_id=customer, text=text, **kw)
 
+    def conversation(self) -> tuple[str, str]:
+        """A new customer's conversation, as `ask(conversation=...)` takes it."""
+        customer = f"c-{uuid.uuid4().hex[:8]}"
+        return self.service.start_conversation(customer_id=customer), customer
+
+    def thread(self, conversation: tuple[str, str]) -> dict[str, Any]:
+        """The conversation's LangGraph thread values, as the checkpointer keeps them."""
+        return dict(self.service.graph.get_state({"configurable": {"thread_id": conversation[0]}}).values)
+
     def record(self, message_id: int) -> TurnRecord:
         with session_scope(self.service.db) as s:
             found = s.scalar(select(TurnRecord).where(TurnRecord.message_id == message_id))
             assert found is not None
             return found
+
+
+def _summary_prompts(model: ScriptedChatModel, since: int = 0) -> list[str]:
+    """The history each summary call the model got (from its `since`-th call on) was asked to fold in."""
+    return [str(p[-1].content) for p in model.prompts[since:] if "Summarise this" in str(p[0].content)]
 
 
 def _ladder(demo_service, settings, *, models: int = 2, **overrides) -> Iterator[Ladder]:  # type: ignore[no-untyped-def]
@@ -280,8 +295,7 @@ def test_follow_up_is_rewritten_and_old_turns_are_summarised_a_batch_at_a_time(d
         "Can I drop it at a store instead?",
     ]
     for ladder in _ladder(demo_service, settings, llm_context_tokens=20):
-        customer = f"c-{uuid.uuid4().hex[:8]}"
-        conv = (ladder.service.start_conversation(customer_id=customer), customer)
+        conv = ladder.conversation()
         summarised_at = []
         for n, text in enumerate(questions, start=1):
             result = ladder.ask(text, conversation=conv)
@@ -316,8 +330,7 @@ def test_a_summary_far_behind_takes_in_every_waiting_turn_oldest_first(demo_serv
     questions = [f"How do I return item number {n} that I bought last week?" for n in range(1, 10)]
     for ladder in _ladder(demo_service, settings, llm_context_tokens=20, llm_rewrite_timeout_s=0.3):
         ladder.primary.responder = responder
-        customer = f"c-{uuid.uuid4().hex[:8]}"
-        conv = (ladder.service.start_conversation(customer_id=customer), customer)
+        conv = ladder.conversation()
         for text in questions[:-1]:
             assert ladder.ask(text, conversation=conv).mode == "full"
         slow["summary"] = False
@@ -326,10 +339,9 @@ def test_a_summary_far_behind_takes_in_every_waiting_turn_oldest_first(demo_serv
 
         record = ladder.record(result.message.id)
         assert {"summary", "summary-2"} <= set(record.llm_calls)  # 14 waiting entries: two chunks of <= 12
-        summaries = [p for p in ladder.primary.prompts[asked:] if "Summarise this" in str(p[0].content)]
-        folded = "\n".join(str(p[-1].content) for p in summaries)
+        folded = "\n".join(_summary_prompts(ladder.primary, since=asked))
         assert all(q in folded for q in questions[:7])  # every question that had left the window
-        values = ladder.service.graph.get_state({"configurable": {"thread_id": conv[0]}}).values
+        values = ladder.thread(conv)
         assert values["summary_upto"] >= 14
 
 
@@ -346,23 +358,19 @@ def test_a_long_full_mode_conversation_keeps_a_bounded_thread_and_summarises_wha
         "What does expedited shipping cost there?",
     ]
     for ladder in _ladder(demo_service, settings, history_max_messages=6):
-        customer = f"c-{uuid.uuid4().hex[:8]}"
-        conv = (ladder.service.start_conversation(customer_id=customer), customer)
-        config = {"configurable": {"thread_id": conv[0]}}
+        conv = ladder.conversation()
         for n, text in enumerate(questions):
             result = ladder.ask(text, conversation=conv)
             assert result.mode == "full" and result.outcome == "answered"
-            values = ladder.service.graph.get_state(config).values
+            values = ladder.thread(conv)
             assert len(values["messages"]) <= 6 and values["messages"][0].type == "human"
             if n >= 3:  # turns have left: the summary covered them, and counts none of what stays
                 assert values["summary"] and values.get("summary_upto", 0) == 0
-        summaries = [
-            str(p[-1].content) for p in ladder.primary.prompts if "Summarise this" in str(p[0].content)
-        ]
-        assert any(questions[0] in text for text in summaries)  # the first turn was summarised before it left
+        # the first turn was summarised before it left
+        assert any(questions[0] in text for text in _summary_prompts(ladder.primary))
         last_answer = ladder.primary.prompts[-1]
         assert any("Summary of the earlier conversation" in str(m.content) for m in last_answer)
-        transcript = ladder.service.transcript(conversation_id=conv[0], customer_id=customer)
+        transcript = ladder.service.transcript(conversation_id=conv[0], customer_id=conv[1])
         assert [m.content for m in transcript if m.role == "customer"] == questions  # SQL keeps everything
 
 
