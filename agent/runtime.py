@@ -7,6 +7,7 @@ import threading
 
 from agent.checkpoints import run_janitor
 from agent.service import ChatService
+from core import heap
 from core.breakers import HealthRegistry
 from core.chaos import ChaosController
 from core.config import get_settings
@@ -54,4 +55,6 @@ def get_service() -> ChatService:
             _service = ChatService(settings, kb=kb, health=health, migrate_pending=migrate_pending)
             if settings.checkpoint_prune_s > 0:
                 run_janitor(_service.checkpoints, settings.checkpoint_prune_s, threading.Event())
+            # What start-up built lives as long as the process: out of the collector's full walks from now on.
+            logger.info("start-up heap frozen: %d objects", heap.settle())
         return _service

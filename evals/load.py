@@ -174,6 +174,48 @@ async def _monitor(run: Run, client: aiohttp.ClientSession, stop: asyncio.Event)
             await asyncio.wait_for(stop.wait(), 0.25)
 
 
+_GC_LONG_S = "0.025"
+
+
+def gc_figures(metrics_text: str) -> dict[str, float]:
+    """A replica's garbage-collector totals from its /metrics (core.heap): collections, seconds, and the
+    collections that held the GIL longer than 25 ms. Empty when it serves none (the floor)."""
+    totals = {"collections": 0.0, "seconds": 0.0, "long": 0.0}
+    for line in metrics_text.splitlines():
+        name, _, value = line.rpartition(" ")
+        if name.startswith("support_gc_pause_seconds_count{"):
+            totals["collections"] += float(value)
+            totals["long"] += float(value)
+        elif name.startswith("support_gc_pause_seconds_sum{"):
+            totals["seconds"] += float(value)
+        elif name.startswith("support_gc_pause_seconds_bucket{") and f'le="{_GC_LONG_S}"' in name:
+            totals["long"] -= float(value)
+    return totals if totals["collections"] else {}
+
+
+async def _gc_all(client: aiohttp.ClientSession, urls: list[str]) -> dict[str, dict[str, float]]:
+    figures = {}
+    for url in urls:
+        try:
+            async with client.get(f"{url}/metrics", timeout=aiohttp.ClientTimeout(total=10)) as answer:
+                figures[url] = gc_figures(await answer.text()) if answer.status == 200 else {}
+        except _ERRORS:
+            figures[url] = {}
+    return figures
+
+
+def _gc_during(before: dict[str, dict[str, float]], after: dict[str, dict[str, float]]) -> dict[str, str]:
+    """Per replica, what the collector cost during the run; a replica restarted (chaos) or without the
+    figures is left out."""
+    during = {}
+    for url, end in after.items():
+        start = before.get(url)
+        if start and end and end["collections"] >= start["collections"]:
+            n, seconds, long = (end[k] - start[k] for k in ("collections", "seconds", "long"))
+            during[url] = f"{n:.0f} collections, {seconds * 1000:.0f} ms, {long:.0f} over 25 ms"
+    return during
+
+
 def _mode_at(run: Run, url: str) -> str:
     history = run.transitions.get(url) or [(0.0, "unknown", "")]
     return history[-1][1]
@@ -300,6 +342,7 @@ def summarise(
     turn_ms: list[float] | None = None,
     cpu_s: dict[str, float] | None = None,
     llm_ms: dict[str, float] | None = None,
+    gc: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     ok = [s for s in run.sent if s.status == 200]
     turns = max(1, len(run.sent))
@@ -330,6 +373,7 @@ def summarise(
         "turn_p95_ms": round(_percentile(turn_ms, 0.95), 1) if turn_ms else None,
         "cpu_ms_per_turn": {name: round(sec * 1000 / turns, 1) for name, sec in (cpu_s or {}).items()},
         "cpu_busy_pct": _busy_pct(cpu_s, seconds),
+        "gc_per_replica": gc or {},
         "lost_messages": None if lost is None else len(lost),
         "lost_keys": (lost or [])[:20],
         "still_spooled": still_spooled,
@@ -361,6 +405,7 @@ def _print(report: dict[str, Any], args: argparse.Namespace) -> None:
         ),
         ("CPU per turn by process (ms)", report["cpu_ms_per_turn"] or "n/a"),
         ("cores busy, all processes above (%)", report["cpu_busy_pct"] or "n/a"),
+        ("garbage collection per replica (pauses hold the GIL)", report["gc_per_replica"] or "n/a"),
         ("modes served", report["modes_served"]),
         ("outcomes", report["outcomes"]),
         ("replies spooled (database down)", report["spooled_replies"]),
@@ -400,18 +445,20 @@ async def _drive(args: argparse.Namespace, urls: list[str], topo: Any) -> dict[s
         )
         # This process counts too: the simulated customers share the machine with what they load.
         cpu_before = {**(topo.cpu_seconds() if topo is not None else {}), "load-client": time.process_time()}
+        gc_before = await _gc_all(client, urls)
         await asyncio.gather(
             *(_customer(n, run, client, cases, args.think_s) for n in range(args.conversations))
         )
         seconds = run.served_seconds()
         cpu_after = {**(topo.cpu_seconds() if topo is not None else {}), "load-client": time.process_time()}
+        gc_during = _gc_during(gc_before, await _gc_all(client, urls))
         if chaos is not None:
             await chaos
         still = await _drain(run, client)
         stop.set()
         await monitor
     if topo is None:
-        return summarise(run, seconds, None, still)
+        return summarise(run, seconds, None, still, gc=gc_during)
     # A part restarted by the chaos run starts its count again: its figure is then only a lower bound.
     cpu = {name: max(0.0, cpu_after[name] - cpu_before[name]) for name in cpu_after if name in cpu_before}
     database = topo.env["DATABASE_URL"]
@@ -423,6 +470,7 @@ async def _drive(args: argparse.Namespace, urls: list[str], topo: Any) -> dict[s
         turn_ms=turn_times_ms(database),
         cpu_s=cpu,
         llm_ms=llm_ms_by_key(database),
+        gc=gc_during,
     )
 
 

@@ -3,15 +3,20 @@ refuses bodies over `API_MAX_BODY_BYTES` before anything parses them."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent.service import ChatService, TurnResult
+from core import heap
 
 _STATES = {"closed": 0, "half_open": 1, "open": 2}
 _MODES = ("full", "degraded", "minimal", "offline")
@@ -61,6 +66,7 @@ class Metrics:
         )
         self._seen = {"pruned": 0, "failures": 0}
         self._lock = threading.Lock()
+        r.register(_GcCollector(heap.pauses()))
 
     def turn(self, result: TurnResult) -> None:
         self.turns.labels(result.mode, result.outcome).inc()
@@ -80,6 +86,33 @@ class Metrics:
                 self._seen = {"pruned": janitor.deleted, "failures": janitor.failures}
             self.prune_waiting.set(janitor.waiting())
         return generate_latest(self.registry)
+
+
+class _GcCollector(Collector):
+    """The garbage collector's pauses (each holds the GIL: every request in the process waits) and the
+    start-up objects frozen out of them (core.heap)."""
+
+    def __init__(self, pauses: heap.GcPauses) -> None:
+        self.pauses = pauses
+
+    def collect(self) -> Iterator[Metric]:
+        pauses = HistogramMetricFamily(
+            "support_gc_pause_seconds",
+            "Garbage collections by generation and how long each held the GIL",
+            labels=["generation"],
+        )
+        bounds = [*(f"{b:g}" for b in heap.BUCKETS_S), "+Inf"]
+        for generation, counts in enumerate(self.pauses.counts):
+            cumulative = list(itertools.accumulate(counts))
+            pauses.add_metric(
+                [str(generation)], list(zip(bounds, cumulative, strict=True)), self.pauses.seconds[generation]
+            )
+        yield pauses
+        yield GaugeMetricFamily(
+            "support_gc_frozen_objects",
+            "Objects alive after start-up, frozen out of garbage collections",
+            value=heap.frozen_objects(),
+        )
 
 
 class RequestGuard:

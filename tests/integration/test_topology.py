@@ -96,6 +96,16 @@ def test_one_conversation_moves_between_replicas_with_its_history(topo: Topology
     assert sum(pruned) >= 1
 
 
+def test_replicas_freeze_their_start_up_heap_and_report_gc_pauses(topo: Topology, http: httpx.Client) -> None:
+    """core.heap: what a replica built at start-up is out of the collector's walks, and /metrics shows the
+    pauses (the freeze's own full collection among them)."""
+    for url in topo.api_urls:
+        text_format = http.get(f"{url}/metrics").text
+        assert _metric(text_format, "support_gc_frozen_objects") > 100_000  # libraries, model, knowledge base
+        assert _metric(text_format, 'support_gc_pause_seconds_count{generation="2"}') >= 1
+        assert _metric(text_format, 'support_gc_pause_seconds_sum{generation="2"}') > 0
+
+
 def _metric(text_format: str, name: str) -> float:
     line = next(line for line in text_format.splitlines() if line.startswith(f"{name} "))
     return float(line.split()[1])

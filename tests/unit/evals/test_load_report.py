@@ -59,3 +59,28 @@ def test_non_llm_latency_takes_each_turns_llm_time_off_what_its_customer_waited(
     assert (report["non_llm_p50_ms"], report["non_llm_p99_ms"]) == (6.0, 30.0)  # 6, 0 (not below 0), 30
     assert report["p99_ms"] == 30.0
     assert summarise(run, 1.0, [], 0)["non_llm_p95_ms"] is None  # no turn records (the floor): not shown
+
+
+def test_gc_figures_read_back_what_a_replicas_metrics_expose_and_the_run_shows_the_difference():
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from app.api.metrics import _GcCollector
+    from core.heap import BUCKETS_S, GcPauses
+    from evals.load import _gc_during, gc_figures
+
+    pauses = GcPauses()
+    pauses.counts[0][0] = 90  # under 1 ms
+    pauses.counts[2][BUCKETS_S.index(0.025)] = 2  # 10-25 ms: not long
+    pauses.counts[2][BUCKETS_S.index(0.25)] = 1  # 100-250 ms: long
+    pauses.seconds[0], pauses.seconds[2] = 0.05, 0.2
+    registry = CollectorRegistry()
+    registry.register(_GcCollector(pauses))
+    before = gc_figures(generate_latest(registry).decode())
+    assert before == {"collections": 93, "seconds": 0.25, "long": 1}
+    pauses.counts[2][-1] += 1  # one more, past every bound
+    pauses.seconds[2] += 0.6
+    after = gc_figures(generate_latest(registry).decode())
+    assert _gc_during({"a": before, "b": before}, {"a": after, "b": {}}) == {
+        "a": "1 collections, 600 ms, 1 over 25 ms"  # b: no figures after (restarted, or the floor)
+    }
+    assert gc_figures("# nothing of the collector here\nsupport_turns_total 3.0\n") == {}
