@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = get_settings()
     configure_logging(settings.log_level)
-    saver = make_checkpointer(settings.checkpoint_url)
+    saver = make_checkpointer(settings.checkpoint_url)  # an operator's tool: no statement limit (a backlog)
     ensure_checkpoint_tables(saver)
     before, threads = count_checkpoints(saver)
     before_kb = payload_bytes(saver) / 1024

@@ -52,7 +52,7 @@ from core import pii, pii_vault, users
 from core.breakers import HealthRegistry, ModeDecision
 from core.chaos import ChaosController
 from core.config import Settings
-from core.db import DatabaseUnavailable, get_engine, session_scope, utcnow
+from core.db import DatabaseUnavailable, get_engine, postgres_connect_args, session_scope, utcnow
 from core.faults import DependencyFault
 from core.models import CONVERSATIONS, MESSAGES, NEW_TITLE, TURN_RECORDS, Message, TurnRecord
 from core.policy import load_policy
@@ -238,7 +238,9 @@ class PooledPostgresSaver(PostgresSaver):
                     yield cur
 
 
-def postgres_checkpointer(url: str, *, pool_size: int = 20) -> PooledPostgresSaver:
+def postgres_checkpointer(
+    url: str, *, pool_size: int = 20, statement_timeout_s: float = 0
+) -> PooledPostgresSaver:
     """LangGraph's Postgres checkpointer over a connection pool, so replicas share every thread.
 
     The pool connects in the background: a database that is down at start is not an error here (turns go
@@ -249,7 +251,12 @@ def postgres_checkpointer(url: str, *, pool_size: int = 20) -> PooledPostgresSav
         conninfo,
         min_size=1,
         max_size=pool_size,
-        kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row, "connect_timeout": 3},
+        kwargs={
+            "autocommit": True,
+            "prepare_threshold": 0,
+            "row_factory": dict_row,
+            **postgres_connect_args(statement_timeout_s, connect_timeout_s=3),
+        },
         # A restarted server leaves dead connections behind. Checked on every checkout (two a turn): unlike
         # SQLAlchemy's, this pool never drops its other connections when one turns out dead.
         check=ConnectionPool.check_connection,
@@ -259,10 +266,11 @@ def postgres_checkpointer(url: str, *, pool_size: int = 20) -> PooledPostgresSav
     return PooledPostgresSaver(pool)
 
 
-def make_checkpointer(url: str) -> BaseCheckpointSaver:
-    """`CHECKPOINT_URL`: a postgresql:// URL for the shared checkpointer, else a SQLite file path."""
+def make_checkpointer(url: str, *, statement_timeout_s: float = 0) -> BaseCheckpointSaver:
+    """`CHECKPOINT_URL`: a postgresql:// URL for the shared checkpointer (its statements limited as the
+    database's, `DB_STATEMENT_TIMEOUT_S`), else a SQLite file path."""
     if url.startswith(("postgresql://", "postgresql+psycopg://", "postgres://")):
-        return postgres_checkpointer(url)
+        return postgres_checkpointer(url, statement_timeout_s=statement_timeout_s)
     return sqlite_checkpointer(url)
 
 
@@ -523,7 +531,9 @@ class ChatService:
         self.prompts = PromptStore(settings, client=self.tracer.client)
         """The turn's prompts: the versioned files, or Langfuse with the files as the fallback."""
         """The deployment's guardrail policy; a broken policy file stops the start with a clear message."""
-        self.checkpointer = checkpointer or make_checkpointer(settings.checkpoint_url)
+        self.checkpointer = checkpointer or make_checkpointer(
+            settings.checkpoint_url, statement_timeout_s=settings.db_statement_timeout_s
+        )
         self._checkpoint_tables_pending = False
         try:
             ensure_checkpoint_tables(self.checkpointer)

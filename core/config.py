@@ -33,6 +33,13 @@ class Settings(BaseSettings):
     """How often each process deletes the superseded checkpoints of the conversations its turns wrote (each
     keeps its latest, which holds the whole thread); 0 never does (see `python -m agent.checkpoints`)."""
 
+    db_statement_timeout_s: float = Field(default=30.0, ge=0)
+    """PostgreSQL: a statement running longer is cancelled, so a stuck database fails the turn (it spools)
+    instead of hanging it; a transaction left idle twice as long is ended, and a server host that stops
+    answering is given up on as soon (TCP keepalives, `tcp_user_timeout`). 0 sets none of them (e.g. behind
+    PgBouncer, which refuses startup options: set `statement_timeout` on the role instead). Migrations and
+    `python -m agent.checkpoints` are not limited."""
+
     chroma_url: str = ""
     """A Chroma server (http://host:port); empty means an embedded PersistentClient under `data_dir`."""
     chroma_collection: str = "kb_chunks"

@@ -14,6 +14,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from core.config import get_settings
+
 
 class Base(DeclarativeBase):
     """Declarative base of every table; the migrations are written against it."""
@@ -35,9 +37,32 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-@lru_cache(maxsize=8)
+def postgres_connect_args(statement_timeout_s: float, *, connect_timeout_s: int = 5) -> dict[str, Any]:
+    """libpq parameters of the PostgreSQL connections that serve customers (SQLAlchemy's pool and the
+    checkpointer's): how long a statement may run, and when a silent server host is given up on."""
+    args: dict[str, Any] = {"connect_timeout": connect_timeout_s}
+    if statement_timeout_s > 0:
+        ms = max(1, round(statement_timeout_s * 1000))
+        args |= {
+            "options": f"-c statement_timeout={ms} -c idle_in_transaction_session_timeout={2 * ms}",
+            # A vanished host (no reset ever comes): probes after 10 s of silence, dead after 3 unanswered;
+            # data it never acknowledges fails the connection after the statement limit.
+            "keepalives": 1,
+            "keepalives_idle": 10,
+            "keepalives_interval": 5,
+            "keepalives_count": 3,
+            "tcp_user_timeout": ms,
+        }
+    return args
+
+
 def get_engine(url: str) -> Engine:
-    """One engine per URL per process."""
+    """One engine per URL (and statement limit, `DB_STATEMENT_TIMEOUT_S`) per process."""
+    return _engine(url, get_settings().db_statement_timeout_s)
+
+
+@lru_cache(maxsize=8)
+def _engine(url: str, statement_timeout_s: float) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -54,7 +79,7 @@ def get_engine(url: str) -> Engine:
         max_overflow=20,
         pool_timeout=5,
         hide_parameters=True,
-        connect_args={"connect_timeout": 5},
+        connect_args=postgres_connect_args(statement_timeout_s),
     )
     event.listen(engine, "connect", _note_use)  # a new connection needs no ping
     event.listen(engine, "checkin", _note_use)
@@ -87,9 +112,13 @@ def _ping_if_idle(dialect: Any, dbapi_conn: Any, record: Any, _proxy: Any) -> No
         raise InvalidatePoolError("the pooled connection is dead")
 
 
-@lru_cache(maxsize=8)
 def _factory(url: str) -> sessionmaker[Session]:
-    return sessionmaker(bind=get_engine(url), expire_on_commit=False)
+    return _sessions(url, get_settings().db_statement_timeout_s)
+
+
+@lru_cache(maxsize=8)
+def _sessions(url: str, statement_timeout_s: float) -> sessionmaker[Session]:
+    return sessionmaker(bind=_engine(url, statement_timeout_s), expire_on_commit=False)
 
 
 @contextmanager

@@ -475,3 +475,72 @@ def test_on_postgres_a_reply_with_personal_data_gets_its_values_back_and_someone
     with session_scope(url) as s:
         texts = [m.content for m in s.scalars(select(Message).where(Message.conversation_id == conv))]
     assert "show me" not in texts
+
+
+def test_a_stuck_database_fails_the_turn_at_the_statement_limit_and_the_reply_is_stored_after(
+    demo_service, settings, tmp_path, monkeypatch
+):
+    """DB_STATEMENT_TIMEOUT_S: a table locked by someone else (a runaway migration, a stuck session) makes
+    the turn's first statement wait. It is cancelled at the limit: the customer gets the Offline notice at
+    once, spooled, and it is stored when the table is free again, instead of a turn that hangs as long as the
+    lock."""
+    import threading
+    import time
+
+    from sqlalchemy import create_engine, text
+
+    with postgres_server() as server:
+        upgrade(server.url)
+        config = settings.model_copy(
+            update={"database_url": server.url, "data_dir": tmp_path, "db_statement_timeout_s": 1.0}
+        )
+        monkeypatch.setattr(core_db, "get_settings", lambda: config)  # the engines' reader of the setting
+        checkpointer = postgres_checkpointer(server.url, statement_timeout_s=1.0)
+        ensure_checkpoint_tables(checkpointer)
+        service = ChatService(config, kb=demo_service.kb, checkpointer=checkpointer, models=[])
+        with core_db.get_engine(server.url).connect() as conn:  # both pools carry the limit
+            assert conn.execute(text("SHOW statement_timeout")).scalar() == "1s"
+            assert conn.execute(text("SHOW idle_in_transaction_session_timeout")).scalar() == "2s"
+        with checkpointer.conn.connection() as raw:
+            assert raw.execute("SHOW statement_timeout").fetchone()["statement_timeout"] == "1s"
+            assert raw.info.get_parameters()["tcp_user_timeout"] == "1000"  # a silent host: given up on
+        customer = f"c-{uuid.uuid4().hex[:8]}"
+        conv = service.start_conversation(customer_id=customer)
+
+        blocker = create_engine(server.url)
+        held = blocker.connect()
+        held.execute(text("LOCK TABLE messages IN ACCESS EXCLUSIVE MODE"))
+        released = threading.Timer(20, held.rollback)  # without a limit the turn waits for this
+        released.start()
+        results = []
+        t0 = time.monotonic()
+        turn = threading.Thread(
+            target=lambda: results.append(
+                service.send(conversation_id=conv, customer_id=customer, text="How do I return an item?")
+            )
+        )
+        turn.start()
+        turn.join(10)
+        took = time.monotonic() - t0
+        try:
+            assert results, "the turn still waits on the locked table"
+            [stuck] = results
+            assert stuck.spooled and stuck.reply.content == minimal.OFFLINE
+            assert took < 8
+        finally:
+            released.cancel()
+            held.rollback()
+            held.close()
+            blocker.dispose()
+            turn.join(30)
+        assert service.replay_spool() >= 1
+        with session_scope(server.url) as s:
+            stored = s.scalars(
+                select(Message).where(Message.conversation_id == conv).order_by(Message.id)
+            ).all()
+            assert [(m.role, m.content) for m in stored] == [
+                ("customer", "How do I return an item?"),
+                ("assistant", minimal.OFFLINE),
+            ]
+        checkpointer.conn.close()
+        core_db.get_engine(server.url).dispose()
