@@ -44,7 +44,7 @@ def postgres_connect_args(statement_timeout_s: float, *, connect_timeout_s: int 
     if statement_timeout_s > 0:
         ms = max(1, round(statement_timeout_s * 1000))
         args |= {
-            "options": f"-c statement_timeout={ms} -c idle_in_transaction_session_timeout={2 * ms}",
+            "options": f"-c statement_timeout={ms} -c idle_in_transaction_session_timeout={10 * ms}",
             # A vanished host (no reset ever comes): probes after 10 s of silence, dead after 3 unanswered;
             # data it never acknowledges fails the connection after the statement limit.
             "keepalives": 1,

@@ -500,7 +500,7 @@ def test_a_stuck_database_fails_the_turn_at_the_statement_limit_and_the_reply_is
         service = ChatService(config, kb=demo_service.kb, checkpointer=checkpointer, models=[])
         with core_db.get_engine(server.url).connect() as conn:  # both pools carry the limit
             assert conn.execute(text("SHOW statement_timeout")).scalar() == "1s"
-            assert conn.execute(text("SHOW idle_in_transaction_session_timeout")).scalar() == "2s"
+            assert conn.execute(text("SHOW idle_in_transaction_session_timeout")).scalar() == "10s"
         with checkpointer.conn.connection() as raw:
             assert raw.execute("SHOW statement_timeout").fetchone()["statement_timeout"] == "1s"
             assert raw.info.get_parameters()["tcp_user_timeout"] == "1000"  # a silent host: given up on
