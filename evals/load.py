@@ -326,6 +326,28 @@ def _slowest_recovery(outages: list[dict[str, Any]]) -> float | None:
     return None if not times or any(v is None for v in times) else max(times)
 
 
+def host_cpu(stat_text: str | None = None) -> dict[str, int]:
+    """The machine's CPU time so far (Linux /proc/stat, in ticks): all of it, and what the hypervisor gave to
+    other guests (steal), which slows every process of a run without showing in their own CPU time."""
+    if stat_text is None:
+        try:
+            stat_text = Path("/proc/stat").read_text()
+        except OSError:
+            return {}
+    fields = stat_text.splitlines()[0].split()
+    if not fields or fields[0] != "cpu":
+        return {}
+    ticks = [int(v) for v in fields[1:9]]  # user nice system idle iowait irq softirq steal
+    return {"total": sum(ticks), "steal": ticks[7] if len(ticks) > 7 else 0}
+
+
+def _steal_pct(before: dict[str, int], after: dict[str, int]) -> float | None:
+    total = after.get("total", 0) - before.get("total", 0)
+    return (
+        round(100 * (after["steal"] - before["steal"]) / total, 1) if before and after and total > 0 else None
+    )
+
+
 def _busy_pct(cpu_s: dict[str, float] | None, seconds: float) -> float | None:
     """The CPU time of every process measured over what the machine's cores had in `seconds`."""
     if not cpu_s or not seconds:
@@ -343,6 +365,7 @@ def summarise(
     cpu_s: dict[str, float] | None = None,
     llm_ms: dict[str, float] | None = None,
     gc: dict[str, str] | None = None,
+    steal_pct: float | None = None,
 ) -> dict[str, Any]:
     ok = [s for s in run.sent if s.status == 200]
     turns = max(1, len(run.sent))
@@ -374,6 +397,7 @@ def summarise(
         "cpu_ms_per_turn": {name: round(sec * 1000 / turns, 1) for name, sec in (cpu_s or {}).items()},
         "cpu_busy_pct": _busy_pct(cpu_s, seconds),
         "gc_per_replica": gc or {},
+        "host_steal_pct": steal_pct,
         "lost_messages": None if lost is None else len(lost),
         "lost_keys": (lost or [])[:20],
         "still_spooled": still_spooled,
@@ -405,6 +429,7 @@ def _print(report: dict[str, Any], args: argparse.Namespace) -> None:
         ),
         ("CPU per turn by process (ms)", report["cpu_ms_per_turn"] or "n/a"),
         ("cores busy, all processes above (%)", report["cpu_busy_pct"] or "n/a"),
+        ("CPU time the hypervisor gave other guests (steal, % of this machine's)", report["host_steal_pct"]),
         ("garbage collection per replica (pauses hold the GIL)", report["gc_per_replica"] or "n/a"),
         ("modes served", report["modes_served"]),
         ("outcomes", report["outcomes"]),
@@ -446,11 +471,13 @@ async def _drive(args: argparse.Namespace, urls: list[str], topo: Any) -> dict[s
         # This process counts too: the simulated customers share the machine with what they load.
         cpu_before = {**(topo.cpu_seconds() if topo is not None else {}), "load-client": time.process_time()}
         gc_before = await _gc_all(client, urls)
+        host_before = host_cpu()
         await asyncio.gather(
             *(_customer(n, run, client, cases, args.think_s) for n in range(args.conversations))
         )
         seconds = run.served_seconds()
         cpu_after = {**(topo.cpu_seconds() if topo is not None else {}), "load-client": time.process_time()}
+        steal = _steal_pct(host_before, host_cpu())
         gc_during = _gc_during(gc_before, await _gc_all(client, urls))
         if chaos is not None:
             await chaos
@@ -458,7 +485,7 @@ async def _drive(args: argparse.Namespace, urls: list[str], topo: Any) -> dict[s
         stop.set()
         await monitor
     if topo is None:
-        return summarise(run, seconds, None, still, gc=gc_during)
+        return summarise(run, seconds, None, still, gc=gc_during, steal_pct=steal)
     # A part restarted by the chaos run starts its count again: its figure is then only a lower bound.
     cpu = {name: max(0.0, cpu_after[name] - cpu_before[name]) for name in cpu_after if name in cpu_before}
     database = topo.env["DATABASE_URL"]
@@ -471,6 +498,7 @@ async def _drive(args: argparse.Namespace, urls: list[str], topo: Any) -> dict[s
         cpu_s=cpu,
         llm_ms=llm_ms_by_key(database),
         gc=gc_during,
+        steal_pct=steal,
     )
 
 

@@ -84,3 +84,14 @@ def test_gc_figures_read_back_what_a_replicas_metrics_expose_and_the_run_shows_t
         "a": "1 collections, 600 ms, 1 over 25 ms"  # b: no figures after (restarted, or the floor)
     }
     assert gc_figures("# nothing of the collector here\nsupport_turns_total 3.0\n") == {}
+
+
+def test_steal_is_the_share_of_the_machines_ticks_the_hypervisor_gave_away():
+    from evals.load import _steal_pct, host_cpu
+
+    before = host_cpu("cpu  100 0 50 800 10 0 5 35 0 0\ncpu0 50 0 25 400 5 0 2 18 0 0\n")
+    after = host_cpu("cpu  160 0 70 900 10 0 5 55 0 0\n")
+    assert before == {"total": 1000, "steal": 35} and after["total"] == 1200
+    assert _steal_pct(before, after) == 10.0  # 20 of 200 ticks
+    assert _steal_pct({}, after) is None
+    assert host_cpu("intr 1 2 3\n") == {}  # not the summary line: nothing rather than a wrong figure
