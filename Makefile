@@ -55,13 +55,15 @@ run: seed
 api: seed
 	$(VENV)/bin/uvicorn app.api.main:app --host 127.0.0.1 --port $(API_PORT)
 
-# The integration tests start a throwaway PostgreSQL, the browser tests drive chromium, and docker-compose
-# (v1, no engine needed) validates docker-compose.yml; install what is missing when we can (root with apt).
+# The integration tests start a throwaway PostgreSQL, the browser tests drive chromium, docker-compose
+# (v1, no engine needed) validates docker-compose.yml, and iptables makes a database host vanish (a test that
+# needs root and NET_ADMIN); install what is missing when we can (root with apt).
 test: $(STAMP)
 	@missing=""; \
 	compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing="$$missing postgresql"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	command -v docker-compose >/dev/null || missing="$$missing docker-compose"; \
+	[ "$$(id -u)" != 0 ] || command -v iptables >/dev/null || missing="$$missing iptables"; \
 	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  echo "Installing$$missing with apt-get for the integration and browser tests"; \
 	  log=$$(mktemp); \

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 
 import pytest
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
 
 from agent.prompts import minimal
 from agent.service import ChatService, PooledPostgresSaver, ensure_checkpoint_tables, postgres_checkpointer
@@ -134,9 +139,6 @@ def test_a_spooled_reply_restores_the_message_a_crashed_database_lost(demo_servi
 def test_the_conversation_lock_is_reentrant_and_excludes_another_replica(demo_service, settings, tmp_path):
     """A resume inside a turn takes the lock again without waiting on itself; another process (here a second
     service on the same database) waits until the turn lets go."""
-    import threading
-    import time
-
     with postgres_server() as server:
         upgrade(server.url)
         config = settings.model_copy(update={"database_url": server.url, "data_dir": tmp_path})
@@ -477,6 +479,20 @@ def test_on_postgres_a_reply_with_personal_data_gets_its_values_back_and_someone
     assert "show me" not in texts
 
 
+def _limited_service(
+    url: str, limit_s: float, settings, demo_service, tmp_path, monkeypatch
+) -> tuple[ChatService, PooledPostgresSaver]:
+    """A service on `url` whose PostgreSQL connections carry DB_STATEMENT_TIMEOUT_S = `limit_s`."""
+    upgrade(url)
+    config = settings.model_copy(
+        update={"database_url": url, "data_dir": tmp_path, "db_statement_timeout_s": limit_s}
+    )
+    monkeypatch.setattr(core_db, "get_settings", lambda: config)  # the engines' reader of the setting
+    checkpointer = postgres_checkpointer(url, statement_timeout_s=limit_s)
+    ensure_checkpoint_tables(checkpointer)
+    return ChatService(config, kb=demo_service.kb, checkpointer=checkpointer, models=[]), checkpointer
+
+
 def test_a_stuck_database_fails_the_turn_at_the_statement_limit_and_the_reply_is_stored_after(
     demo_service, settings, tmp_path, monkeypatch
 ):
@@ -484,20 +500,10 @@ def test_a_stuck_database_fails_the_turn_at_the_statement_limit_and_the_reply_is
     the turn's first statement wait. It is cancelled at the limit: the customer gets the Offline notice at
     once, spooled, and it is stored when the table is free again, instead of a turn that hangs as long as the
     lock."""
-    import threading
-    import time
-
-    from sqlalchemy import create_engine, text
-
     with postgres_server() as server:
-        upgrade(server.url)
-        config = settings.model_copy(
-            update={"database_url": server.url, "data_dir": tmp_path, "db_statement_timeout_s": 1.0}
+        service, checkpointer = _limited_service(
+            server.url, 1.0, settings, demo_service, tmp_path, monkeypatch
         )
-        monkeypatch.setattr(core_db, "get_settings", lambda: config)  # the engines' reader of the setting
-        checkpointer = postgres_checkpointer(server.url, statement_timeout_s=1.0)
-        ensure_checkpoint_tables(checkpointer)
-        service = ChatService(config, kb=demo_service.kb, checkpointer=checkpointer, models=[])
         with core_db.get_engine(server.url).connect() as conn:  # both pools carry the limit
             assert conn.execute(text("SHOW statement_timeout")).scalar() == "1s"
             assert conn.execute(text("SHOW idle_in_transaction_session_timeout")).scalar() == "10s"
@@ -542,5 +548,64 @@ def test_a_stuck_database_fails_the_turn_at_the_statement_limit_and_the_reply_is
                 ("customer", "How do I return an item?"),
                 ("assistant", minimal.OFFLINE),
             ]
+        checkpointer.conn.close()
+        core_db.get_engine(server.url).dispose()
+
+
+def _iptables(*args: str) -> bool:
+    if os.geteuid() != 0 or shutil.which("iptables") is None:
+        return False
+    return subprocess.run(["iptables", "-w", *args], capture_output=True, check=False).returncode == 0
+
+
+def test_a_vanished_database_host_is_given_up_on_and_the_turn_spooled(
+    demo_service, settings, tmp_path, monkeypatch
+):
+    """A host that vanishes mid-conversation (a dead VM, a partition) sends no reset: without keepalives and
+    `tcp_user_timeout` a turn would wait for the kernel's retransmissions (~15 min). Dropping the server's
+    packets with iptables stands in for it: the turn is spooled within seconds and stored after."""
+    if not _iptables("-S", "INPUT"):
+        pytest.skip("needs root and iptables to drop the server's packets")
+    with postgres_server() as server:
+        service, checkpointer = _limited_service(
+            server.url, 2.0, settings, demo_service, tmp_path, monkeypatch
+        )
+        customer = f"c-{uuid.uuid4().hex[:8]}"
+        conv = service.start_conversation(customer_id=customer)
+        before = service.send(conversation_id=conv, customer_id=customer, text="How do I return an item?")
+        assert not before.spooled  # the pools now hold established connections to the host
+
+        rules = [
+            ["INPUT", "-p", "tcp", "-i", "lo", side, str(server.port), "-j", "DROP"]
+            for side in ("--dport", "--sport")
+        ]
+        results: list = []
+        try:
+            for rule in rules:
+                assert _iptables("-I", *rule)
+            t0 = time.monotonic()
+            turn = threading.Thread(
+                target=lambda: results.append(
+                    service.send(conversation_id=conv, customer_id=customer, text="My parcel never arrived")
+                ),
+                daemon=True,
+            )
+            turn.start()
+            turn.join(40)
+            took = time.monotonic() - t0
+        finally:
+            for rule in rules:
+                _iptables("-D", *rule)
+        assert results, "the turn still waits on a host that vanished"
+        [gone] = results
+        assert gone.spooled and gone.reply.content == minimal.OFFLINE
+        assert took < 20, took
+        deadline = time.monotonic() + 30
+        while service.spool and time.monotonic() < deadline:  # the host is back: the spool replays
+            service.replay_spool()
+            time.sleep(0.5)
+        with session_scope(server.url) as s:
+            stored = [m.content for m in s.scalars(select(Message).where(Message.conversation_id == conv))]
+        assert "My parcel never arrived" in stored and minimal.OFFLINE in stored
         checkpointer.conn.close()
         core_db.get_engine(server.url).dispose()
