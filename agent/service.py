@@ -29,6 +29,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple, get_
 from langgraph.checkpoint.postgres import PostgresSaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 from psycopg import Connection, Cursor
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool
 from sqlalchemy import bindparam, case, insert, select, text, update
@@ -247,6 +248,7 @@ def postgres_checkpointer(
     Offline and spool); `ensure_checkpoint_tables` creates the tables once it answers.
     """
     conninfo = url.replace("postgresql+psycopg://", "postgresql://", 1)
+    options = conninfo_to_dict(conninfo).get("options")  # what the URL asks for, kept beside the limits
     pool: ConnectionPool = ConnectionPool(
         conninfo,
         min_size=1,
@@ -255,7 +257,9 @@ def postgres_checkpointer(
             "autocommit": True,
             "prepare_threshold": 0,
             "row_factory": dict_row,
-            **postgres_connect_args(statement_timeout_s, connect_timeout_s=3),
+            **postgres_connect_args(
+                statement_timeout_s, connect_timeout_s=3, options=str(options) if options else None
+            ),
         },
         # A restarted server leaves dead connections behind. Checked on every checkout (two a turn): unlike
         # SQLAlchemy's, this pool never drops its other connections when one turns out dead.
@@ -275,10 +279,21 @@ def make_checkpointer(url: str, *, statement_timeout_s: float = 0) -> BaseCheckp
 
 
 def ensure_checkpoint_tables(checkpointer: BaseCheckpointSaver) -> None:
-    """Create the Postgres checkpointer's tables (idempotent); nothing to do for SQLite."""
+    """Create the Postgres checkpointer's tables and run LangGraph's migrations (idempotent); nothing to do
+    for SQLite. Not under DB_STATEMENT_TIMEOUT_S: a cancelled `CREATE INDEX CONCURRENTLY` on a large table
+    would leave an invalid index that `IF NOT EXISTS` then skips for good."""
     setup = getattr(checkpointer, "setup", None)
-    if setup is not None and not isinstance(checkpointer, SqliteSaver):
-        setup()
+    if setup is None or isinstance(checkpointer, SqliteSaver):
+        return
+    if isinstance(checkpointer, PooledPostgresSaver) and isinstance(checkpointer.conn, ConnectionPool):
+        with checkpointer.conn.connection() as conn:
+            conn.execute("SET statement_timeout = 0")
+            try:
+                PostgresSaver(conn).setup()
+            finally:
+                conn.execute("RESET statement_timeout")  # back to the pool with the limit it was opened with
+        return
+    setup()
 
 
 def _mode(value: str | None) -> Mode:
@@ -847,7 +862,16 @@ class ChatService:
                 if not conn.info.get("lock_timeout"):  # a session setting: once per pooled connection
                     conn.execute(text("SET lock_timeout = '30s'"))
                     conn.info["lock_timeout"] = True
-                conn.execute(text("SELECT pg_advisory_lock(hashtextextended(:k, 0))"), {"k": conversation_id})
+                key = {"k": conversation_id}
+                if not conn.execute(
+                    text("SELECT pg_try_advisory_lock(hashtextextended(:k, 0))"), key
+                ).scalar():
+                    # another replica's turn holds it: wait as long as lock_timeout, past the statement limit
+                    conn.execute(text("SET statement_timeout = 0"))
+                    try:
+                        conn.execute(text("SELECT pg_advisory_lock(hashtextextended(:k, 0))"), key)
+                    finally:
+                        conn.execute(text("RESET statement_timeout"))  # the connection's own limit again
             except sa_exc.SQLAlchemyError:
                 logger.warning(
                     "conversation lock unavailable, serialised in this process only: %s", conversation_id

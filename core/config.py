@@ -36,10 +36,11 @@ class Settings(BaseSettings):
     db_statement_timeout_s: float = Field(default=30.0, ge=0)
     """PostgreSQL: a statement running longer is cancelled, so a stuck database fails the turn (it spools)
     instead of hanging it; a transaction left idle ten times as long is ended (a publish embeds its article
-    inside its transaction), and a server host that stops answering is given up on as soon as a statement
-    (TCP keepalives, `tcp_user_timeout`). 0 sets none of them (e.g. behind PgBouncer, which refuses startup
-    options: set `statement_timeout` on the role instead). Migrations and `python -m agent.checkpoints` are
-    not limited."""
+    inside its transaction); a server host that vanishes is given up on once what was sent to it stays
+    unacknowledged this long (`tcp_user_timeout`), or after ~25 s of silence while waiting for it (TCP
+    keepalives). 0 sets none of them (e.g. behind PgBouncer, which refuses startup options: set
+    `statement_timeout` on the role instead). Migrations, LangGraph's table setup and
+    `python -m agent.checkpoints` are not limited, nor is the wait for another replica's conversation lock."""
 
     chroma_url: str = ""
     """A Chroma server (http://host:port); empty means an embedded PersistentClient under `data_dir`."""

