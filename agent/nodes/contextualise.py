@@ -1,4 +1,6 @@
-"""Full mode only: summarise turns too old for the context window; rewrite a follow-up as a standalone query.
+"""Full mode: summarise turns too old for the context window; rewrite a follow-up as a standalone query.
+Degraded mode (single-turn answers) only summarises the turns about to leave the thread, so a long Degraded
+stretch does not drop them unsummarised.
 
 Both are optional: when the model fails or is slow the turn goes on with the question as asked (and the
 model that failed is not tried again this turn).
@@ -45,7 +47,8 @@ def _same(messages: list[BaseMessage]) -> Callable[[ModelSlot, bool], tuple[list
 def contextualise(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
     ctx = runtime.context
     history = earlier_turns(state.get("messages", []), limit=10_000)
-    if state.get("mode") != "full" or ctx.llm is None or not history:
+    full = state.get("mode") == "full"
+    if not (full or state.get("mode") == "degraded") or ctx.llm is None or not history:
         return {"search_query": None}
     update: dict[str, Any] = {"search_query": None, "llm_usage": {}, "prompt_versions": {}, "guards": {}}
     deadline = min(ctx.deadline, time.monotonic() + ctx.settings.llm_rewrite_timeout_s)
@@ -57,7 +60,7 @@ def contextualise(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, 
     leaving = leaving_entries(state.get("messages", []), adding=1, limit=ctx.settings.history_max_messages)
     covered = state.get("summary_upto", 0)
     # a batch at a time (the answer has the few waiting verbatim), and always before turns leave the thread
-    due = len(older) - covered >= SUMMARY_BATCH or leaving > covered
+    due = (full and len(older) - covered >= SUMMARY_BATCH) or leaving > covered
     older = history[: max(len(older), leaving)]
     if due and len(older) > covered:
         summary, done, calls = state.get("summary"), covered, 0
@@ -84,6 +87,8 @@ def contextualise(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, 
         if done > covered:  # what was folded in counts, even if a later chunk failed
             update |= {"summary": summary, "summary_upto": done}
             update["prompt_versions"][summarise.name] = summarise.version
+    if not full:  # a Degraded answer is single-turn: no rewrite of the question
+        return update
 
     try:
         result = ctx.llm.run(

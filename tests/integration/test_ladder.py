@@ -374,6 +374,33 @@ def test_a_long_full_mode_conversation_keeps_a_bounded_thread_and_summarises_wha
         assert [m.content for m in transcript if m.role == "customer"] == questions  # SQL keeps everything
 
 
+def test_a_long_degraded_stretch_summarises_what_leaves_the_thread(demo_service, settings):
+    """With the vector index down (Degraded: the primary model answers single-turn) the thread stays bounded
+    too: the turns about to leave it are summarised first, so Full mode finds them in the summary later."""
+    questions = [
+        "How do I return a lamp I bought last week?",
+        "And how long does the refund take after that?",
+        "Can I get it back on my gift card instead?",
+        "Do you ship to Canada?",
+        "What does expedited shipping cost there?",
+    ]
+    for ladder in _ladder(demo_service, settings, history_max_messages=6):
+        ladder.chaos.set("vector_index", FaultSpec(error_rate=1.0))
+        for _ in range(2):  # two failures open its breaker: every turn below starts Degraded
+            ladder.ask()
+        assert ladder.health.breaker("vector_index").state == "open"
+        asked = len(ladder.primary.prompts)
+        conv = ladder.conversation()
+        for text in questions:
+            result = ladder.ask(text, conversation=conv)
+            assert result.mode == "degraded" and result.outcome == "answered"
+            assert len(ladder.thread(conv)["messages"]) <= 6  # at the limit, not twice it (unsummarised)
+        assert any(questions[0] in text for text in _summary_prompts(ladder.primary, since=asked))
+        assert ladder.thread(conv)["summary"]
+        rewrites = [p for p in ladder.primary.prompts[asked:] if "standalone" in str(p[0].content).lower()]
+        assert not rewrites  # a Degraded answer is single-turn: no follow-up rewrite
+
+
 def test_rate_limited_primary_via_chaos_lands_on_the_fallback(ladder):
     ladder.chaos.set("llm:scripted:primary", FaultSpec(rate_limit_rate=1.0, retry_after_s=5.0))
     started = time.monotonic()
