@@ -53,7 +53,14 @@ from core import pii, pii_vault, users
 from core.breakers import HealthRegistry, ModeDecision
 from core.chaos import ChaosController
 from core.config import Settings
-from core.db import DatabaseUnavailable, get_engine, postgres_connect_args, session_scope, utcnow
+from core.db import (
+    DatabaseUnavailable,
+    get_engine,
+    postgres_connect_args,
+    session_scope,
+    statement_limit_lifted,
+    utcnow,
+)
 from core.faults import DependencyFault
 from core.models import CONVERSATIONS, MESSAGES, NEW_TITLE, TURN_RECORDS, Message, TurnRecord
 from core.policy import load_policy
@@ -286,12 +293,8 @@ def ensure_checkpoint_tables(checkpointer: BaseCheckpointSaver) -> None:
     if setup is None or isinstance(checkpointer, SqliteSaver):
         return
     if isinstance(checkpointer, PooledPostgresSaver) and isinstance(checkpointer.conn, ConnectionPool):
-        with checkpointer.conn.connection() as conn:
-            conn.execute("SET statement_timeout = 0")
-            try:
-                PostgresSaver(conn).setup()
-            finally:
-                conn.execute("RESET statement_timeout")  # back to the pool with the limit it was opened with
+        with checkpointer.conn.connection() as conn, statement_limit_lifted(conn.execute):
+            PostgresSaver(conn).setup()
         return
     setup()
 
@@ -867,11 +870,9 @@ class ChatService:
                     text("SELECT pg_try_advisory_lock(hashtextextended(:k, 0))"), key
                 ).scalar():
                     # another replica's turn holds it: wait as long as lock_timeout, past the statement limit
-                    conn.execute(text("SET statement_timeout = 0"))
-                    try:
-                        conn.execute(text("SELECT pg_advisory_lock(hashtextextended(:k, 0))"), key)
-                    finally:
-                        conn.execute(text("RESET statement_timeout"))  # the connection's own limit again
+                    waiting = conn
+                    with statement_limit_lifted(lambda sql: waiting.execute(text(sql))):
+                        waiting.execute(text("SELECT pg_advisory_lock(hashtextextended(:k, 0))"), key)
             except sa_exc.SQLAlchemyError:
                 logger.warning(
                     "conversation lock unavailable, serialised in this process only: %s", conversation_id

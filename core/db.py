@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache, partial
@@ -59,6 +59,17 @@ def postgres_connect_args(
             "tcp_user_timeout": ms,
         }
     return args
+
+
+@contextmanager
+def statement_limit_lifted(execute: Callable[[str], Any]) -> Iterator[None]:
+    """Run the block's statements on this PostgreSQL connection without `DB_STATEMENT_TIMEOUT_S`, then give
+    it back its own limit (RESET: the value its startup options set). `execute` runs one SQL string on it."""
+    execute("SET statement_timeout = 0")
+    try:
+        yield
+    finally:
+        execute("RESET statement_timeout")
 
 
 def get_engine(url: str) -> Engine:

@@ -31,6 +31,14 @@ from knowledge.store import get_passage
 from tests.clock import FakeClock
 
 QUESTION = "How long do I have to return an item?"
+LONG_CHAT = [
+    "How do I return a lamp I bought last week?",
+    "And how long does the refund take after that?",
+    "Can I get it back on my gift card instead?",
+    "Do you ship to Canada?",
+    "What does expedited shipping cost there?",
+]
+"""Short turns of one conversation, more than a thread bounded at 6 messages holds."""
 
 
 @dataclass
@@ -350,13 +358,7 @@ def test_a_long_full_mode_conversation_keeps_a_bounded_thread_and_summarises_wha
 ):
     """Short turns fit the model's context (nothing is "older" by tokens), yet the thread is bounded: what
     leaves it is summarised first, and the answer gets that summary."""
-    questions = [
-        "How do I return a lamp I bought last week?",
-        "And how long does the refund take after that?",
-        "Can I get it back on my gift card instead?",
-        "Do you ship to Canada?",
-        "What does expedited shipping cost there?",
-    ]
+    questions = LONG_CHAT
     for ladder in _ladder(demo_service, settings, history_max_messages=6):
         conv = ladder.conversation()
         for n, text in enumerate(questions):
@@ -377,13 +379,7 @@ def test_a_long_full_mode_conversation_keeps_a_bounded_thread_and_summarises_wha
 def test_a_long_degraded_stretch_summarises_what_leaves_the_thread(demo_service, settings):
     """With the vector index down (Degraded: the primary model answers single-turn) the thread stays bounded
     too: the turns about to leave it are summarised first, so Full mode finds them in the summary later."""
-    questions = [
-        "How do I return a lamp I bought last week?",
-        "And how long does the refund take after that?",
-        "Can I get it back on my gift card instead?",
-        "Do you ship to Canada?",
-        "What does expedited shipping cost there?",
-    ]
+    questions = LONG_CHAT
     for ladder in _ladder(demo_service, settings, history_max_messages=6):
         ladder.chaos.set("vector_index", FaultSpec(error_rate=1.0))
         for _ in range(2):  # two failures open its breaker: every turn below starts Degraded
