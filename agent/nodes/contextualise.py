@@ -1,6 +1,6 @@
 """Full mode: summarise turns too old for the context window; rewrite a follow-up as a standalone query.
 Degraded mode (single-turn answers) only summarises the turns about to leave the thread, so a long Degraded
-stretch does not drop them unsummarised.
+stretch does not drop them unsummarised; with the primary model down, the fallback summarises those.
 
 Both are optional: when the model fails or is slow the turn goes on with the question as asked (and the
 model that failed is not tried again this turn).
@@ -60,7 +60,8 @@ def contextualise(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, 
     leaving = leaving_entries(state.get("messages", []), adding=1, limit=ctx.settings.history_max_messages)
     covered = state.get("summary_upto", 0)
     # a batch at a time (the answer has the few waiting verbatim), and always before turns leave the thread
-    due = (full and len(older) - covered >= SUMMARY_BATCH) or leaving > covered
+    urgent = leaving > covered
+    due = (full and len(older) - covered >= SUMMARY_BATCH) or urgent
     older = history[: max(len(older), leaving)]
     if due and len(older) > covered:
         summary, done, calls = state.get("summary"), covered, 0
@@ -75,7 +76,9 @@ def contextualise(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, 
                     parse_text,
                     deadline=deadline,
                     skip=ctx.failed_models,
-                    only_primary=True,
+                    # a batch can wait for the primary; what leaves the thread now cannot: the fallback
+                    # summarises it if the primary is down
+                    only_primary=not urgent,
                     optional=True,
                 )
                 summary, done = result.value[:2000], min(len(older), done + _MAX_SUMMARISED_TURNS)

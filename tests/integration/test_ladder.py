@@ -397,6 +397,29 @@ def test_a_long_degraded_stretch_summarises_what_leaves_the_thread(demo_service,
         assert not rewrites  # a Degraded answer is single-turn: no follow-up rewrite
 
 
+def test_with_the_primary_model_down_the_fallback_summarises_what_leaves_the_thread(demo_service, settings):
+    """The primary down, the fallback answers (Degraded). What is about to leave the thread cannot wait for
+    the primary: the fallback summarises it, so it is not dropped unsummarised. Routine batches (Full mode)
+    stay with the primary."""
+    questions = LONG_CHAT
+    for ladder in _ladder(demo_service, settings, history_max_messages=6):
+        ladder.primary.responder = lambda messages: DependencyFault("server", "HTTP 503")
+        for _ in range(2):  # two failures open its breaker: every turn below starts on the fallback
+            ladder.ask()
+        assert ladder.health.breaker("llm:scripted:primary").state == "open"
+        primary_calls, asked = len(ladder.primary.prompts), len(ladder.fallback.prompts)
+        conv = ladder.conversation()
+        for text in questions:
+            result = ladder.ask(text, conversation=conv)
+            assert result.mode == "degraded" and result.outcome == "answered"
+            assert ladder.record(result.message.id).model == "scripted:fallback"
+            assert len(ladder.thread(conv)["messages"]) <= 6  # at the limit, not twice it (unsummarised)
+        assert len(ladder.primary.prompts) == primary_calls  # its circuit is open: never asked
+        folded = _summary_prompts(ladder.fallback, since=asked)
+        assert any(questions[0] in text for text in folded)
+        assert ladder.thread(conv)["summary"]
+
+
 def test_rate_limited_primary_via_chaos_lands_on_the_fallback(ladder):
     ladder.chaos.set("llm:scripted:primary", FaultSpec(rate_limit_rate=1.0, retry_after_s=5.0))
     started = time.monotonic()
