@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -96,6 +96,9 @@ class TurnResult:
     """True when the database was down: message and reply wait on local disk, to be replayed."""
     held: bool = False
     """True when the conversation is with a person: the message is stored for them, the bot is silent."""
+    timings_ms: dict[str, float] = field(default_factory=dict, compare=False)
+    """Where the turn's time went (ms): accept (the message stored), lock (waiting for the conversation),
+    hold (is a person on it), graph (and node.<name> within it), store (the reply). Only the phases it ran."""
 
 
 def sqlite_checkpointer(path: str) -> SqliteSaver:
@@ -317,6 +320,20 @@ def _db_failure(exc: BaseException) -> bool:
     if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
         return True
     return isinstance(exc, _DB_DOWN)
+
+
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
+
+
+@contextlib.contextmanager
+def _phase(timings: dict[str, float], name: str) -> Iterator[None]:
+    """Adds the block's time (ms) to `timings[name]`, also when it raises."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[name] = round(timings.get(name, 0.0) + (time.perf_counter() - started) * 1000, 2)
 
 
 def _bounded_key(key: str) -> str:
@@ -736,18 +753,35 @@ class ChatService:
         key = _bounded_key(idempotency_key) if idempotency_key else uuid.uuid4().hex
         text = text.replace("\x00", "")  # no database stores NUL in text; it carries no meaning
         self.replay_spool()
+        timings: dict[str, float] = {}
+        result = self._send(conversation_id, customer_id, text, key, on_token, on_reset, timings)
+        return replace(result, timings_ms=timings)
+
+    def _send(
+        self,
+        conversation_id: str,
+        customer_id: str,
+        text: str,
+        key: str,
+        on_token: TokenCallback | None,
+        on_reset: Callable[[], None] | None,
+        timings: dict[str, float],
+    ) -> TurnResult:
         try:
-            try:
-                accepted = self._accept(conversation_id, customer_id, text, key)
-            except sa_exc.IntegrityError:  # a concurrent request stored this key, or claimed the conversation
-                accepted = self._accept(conversation_id, customer_id, text, key)
+            with _phase(timings, "accept"):
+                try:
+                    accepted = self._accept(conversation_id, customer_id, text, key)
+                except sa_exc.IntegrityError:  # a concurrent request stored this key, or claimed the thread
+                    accepted = self._accept(conversation_id, customer_id, text, key)
         except _NOT_STORED:
             return self._spool_turn(conversation_id, customer_id, text, key)
         if isinstance(accepted, TurnResult):
             return accepted
         message_id, message_text, retried = accepted
+        waiting = time.perf_counter()
         # one turn or resume at a time on a conversation
         with self.conversation_lock(conversation_id), self._one_checkpoint_connection():
+            timings["lock"] = _ms_since(waiting)
             if retried:  # the same key again: a concurrent request may have answered it while we waited
                 try:
                     again = self._accept(conversation_id, customer_id, text, key)
@@ -756,13 +790,21 @@ class ChatService:
                 if isinstance(again, TurnResult):
                     return again
             try:
-                held = self._hold_for_person(conversation_id, customer_id, message_id)
+                with _phase(timings, "hold"):
+                    held = self._hold_for_person(conversation_id, customer_id, message_id)
             except _NOT_STORED:
                 held = None  # the database just went: the turn below ends Offline, stored or spooled
             if held is not None:
                 return held
             return self._run_turn(
-                conversation_id, customer_id, message_id, message_text, on_token, on_reset, key=key
+                conversation_id,
+                customer_id,
+                message_id,
+                message_text,
+                on_token,
+                on_reset,
+                key=key,
+                timings=timings,
             )
 
     def _one_checkpoint_connection(self) -> contextlib.AbstractContextManager[None]:
@@ -1013,7 +1055,9 @@ class ChatService:
         on_reset: Callable[[], None] | None = None,
         *,
         key: str | None = None,
+        timings: dict[str, float] | None = None,
     ) -> TurnResult:
+        timings = timings if timings is not None else {}
         decision = self.status()
         t0 = time.perf_counter()
         state: dict[str, Any] = {}
@@ -1058,8 +1102,13 @@ class ChatService:
                 self.health.note_mode(ModeDecision(mode, reason))
             record = self._record(conversation_id, message_id, mode, reason, state, total_ms, error)
             trace.finish(record)
+        timings["graph"] = round(total_ms, 2)
+        for node, ms in record["latencies_ms"].items():
+            if node != "total" and isinstance(ms, int | float) and not isinstance(ms, bool):
+                timings[f"node.{node}"] = ms
         try:
-            return self._store_reply(conversation_id, customer_id, message_id, record)
+            with _phase(timings, "store"):
+                return self._store_reply(conversation_id, customer_id, message_id, record)
         except Exception:  # the database went down during the turn (or refused it): keep it for replay
             logger.warning(
                 "database down after the turn: spooling reply of message=%s", message_id, exc_info=True

@@ -180,6 +180,10 @@ class Settings(BaseSettings):
     """Turns one API process runs at once; more wait their turn on the event loop. Python threads share one
     interpreter lock, so dozens at once mostly wait for each other and every turn gets slower. At most 16,
     so each turn's database connections fit the pools (SQLAlchemy 30, checkpointer 20)."""
+    api_server_timing: bool = False
+    """Answer each (non-streamed) turn with a `Server-Timing` header: where its time went in the server
+    (waiting for a worker, the message stored, the conversation lock, the graph and its nodes, the reply
+    stored). For load runs and debugging; off by default, as it tells callers about the server's insides."""
     api_background_s: float = Field(default=2.0, gt=0)
     """How often each API process re-derives its mode and replays spooled turns when the database is back,
     so recovery needs no customer traffic."""

@@ -51,6 +51,8 @@ class Sent:
     spooled: bool = False
     held: bool = False
     error: str | None = None
+    phases: dict[str, float] | None = None
+    """The turn's Server-Timing (API_SERVER_TIMING): where its time went in the server, ms by phase."""
 
 
 @dataclass
@@ -91,10 +93,63 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-async def _post(client: aiohttp.ClientSession, url: str, **kw: Any) -> tuple[int, Any]:
+async def _post(client: aiohttp.ClientSession, url: str, **kw: Any) -> tuple[int, Any, str | None]:
+    """Status, JSON body (None for a 5xx) and the Server-Timing header."""
     async with client.post(url, **kw) as answer:
         body = await answer.json(content_type=None) if answer.status < 500 else None
-        return answer.status, body
+        return answer.status, body, answer.headers.get("Server-Timing")
+
+
+def parse_server_timing(value: str | None) -> dict[str, float] | None:
+    """`wait;dur=1.2, graph;dur=30.5` -> {"wait": 1.2, "graph": 30.5}; entries without a duration are
+    skipped; None without the header."""
+    if not value:
+        return None
+    phases: dict[str, float] = {}
+    for entry in value.split(","):
+        name, *params = (part.strip() for part in entry.split(";"))
+        for param in params:
+            key, _, number = param.partition("=")
+            if key == "dur" and name:
+                with contextlib.suppress(ValueError):
+                    phases[name] = float(number.strip('"'))
+    return phases
+
+
+PHASE_ORDER = ("outside", "wait", "turn", "accept", "lock", "hold", "graph", "store")
+"""outside: the request's time outside the worker thread (HTTP, the event loop, the client); wait: for a
+worker thread; turn: on it (accept: the message stored, lock: the conversation, hold: a person on it?, graph
+and its node.<name>, store: the reply)."""
+
+
+def phase_figures(sent: list[Sent], *, min_ms: float = 0.5) -> dict[str, dict[str, float]] | None:
+    """By phase: p50 and p95 over the answered turns with a Server-Timing, and the mean over the turns
+    around the p95 of the customer's latency (93rd to 97th percentile): what the slow turns spent their time
+    on. A phase a turn did not run counts 0; phases under `min_ms` everywhere are left out."""
+    rows = []
+    for s in sent:
+        if s.status != 200 or not s.phases:
+            continue
+        phases = dict(s.phases)
+        phases["outside"] = max(0.0, s.latency_ms - phases.get("wait", 0.0) - phases.get("turn", 0.0))
+        rows.append((s.latency_ms, phases))
+    if not rows:
+        return None
+    rows.sort(key=lambda r: r[0])
+    low = int(0.93 * len(rows))
+    near = [p for _, p in rows[low : max(int(0.97 * len(rows)), low + 1)]]
+    names = sorted({n for _, p in rows for n in p}, key=lambda n: (*PHASE_ORDER, n).index(n))
+    out: dict[str, dict[str, float]] = {}
+    for name in names:
+        values = [p.get(name, 0.0) for _, p in rows]
+        figures = {
+            "p50": round(_percentile(values, 0.50), 1),
+            "p95": round(_percentile(values, 0.95), 1),
+            "near_p95": round(statistics.fmean(p.get(name, 0.0) for p in near), 1),
+        }
+        if max(figures.values()) >= min_ms:
+            out[name] = figures
+    return out
 
 
 async def _get(client: aiohttp.ClientSession, url: str, timeout: float = 5) -> Any:
@@ -112,7 +167,7 @@ async def _customer(
     token = None
     while token is None:
         try:
-            status, body = await _post(client, f"{run.url()}/v1/auth/guest")
+            status, body, _ = await _post(client, f"{run.url()}/v1/auth/guest")
             token = body["token"] if status == 201 else None
         except _ERRORS:
             pass
@@ -125,7 +180,7 @@ async def _customer(
         conversation_id = None
         while conversation_id is None:
             try:
-                status, body = await _post(client, f"{run.url()}/v1/conversations", headers=headers)
+                status, body, _ = await _post(client, f"{run.url()}/v1/conversations", headers=headers)
                 if status == 201:
                     conversation_id = body["id"]
             except _ERRORS:
@@ -139,7 +194,7 @@ async def _customer(
             t0 = time.perf_counter()
             record = Sent(key, conversation_id, None, 0.0, run.now())
             try:
-                status, body = await _post(
+                status, body, timing = await _post(
                     client,
                     f"{run.url()}/v1/conversations/{conversation_id}/messages",
                     headers={**headers, "Idempotency-Key": key},
@@ -149,6 +204,7 @@ async def _customer(
                 if status == 200:
                     record.mode, record.outcome = body["mode"], body["outcome"]
                     record.spooled, record.held = body["spooled"], body["held"]
+                    record.phases = parse_server_timing(timing)
                 else:
                     record.error = f"HTTP {status}"
             except _ERRORS as exc:
@@ -394,6 +450,7 @@ def summarise(
         "held_for_person": sum(s.held for s in ok),
         "turn_p50_ms": round(_percentile(turn_ms, 0.50), 1) if turn_ms else None,
         "turn_p95_ms": round(_percentile(turn_ms, 0.95), 1) if turn_ms else None,
+        "phases_ms": phase_figures(run.sent),
         "cpu_ms_per_turn": {name: round(sec * 1000 / turns, 1) for name, sec in (cpu_s or {}).items()},
         "cpu_busy_pct": _busy_pct(cpu_s, seconds),
         "gc_per_replica": gc or {},
@@ -427,6 +484,7 @@ def _print(report: dict[str, Any], args: argparse.Namespace) -> None:
             "graph time per turn p50 / p95 (ms; in the server, not waiting for a worker)",
             f"{report['turn_p50_ms']} / {report['turn_p95_ms']}",
         ),
+        ("where turns spent their time, ms by phase: p50 / p95 / mean near the p95", _phases(report)),
         ("CPU per turn by process (ms)", report["cpu_ms_per_turn"] or "n/a"),
         ("cores busy, all processes above (%)", report["cpu_busy_pct"] or "n/a"),
         ("CPU time the hypervisor gave other guests (steal, % of this machine's)", report["host_steal_pct"]),
@@ -451,6 +509,13 @@ def _print(report: dict[str, Any], args: argparse.Namespace) -> None:
         print("\nMode transitions per replica (s since start, mode):")
         for url, hist in report["transitions"].items():
             print(f"  {url}: " + " -> ".join(f"{t}:{m}" for t, m, _ in hist))
+
+
+def _phases(report: dict[str, Any]) -> str:
+    phases = report.get("phases_ms")
+    if not phases:
+        return "n/a (the replicas send no Server-Timing: API_SERVER_TIMING)"
+    return ", ".join(f"{n} {f['p50']:g} / {f['p95']:g} / {f['near_p95']:g}" for n, f in phases.items())
 
 
 async def _drive(args: argparse.Namespace, urls: list[str], topo: Any) -> dict[str, Any]:
@@ -547,6 +612,7 @@ def main(argv: list[str] | None = None) -> int:
             "OMP_NUM_THREADS": "1",  # one torch thread per replica: replicas, not threads, use the cores
             "API_WORKER_THREADS": str(args.worker_threads),
             "API_BACKGROUND_S": "1",
+            "API_SERVER_TIMING": "true",  # each turn says where its time went (the report's phases)
             "LOG_LEVEL": "WARNING",
         }
         for item in args.set:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import asdict
@@ -162,12 +163,17 @@ async def send_message(
     in a stored reply, a queued ticket, or (the database down) both spooled on disk for replay."""
     key = body.idempotency_key or idempotency_key or uuid.uuid4().hex
     if "text/event-stream" not in request.headers.get("accept", ""):
-        result = await anyio.to_thread.run_sync(
-            _send, svc, conversation_id, who.customer_id, body.text, key, None, None, limiter=_turns(request)
+        asked = time.perf_counter()
+        result, waited_ms, ran_ms = await anyio.to_thread.run_sync(
+            _timed_send, asked, svc, conversation_id, who.customer_id, body.text, key, limiter=_turns(request)
         )
         request.app.state.metrics.turn(result)
+        headers = None
+        if svc.settings.api_server_timing:
+            phases = {"wait": waited_ms, "turn": ran_ms, **result.timings_ms}
+            headers = {"Server-Timing": server_timing(phases)}
         # Built and checked once here; returned as is, FastAPI would check and build it again.
-        return Response(turn_out(result).model_dump_json(), media_type="application/json")
+        return Response(turn_out(result).model_dump_json(), media_type="application/json", headers=headers)
     await run_in_threadpool(_check_owner, svc, conversation_id, who.customer_id)
     return StreamingResponse(
         _stream(request, svc, conversation_id, who.customer_id, body.text, key),
@@ -197,6 +203,20 @@ def _send(
         on_token=on_token,
         on_reset=on_reset,
     )
+
+
+def _timed_send(
+    asked: float, svc: ChatService, conversation_id: str, customer_id: str, text: str, key: str
+) -> tuple[TurnResult, float, float]:
+    """The turn, how long it waited for a worker thread and how long it ran on it (ms)."""
+    started = time.perf_counter()
+    result = _send(svc, conversation_id, customer_id, text, key, None, None)
+    return result, (started - asked) * 1000, (time.perf_counter() - started) * 1000
+
+
+def server_timing(phases: dict[str, float]) -> str:
+    """A `Server-Timing` header value: `wait;dur=1.25, turn;dur=40.10, ...` (names are HTTP tokens)."""
+    return ", ".join(f"{name};dur={ms:.2f}" for name, ms in phases.items())
 
 
 def _check_owner(svc: ChatService, conversation_id: str, customer_id: str) -> None:

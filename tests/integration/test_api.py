@@ -73,6 +73,50 @@ def test_customer_question_gets_a_stored_cited_reply(api: TestClient) -> None:
     assert [c["id"] for c in api.get("/v1/conversations", headers=me).json()] == [cid]
 
 
+def _server_timing(header: str) -> dict[str, float]:
+    phases = {}
+    for part in header.split(","):
+        name, _, dur = part.strip().partition(";dur=")
+        phases[name] = float(dur)
+    return phases
+
+
+def test_server_timing_says_where_a_turn_spent_its_time_when_switched_on(
+    api: TestClient,
+    settings,
+    demo_service,  # type: ignore[no-untyped-def]
+) -> None:
+    me = guest(api)
+    sent = api.post(f"/v1/conversations/{conversation(api, me)}/messages", headers=me, json={"text": "Hi"})
+    assert sent.status_code == 200 and "Server-Timing" not in sent.headers  # off by default
+    svc = _service(settings, demo_service, kb_eval_check=False, api_server_timing=True)
+    with TestClient(create_app(service=svc)) as client:
+        me = guest(client)
+        cid = conversation(client, me)
+        question = {"text": "How long do refunds take?"}
+        sent = client.post(f"/v1/conversations/{cid}/messages", headers=me, json=question)
+        assert sent.status_code == 200
+        phases = _server_timing(sent.headers["Server-Timing"])
+        assert {"wait", "turn", "accept", "lock", "hold", "graph", "store", "node.retrieve"} <= phases.keys()
+        assert all(ms >= 0 for ms in phases.values())
+        assert phases["graph"] > 0 and phases["node.retrieve"] <= phases["graph"]
+        inside = phases["accept"] + phases["lock"] + phases["hold"] + phases["graph"] + phases["store"]
+        assert inside <= phases["turn"] + 0.1  # the phases are parts of the turn (rounded to 0.01 ms)
+        again = client.post(  # a replayed key stores nothing new: only its look-up
+            f"/v1/conversations/{cid}/messages",
+            headers={**me, "Idempotency-Key": "st-1"},
+            json={"text": "Do you ship to Canada?"},
+        )
+        replay = client.post(
+            f"/v1/conversations/{cid}/messages",
+            headers={**me, "Idempotency-Key": "st-1"},
+            json={"text": "Do you ship to Canada?"},
+        )
+        assert "graph" in _server_timing(again.headers["Server-Timing"])
+        assert replay.json()["replayed"] is True
+        assert set(_server_timing(replay.headers["Server-Timing"])) == {"wait", "turn", "accept"}
+
+
 def test_same_idempotency_key_returns_the_first_reply_not_a_second_turn(api: TestClient) -> None:
     me = guest(api)
     cid = conversation(api, me)

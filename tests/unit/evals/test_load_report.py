@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from evals.load import Run, Sent, passed, summarise
+from evals.load import Run, Sent, parse_server_timing, passed, summarise
 
 
 def _run(*records: tuple[int | None, str | None, str | None]) -> Run:
@@ -95,3 +95,30 @@ def test_steal_is_the_share_of_the_machines_ticks_the_hypervisor_gave_away():
     assert _steal_pct(before, after) == 10.0  # 20 of 200 ticks
     assert _steal_pct({}, after) is None
     assert host_cpu("intr 1 2 3\n") == {}  # not the summary line: nothing rather than a wrong figure
+
+
+def test_server_timing_is_read_back_into_phases_and_junk_entries_are_skipped():
+    assert parse_server_timing('wait;dur=1.25, graph;desc="g";dur=30, node.retrieve;dur=12.5') == {
+        "wait": 1.25,
+        "graph": 30.0,
+        "node.retrieve": 12.5,
+    }
+    assert parse_server_timing("cache, db;dur=abc, ;dur=3") == {}
+    assert parse_server_timing(None) is None
+
+
+def test_phases_show_what_the_slow_turns_spent_their_time_on():
+    run = Run(urls=["http://a"], turns=100)
+    for n in range(100):  # the slow turns waited for a worker; every turn ran ~20 ms
+        wait = 60.0 if n >= 90 else 1.0
+        phases = {"wait": wait, "turn": 20.0, "graph": 15.0, "tiny": 0.1}
+        if n % 2:
+            phases["node.answer"] = 4.0
+        run.sent.append(Sent(f"k{n}", "c", 200, wait + 20.0 + 2.0, 0.0, "full", "answered", phases=phases))
+    run.sent.append(Sent("x", "c", 200, 5.0, 0.0, "full", "answered"))  # no header (a replica without it)
+    phases = summarise(run, 1.0, [], 0)["phases_ms"]
+    assert list(phases) == ["outside", "wait", "turn", "graph", "node.answer"]  # in turn order; no "tiny"
+    assert phases["wait"] == {"p50": 1.0, "p95": 60.0, "near_p95": 60.0}
+    assert phases["outside"]["p95"] == 2.0  # what the client saw beyond wait + turn
+    assert phases["node.answer"]["p50"] in (0.0, 4.0) and phases["node.answer"]["near_p95"] > 0
+    assert summarise(_run((200, "answered", None)), 1.0, [], 0)["phases_ms"] is None
