@@ -90,8 +90,10 @@ class HybridRetriever:
         text: str,
         where: dict[str, Any] | None,
         timings: dict[str, float],
+        submitted: float,
     ) -> list[tuple[str, float]]:
         t0 = time.perf_counter()
+        timings["hop"] = (t0 - submitted) * 1000  # waiting for a thread of the dense pool
         with self._guard("embeddings"):
             vec = embedder.embed_query(text)
         timings["embed"] = (time.perf_counter() - t0) * 1000
@@ -142,7 +144,9 @@ class HybridRetriever:
         if embedder is not None and vector is not None and not self._dense_available():
             lexical_only = True  # a breaker is open: do not wait on a dependency known to be failing
         elif embedder is not None and vector is not None:
-            future = _DENSE_POOL.submit(self._dense, embedder, vector, text, where, timings)
+            future = _DENSE_POOL.submit(
+                self._dense, embedder, vector, text, where, timings, time.perf_counter()
+            )
             try:
                 dense = future.result(timeout=self.dense_timeout_s)
             except FuturesTimeout:

@@ -52,6 +52,10 @@ def retrieve(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
         "confidence": round(confidence, 4),
         "focus": result.focus.entity,
         "guards": {"retrieval": verdict},
+        # its parts (ms): lexical search, the hop to a dense thread, the query's embedding, the vector index
+        "latencies_ms": {
+            f"retrieve.{part}": round(ms, 2) for part, ms in result.timings_ms.items() if part != "context"
+        },
     }
     mode = state.get("mode", "minimal")
     if result.lexical_only and LEXICAL_ONLY not in state.get("mode_reason", ""):

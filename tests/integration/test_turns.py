@@ -189,6 +189,9 @@ def test_each_turn_writes_a_record_with_mode_passages_and_node_latencies(demo_se
     assert record.mode == "minimal" and record.outcome == "answered"
     assert record.passages and record.confidence is not None
     assert {"screen_input", "retrieve", "answer", "check_output", "total"} <= set(record.latencies_ms)
+    parts = {"retrieve.lexical", "retrieve.hop", "retrieve.embed", "retrieve.dense"}  # the retrieval's own
+    assert parts <= set(record.latencies_ms)
+    assert sum(record.latencies_ms[p] for p in parts) <= record.latencies_ms["retrieve"] + 0.1
     assert record.prompt_versions == {minimal.NAME: minimal.VERSION}
     assert record.mode_reason == "no LLM configured"
     assert record.guards["citations"] == "ok"
