@@ -138,7 +138,7 @@ def phase_figures(sent: list[Sent], *, min_ms: float = 0.5) -> dict[str, dict[st
     rows.sort(key=lambda r: r[0])
     low = int(0.93 * len(rows))
     near = [p for _, p in rows[low : max(int(0.97 * len(rows)), low + 1)]]
-    names = sorted({n for _, p in rows for n in p}, key=lambda n: (*PHASE_ORDER, n).index(n))
+    names = sorted({n for _, p in rows for n in p}, key=lambda n: ((*PHASE_ORDER, n).index(n), n))
     out: dict[str, dict[str, float]] = {}
     for name in names:
         values = [p.get(name, 0.0) for _, p in rows]

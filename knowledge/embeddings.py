@@ -369,12 +369,17 @@ class MiniLMEmbedder:
         return self._encode(texts, batch_size=batch_size, progress=progress)
 
     def embed_query(self, text: str) -> np.ndarray:
-        """A customer's query, in the query precision, on one thread for the whole process.
+        """A customer's query, in the query precision.
 
-        Under load the queries that arrived meanwhile are taken together (in float32, one forward pass for all
-        of them; in int8, one after the other). Nothing waits to fill a batch, so a lone query runs at once.
+        In float32, on one thread for the whole process: under load the queries that arrived meanwhile are
+        taken together, one forward pass for all of them (nothing waits to fill a batch, so a lone query runs
+        at once). In int8 each query runs alone anyway (its activations are scaled over the whole input), so
+        it runs on the caller's thread: a hop to the batcher only made concurrent queries queue behind each
+        other (in a pair of load runs, `retrieve.embed` went from 5.7 to 4.6 ms at the median, 22 to 16 at p95).
         """
-        self._load()
+        backend = self._load()
+        if backend.query_precision == "int8":  # one at a time anyway: no hop to the batcher's thread
+            return backend.encode_queries([text])[0]
         self._start_batcher()
         future: Future[np.ndarray] = Future()
         self._pending.put((text, future))

@@ -75,15 +75,20 @@ def test_an_unwritable_cache_falls_back_to_torch(tmp_path: Path) -> None:
     assert MiniLMEmbedder(backend="onnx", cache_dir=blocker / "models").backend == "torch"
 
 
-def test_concurrent_queries_are_batched_and_each_gets_its_own_vector(exported: Path) -> None:
+@pytest.mark.parametrize("precision", ["float32", "int8"])
+def test_concurrent_queries_each_get_their_own_vector(exported: Path, precision: str) -> None:
+    """float32 queries asked at once share a forward pass on the batcher's thread; int8 ones run one a
+    query (their activations are scaled per input) on the callers' own threads, with no hop."""
     from concurrent.futures import ThreadPoolExecutor
 
-    embedder = MiniLMEmbedder(backend="onnx", cache_dir=exported.parent)
+    embedder = MiniLMEmbedder(backend="onnx", cache_dir=exported.parent, query_precision=precision)
     alone = {text: embedder.embed_query(text) for text in TEXTS}
     with ThreadPoolExecutor(8) as pool:
         together = list(pool.map(embedder.embed_query, TEXTS * 8))
     for text, vector in zip(TEXTS * 8, together, strict=True):
         assert float(vector @ alone[text]) > 0.99999
+    assert embedder.query_precision == precision
+    assert (embedder._batcher is not None) == (precision == "float32")
 
 
 DOCS = [
