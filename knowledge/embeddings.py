@@ -375,7 +375,7 @@ class MiniLMEmbedder:
         taken together, one forward pass for all of them (nothing waits to fill a batch, so a lone query runs
         at once). In int8 each query runs alone anyway (its activations are scaled over the whole input), so
         it runs on the caller's thread: a hop to the batcher only made concurrent queries queue behind each
-        other (in a pair of load runs, `retrieve.embed` went from 5.7 to 4.6 ms at the median, 22 to 16 at p95).
+        other (in two load runs `retrieve.embed` went 5.7 -> 4.6 ms at the p50, 22 to 16 at the p95).
         """
         backend = self._load()
         if backend.query_precision == "int8":  # one at a time anyway: no hop to the batcher's thread
