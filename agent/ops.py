@@ -393,8 +393,8 @@ class _TurnTally:
             self.reasons[reason] += 1
         self.rails.update(rails_that_acted(guards))
         self.modes[_floor(at, self.bucket)][mode] += 1
-        for node, ms in _dict(latencies).items():
-            if isinstance(ms, int | float) and not isinstance(ms, bool):
+        for node, ms in _dict(latencies).items():  # graph nodes; their parts (retrieve.embed, ...) are not
+            if isinstance(ms, int | float) and not isinstance(ms, bool) and "." not in node:
                 self.latencies[node].append(float(ms))
 
     def latency(self) -> tuple[LatencyStat, ...]:

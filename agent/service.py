@@ -97,8 +97,10 @@ class TurnResult:
     held: bool = False
     """True when the conversation is with a person: the message is stored for them, the bot is silent."""
     timings_ms: dict[str, float] = field(default_factory=dict, compare=False)
-    """Where the turn's time went (ms): accept (the message stored), lock (waiting for the conversation),
-    hold (is a person on it), graph (and node.<name> within it), store (the reply). Only the phases it ran."""
+    """Where the turn's time went (ms): accept (the message stored), lock (the conversation's lock, in this
+    process and on PostgreSQL, and the checkpoint connection the turn pins), hold (is a person on it), graph
+    (and node.<name> within it, node.retrieve.<part> within that), store (the reply). Only the phases it
+    ran."""
 
 
 def sqlite_checkpointer(path: str) -> SqliteSaver:

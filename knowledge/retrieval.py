@@ -89,11 +89,12 @@ class HybridRetriever:
         vector: VectorIndex,
         text: str,
         where: dict[str, Any] | None,
-        timings: dict[str, float],
         submitted: float,
-    ) -> list[tuple[str, float]]:
+    ) -> tuple[list[tuple[str, float]], dict[str, float]]:
+        """The dense hits and how long each part took (ms). Its own dict: a search that gave up on it at its
+        deadline must not see this thread write into what it is returning."""
         t0 = time.perf_counter()
-        timings["hop"] = (t0 - submitted) * 1000  # waiting for a thread of the dense pool
+        timings = {"hop": (t0 - submitted) * 1000}  # waiting for a thread of the dense pool
         with self._guard("embeddings"):
             vec = embedder.embed_query(text)
         timings["embed"] = (time.perf_counter() - t0) * 1000
@@ -101,7 +102,7 @@ class HybridRetriever:
         with self._guard("vector_index"):
             found = vector.query(vec, k=self.candidates, where=where)
         timings["dense"] = (time.perf_counter() - t0) * 1000
-        return found
+        return found, timings
 
     def _dense_available(self) -> bool:
         return self.health is None or (
@@ -144,11 +145,10 @@ class HybridRetriever:
         if embedder is not None and vector is not None and not self._dense_available():
             lexical_only = True  # a breaker is open: do not wait on a dependency known to be failing
         elif embedder is not None and vector is not None:
-            future = _DENSE_POOL.submit(
-                self._dense, embedder, vector, text, where, timings, time.perf_counter()
-            )
+            future = _DENSE_POOL.submit(self._dense, embedder, vector, text, where, time.perf_counter())
             try:
-                dense = future.result(timeout=self.dense_timeout_s)
+                dense, parts = future.result(timeout=self.dense_timeout_s)
+                timings.update(parts)
             except FuturesTimeout:
                 logger.warning("dense retrieval timed out after %.1f s; lexical only", self.dense_timeout_s)
                 if self.health is not None:

@@ -60,8 +60,7 @@ def contextualise(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, 
     leaving = leaving_entries(state.get("messages", []), adding=1, limit=ctx.settings.history_max_messages)
     covered = state.get("summary_upto", 0)
     # a batch at a time (the answer has the few waiting verbatim), and always before turns leave the thread
-    urgent = leaving > covered
-    due = (full and len(older) - covered >= SUMMARY_BATCH) or urgent
+    due = (full and len(older) - covered >= SUMMARY_BATCH) or leaving > covered
     older = history[: max(len(older), leaving)]
     if due and len(older) > covered:
         summary, done, calls = state.get("summary"), covered, 0
@@ -77,8 +76,8 @@ def contextualise(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, 
                     deadline=deadline,
                     skip=ctx.failed_models,
                     # a batch can wait for the primary; what leaves the thread now cannot: the fallback
-                    # summarises it if the primary is down
-                    only_primary=not urgent,
+                    # summarises a chunk holding any of it if the primary is down
+                    only_primary=done >= leaving,
                     optional=True,
                 )
                 summary, done = result.value[:2000], min(len(older), done + _MAX_SUMMARISED_TURNS)

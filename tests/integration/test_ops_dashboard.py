@@ -192,6 +192,8 @@ def test_the_overview_matches_the_traffic_and_the_database(seeded):
 
     latency = {s.node: s for s in o.latency}
     assert GRAPH_NODES | {"total"} <= set(latency)
+    assert any("retrieve.embed" in r.latencies_ms for r in records)  # the record has the retrieval's parts...
+    assert not [node for node in latency if "." in node]  # ...the per-node figures do not
     assert o.latency[-1].node == "total" and latency["total"].n == summary.turns
     assert latency["screen_input"].n == summary.turns
     for node, stat in latency.items():

@@ -120,5 +120,5 @@ def test_phases_show_what_the_slow_turns_spent_their_time_on():
     assert list(phases) == ["outside", "wait", "turn", "graph", "node.answer"]  # in turn order; no "tiny"
     assert phases["wait"] == {"p50": 1.0, "p95": 60.0, "near_p95": 60.0}
     assert phases["outside"]["p95"] == 2.0  # what the client saw beyond wait + turn
-    assert phases["node.answer"]["p50"] in (0.0, 4.0) and phases["node.answer"]["near_p95"] > 0
+    assert phases["node.answer"] == {"p50": 4.0, "p95": 4.0, "near_p95": 2.0}  # half of them: 0 elsewhere
     assert summarise(_run((200, "answered", None)), 1.0, [], 0)["phases_ms"] is None
