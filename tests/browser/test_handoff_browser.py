@@ -80,9 +80,13 @@ def _expect_page(page: Page, title: str, *, timeout_s: float) -> None:
 
 
 def _expect_final(message: Locator, *, timeout_s: float) -> None:
-    """Wait until a bot message is the stored answer: words, not the "…" placeholder nor a streaming "▌"."""
-    _expect()(message).to_contain_text(re.compile(r"\w+ \w+ \w+"), timeout=timeout_s * 1000)
-    _expect()(message).not_to_contain_text("▌", timeout=timeout_s * 1000)
+    """Wait until a bot message is the stored answer: words, not the "…" placeholder nor a streaming "▌".
+
+    While Streamlit re-renders the page with the stored reply, the streamed bubble can still be on it for a
+    moment beside the new one (a stale element): the last one is the answer, and the count settles after."""
+    final = message.last
+    _expect()(final).to_contain_text(re.compile(r"\w+ \w+ \w+"), timeout=timeout_s * 1000)
+    _expect()(final).not_to_contain_text("▌", timeout=timeout_s * 1000)
 
 
 def _ask(page: Page, text: str) -> None:
@@ -124,6 +128,7 @@ def test_customer_is_handed_to_alex_who_replies_live_and_hands_back_to_the_bot(
             answer = _assistant_messages(customer)
             expect(answer).to_have_count(1, timeout=FIRST_ANSWER_S * 1000)
             _expect_final(answer, timeout_s=FIRST_ANSWER_S)
+            expect(answer).to_have_count(1, timeout=UI_S * 1000)  # one answer, once the re-render settles
             expect(answer.get_by_text(re.compile(r"^Sources:"))).to_be_visible()
 
         with debug.step("customer asks for a person"):

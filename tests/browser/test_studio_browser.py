@@ -59,6 +59,7 @@ def _customer_asks(page: Page, url: str, question: str, *, first: bool = False) 
     answer = _assistant_messages(page)
     _expect()(answer).to_have_count(1, timeout=(FIRST_ANSWER_S if first else ANSWER_S) * 1000)
     _expect_final(answer, timeout_s=ANSWER_S)
+    _expect()(answer).to_have_count(1, timeout=UI_S * 1000)  # one answer, once the re-render settles
     _expect()(answer.get_by_text(re.compile(r"^Sources:"))).to_be_visible()
     return answer
 
