@@ -335,7 +335,7 @@ def _phase(timings: dict[str, float], name: str) -> Iterator[None]:
     try:
         yield
     finally:
-        timings[name] = round(timings.get(name, 0.0) + (time.perf_counter() - started) * 1000, 2)
+        timings[name] = round(timings.get(name, 0.0) + _ms_since(started), 2)
 
 
 def _bounded_key(key: str) -> str:
@@ -1057,9 +1057,8 @@ class ChatService:
         on_reset: Callable[[], None] | None = None,
         *,
         key: str | None = None,
-        timings: dict[str, float] | None = None,
+        timings: dict[str, float],
     ) -> TurnResult:
-        timings = timings if timings is not None else {}
         decision = self.status()
         t0 = time.perf_counter()
         state: dict[str, Any] = {}
@@ -1104,10 +1103,8 @@ class ChatService:
                 self.health.note_mode(ModeDecision(mode, reason))
             record = self._record(conversation_id, message_id, mode, reason, state, total_ms, error)
             trace.finish(record)
-        timings["graph"] = round(total_ms, 2)
-        for node, ms in record["latencies_ms"].items():
-            if node != "total" and isinstance(ms, int | float) and not isinstance(ms, bool):
-                timings[f"node.{node}"] = ms
+        for node, ms in record["latencies_ms"].items():  # the graph's total, and each node's
+            timings["graph" if node == "total" else f"node.{node}"] = ms
         try:
             with _phase(timings, "store"):
                 return self._store_reply(conversation_id, customer_id, message_id, record)

@@ -17,6 +17,7 @@ from app.api.main import create_app
 from core.breakers import HealthRegistry
 from core.tokens import TokenClaims, issue
 from core.users import Role
+from evals.load import parse_server_timing
 from tests import sse
 from tests.accounts import PASSWORD, account
 
@@ -73,14 +74,6 @@ def test_customer_question_gets_a_stored_cited_reply(api: TestClient) -> None:
     assert [c["id"] for c in api.get("/v1/conversations", headers=me).json()] == [cid]
 
 
-def _server_timing(header: str) -> dict[str, float]:
-    phases = {}
-    for part in header.split(","):
-        name, _, dur = part.strip().partition(";dur=")
-        phases[name] = float(dur)
-    return phases
-
-
 def test_server_timing_says_where_a_turn_spent_its_time_when_switched_on(
     api: TestClient,
     settings,
@@ -96,7 +89,7 @@ def test_server_timing_says_where_a_turn_spent_its_time_when_switched_on(
         question = {"text": "How long do refunds take?"}
         sent = client.post(f"/v1/conversations/{cid}/messages", headers=me, json=question)
         assert sent.status_code == 200
-        phases = _server_timing(sent.headers["Server-Timing"])
+        phases = parse_server_timing(sent.headers["Server-Timing"])
         assert {"wait", "turn", "accept", "lock", "hold", "graph", "store", "node.retrieve"} <= phases.keys()
         assert all(ms >= 0 for ms in phases.values())
         assert phases["graph"] > 0 and phases["node.retrieve"] <= phases["graph"]
@@ -112,9 +105,9 @@ def test_server_timing_says_where_a_turn_spent_its_time_when_switched_on(
             headers={**me, "Idempotency-Key": "st-1"},
             json={"text": "Do you ship to Canada?"},
         )
-        assert "graph" in _server_timing(again.headers["Server-Timing"])
+        assert "graph" in parse_server_timing(again.headers["Server-Timing"])
         assert replay.json()["replayed"] is True
-        assert set(_server_timing(replay.headers["Server-Timing"])) == {"wait", "turn", "accept"}
+        assert set(parse_server_timing(replay.headers["Server-Timing"])) == {"wait", "turn", "accept"}
 
 
 def test_same_idempotency_key_returns_the_first_reply_not_a_second_turn(api: TestClient) -> None:
