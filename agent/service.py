@@ -64,6 +64,7 @@ from core.db import (
 from core.faults import DependencyFault
 from core.models import CONVERSATIONS, MESSAGES, NEW_TITLE, TURN_RECORDS, Message, TurnRecord
 from core.policy import load_policy
+from core.ratelimit import RateLimiter, sweep_shared, take_shared
 from core.spool import Spool
 from core.tracing import TurnTracer
 from core.users import AuthenticatedUser
@@ -610,6 +611,32 @@ class ChatService:
         self._migrate_if_pending()
         with self.health.call("database", counts=_db_failure), get_engine(self.db).connect() as conn:
             yield conn.execution_options(isolation_level="AUTOCOMMIT")
+
+    def take_token(self, limiter: RateLimiter, key: str) -> float | None:
+        """A token for `key` from `limiter`'s bucket that every replica shares (PostgreSQL): 0.0 when taken,
+        else the seconds until one is free. None when there is no shared bucket to ask (SQLite serves one
+        process; the database down or failing): the caller's own bucket decides alone."""
+        if not self.db.startswith("postgresql") or not self.health.available("database"):
+            return None
+        try:
+            with self._autocommit() as conn:
+                return take_shared(conn, limiter, key)
+        except (sa_exc.SQLAlchemyError, DependencyFault) as exc:
+            logger.warning(
+                "shared rate limit unavailable (%s); this replica's own limit decides", type(exc).__name__
+            )
+            return None
+
+    def sweep_tokens(self, idle_s: float) -> int:
+        """Delete the shared buckets idle for `idle_s` (PostgreSQL); 0 when there are none or on failure."""
+        if not self.db.startswith("postgresql") or not self.health.available("database"):
+            return 0
+        try:
+            with self._autocommit() as conn:
+                return sweep_shared(conn, idle_s)
+        except (sa_exc.SQLAlchemyError, DependencyFault):
+            logger.warning("sweeping the shared rate buckets failed", exc_info=True)
+            return 0
 
     # health ----------------------------------------------------------------------------------------
     def status(self) -> ModeDecision:

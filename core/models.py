@@ -137,3 +137,17 @@ class Feedback(Base):
 CONVERSATIONS = cast(Table, Conversation.__table__)
 MESSAGES = cast(Table, Message.__table__)
 TURN_RECORDS = cast(Table, TurnRecord.__table__)
+
+
+class RateBucket(Base):
+    """A token bucket every API replica shares (PostgreSQL): one per limited key, e.g. one customer's
+    messages. See core.ratelimit.take_shared."""
+
+    __tablename__ = "rate_buckets"
+
+    key: Mapped[str] = mapped_column(String(240), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    at: Mapped[float] = mapped_column(Float)
+    """When `tokens` was worked out, by the database server's clock (seconds since the epoch)."""
+    taken: Mapped[bool] = mapped_column(Boolean)
+    """Whether the last request got a token."""

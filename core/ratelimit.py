@@ -1,17 +1,23 @@
 """Token buckets per key (a customer, a client address), for the HTTP API's per-customer limits.
 
-In-process: each replica keeps its own buckets, so N replicas behind a round-robin balancer allow up to N
-times the rate to one customer in the worst case. A shared limiter (Redis, the gateway) is the step up.
+`RateLimiter` keeps its buckets in the process: it answers without a round trip, so each replica turns a
+flood away cheaply. On PostgreSQL the same limit also holds across replicas: `take_shared` keeps one bucket
+per key in the `rate_buckets` table, by the database server's clock, so N replicas behind a round-robin
+balancer allow a customer the configured rate, not N times it. When the database does not answer, each
+replica's own buckets decide alone.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-__all__ = ["RateLimiter"]
+import sqlalchemy as sa
+
+__all__ = ["RateLimiter", "shared_key", "sweep_shared", "take_shared"]
 
 
 class RateLimiter:
@@ -19,12 +25,15 @@ class RateLimiter:
 
     def __init__(
         self,
+        name: str,
         *,
         per_minute: float,
         burst: float,
         max_keys: int = 100_000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self.name = name
+        """Names the limit's buckets in the shared table (`messages`, `logins`)."""
         self.rate = per_minute / 60.0
         self.burst = max(1.0, burst)
         self._clock = clock
@@ -47,3 +56,47 @@ class RateLimiter:
             while len(self._buckets) > self._max_keys:  # the least recently seen keys go first
                 self._buckets.popitem(last=False)
             return wait
+
+    @property
+    def full_after_s(self) -> float:
+        """An empty bucket is full again after this long: one idle longer is as good as none."""
+        return self.burst / self.rate
+
+
+_NOW = "EXTRACT(EPOCH FROM now())::float8"
+_REFILLED = f"LEAST(:burst, b.tokens + GREATEST(0, {_NOW} - b.at) * :rate)"
+_TAKE = sa.text(
+    f"""
+    INSERT INTO rate_buckets AS b (key, tokens, at, taken) VALUES (:key, :burst - 1, {_NOW}, true)
+    ON CONFLICT (key) DO UPDATE SET
+        taken = {_REFILLED} >= 1,
+        tokens = {_REFILLED} - CASE WHEN {_REFILLED} >= 1 THEN 1 ELSE 0 END,
+        at = {_NOW}
+    RETURNING taken, tokens
+    """
+)
+"""One statement, atomic on its own: concurrent requests for one key, on any replica, queue on its row."""
+_SWEEP = sa.text(f"DELETE FROM rate_buckets WHERE at < {_NOW} - :idle_s")
+_KEY_MAX = 240
+
+
+def shared_key(limit: str, key: str) -> str:
+    """The table's key for one limit's bucket: `messages:<customer id>`; a long one is shortened to a hash."""
+    full = f"{limit}:{key}"
+    if len(full) <= _KEY_MAX:
+        return full
+    return f"{limit}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+
+
+def take_shared(conn: sa.Connection, limiter: RateLimiter, key: str) -> float:
+    """Take a token from `key`'s bucket in the shared table (PostgreSQL, outside a transaction), at
+    `limiter`'s rate and burst: 0.0 when taken, otherwise the seconds until one is free (nothing taken)."""
+    row = conn.execute(
+        _TAKE, {"key": shared_key(limiter.name, key), "rate": limiter.rate, "burst": limiter.burst}
+    ).one()
+    return 0.0 if row.taken else (1.0 - float(row.tokens)) / limiter.rate
+
+
+def sweep_shared(conn: sa.Connection, idle_s: float) -> int:
+    """Delete the buckets idle for `idle_s` (full again by then): the table holds the recently active keys."""
+    return conn.execute(_SWEEP, {"idle_s": idle_s}).rowcount

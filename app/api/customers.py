@@ -18,7 +18,17 @@ from fastapi.responses import Response, StreamingResponse
 
 from agent.service import ChatService, TurnResult
 from app.api import schemas
-from app.api.deps import ApiError, Customer, Service, api_state, limit_logins, limit_messages
+from app.api.deps import (
+    ApiError,
+    ApiState,
+    Customer,
+    Service,
+    api_state,
+    client_address,
+    limit_logins,
+    limit_messages,
+    limit_shared,
+)
 from core import conversations as conv_store
 from core.config import Settings
 from core.tokens import TokenClaims, guest_claims, issue, user_claims
@@ -79,7 +89,9 @@ def _token_out(claims: TokenClaims, settings: Settings) -> schemas.TokenOut:
 )
 def guest_token(request: Request) -> schemas.TokenOut:
     """A token for a new anonymous customer (a chat widget's visitor), with a customer id of their own."""
-    settings = api_state(request).settings
+    state = api_state(request)
+    limit_shared(state, state.logins, client_address(request))
+    settings = state.settings
     return _token_out(guest_claims(ttl_s=settings.api_token_ttl_s), settings)
 
 
@@ -88,6 +100,8 @@ def guest_token(request: Request) -> schemas.TokenOut:
 )
 def login(body: schemas.LoginIn, request: Request, svc: Service) -> schemas.TokenOut:
     """A token for an account (staff or registered customer); one answer for any wrong credentials."""
+    state = api_state(request)
+    limit_shared(state, state.logins, client_address(request))
     user = svc.authenticate(username=body.username, password=body.password)
     if user is None:
         raise ApiError(401, "unauthenticated", "wrong username or password")
@@ -105,7 +119,9 @@ def login(body: schemas.LoginIn, request: Request, svc: Service) -> schemas.Toke
     dependencies=[Depends(limit_messages)],
     tags=["conversations"],
 )
-def start_conversation(who: Customer, svc: Service) -> schemas.ConversationOut:
+def start_conversation(request: Request, who: Customer, svc: Service) -> schemas.ConversationOut:
+    state = api_state(request)
+    limit_shared(state, state.messages, who.customer_id)
     return schemas.ConversationOut(id=svc.start_conversation(customer_id=who.customer_id), status="open")
 
 
@@ -164,8 +180,17 @@ async def send_message(
     key = body.idempotency_key or idempotency_key or uuid.uuid4().hex
     if "text/event-stream" not in request.headers.get("accept", ""):
         asked = time.perf_counter()
+        state = api_state(request)
         result, waited_ms, ran_ms = await anyio.to_thread.run_sync(
-            _timed_send, asked, svc, conversation_id, who.customer_id, body.text, key, limiter=_turns(request)
+            _timed_send,
+            asked,
+            state,
+            svc,
+            conversation_id,
+            who.customer_id,
+            body.text,
+            key,
+            limiter=state.turns,
         )
         request.app.state.metrics.turn(result)
         headers = None
@@ -174,7 +199,7 @@ async def send_message(
             headers = {"Server-Timing": server_timing(phases)}
         # Built and checked once here; returned as is, FastAPI would check and build it again.
         return Response(turn_out(result).model_dump_json(), media_type="application/json", headers=headers)
-    await run_in_threadpool(_check_owner, svc, conversation_id, who.customer_id)
+    await run_in_threadpool(_check_owner, api_state(request), svc, conversation_id, who.customer_id)
     return StreamingResponse(
         _stream(request, svc, conversation_id, who.customer_id, body.text, key),
         media_type="text/event-stream",
@@ -206,10 +231,18 @@ def _send(
 
 
 def _timed_send(
-    asked: float, svc: ChatService, conversation_id: str, customer_id: str, text: str, key: str
+    asked: float,
+    state: ApiState,
+    svc: ChatService,
+    conversation_id: str,
+    customer_id: str,
+    text: str,
+    key: str,
 ) -> tuple[TurnResult, float, float]:
-    """The turn, how long it waited for a worker thread and how long it ran on it (ms)."""
+    """The turn (after the shared rate limit), how long it waited for a worker thread and how long it ran on
+    it (ms)."""
     started = time.perf_counter()
+    limit_shared(state, state.messages, customer_id)
     result = _send(svc, conversation_id, customer_id, text, key, None, None)
     return result, (started - asked) * 1000, (time.perf_counter() - started) * 1000
 
@@ -219,8 +252,10 @@ def server_timing(phases: dict[str, float]) -> str:
     return ", ".join(f"{name};dur={ms:.2f}" for name, ms in phases.items())
 
 
-def _check_owner(svc: ChatService, conversation_id: str, customer_id: str) -> None:
-    """404 before the stream opens, for someone else's conversation (while the database answers)."""
+def _check_owner(state: ApiState, svc: ChatService, conversation_id: str, customer_id: str) -> None:
+    """The shared rate limit, then 404 for someone else's conversation (while the database answers): both
+    before the stream opens."""
+    limit_shared(state, state.messages, customer_id)
     try:
         svc.transcript(conversation_id=conversation_id, customer_id=customer_id)
     except conv_store.NotYourConversation:
@@ -284,9 +319,11 @@ async def _stream(
     tags=["conversations"],
 )
 def feedback(
-    conversation_id: ConversationId, body: schemas.FeedbackIn, who: Customer, svc: Service
+    conversation_id: ConversationId, body: schemas.FeedbackIn, request: Request, who: Customer, svc: Service
 ) -> schemas.Ack:
     """Thumbs up (1) or down (-1) on one of the bot's replies, with an optional comment."""
+    state = api_state(request)
+    limit_shared(state, state.messages, who.customer_id)
     svc.feedback(
         conversation_id=conversation_id,
         customer_id=who.customer_id,
@@ -306,9 +343,11 @@ def feedback(
     tags=["conversations"],
 )
 def leave_contact(
-    conversation_id: ConversationId, body: schemas.ContactIn, who: Customer, svc: Service
+    conversation_id: ConversationId, body: schemas.ContactIn, request: Request, who: Customer, svc: Service
 ) -> schemas.Ack:
     """How to reach the customer (email or phone): a ticket for follow-up, spooled if the database is down."""
+    state = api_state(request)
+    limit_shared(state, state.messages, who.customer_id)
     detail = svc.leave_contact(
         conversation_id=conversation_id,
         customer_id=who.customer_id,

@@ -55,8 +55,8 @@ class ApiState:
         per_min = settings.api_rate_limit_per_min
         return cls(
             settings=settings,
-            messages=RateLimiter(per_minute=per_min, burst=max(1, per_min // 4)),
-            logins=RateLimiter(per_minute=settings.api_login_limit_per_min, burst=5),
+            messages=RateLimiter("messages", per_minute=per_min, burst=max(1, per_min // 4)),
+            logins=RateLimiter("logins", per_minute=settings.api_login_limit_per_min, burst=5),
             turns=anyio.CapacityLimiter(settings.api_worker_threads),
         )
 
@@ -123,21 +123,36 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-async def limit_messages(request: Request, claims: Customer) -> None:
-    """API_RATE_LIMIT_PER_MIN messages per customer (a quarter of it as a burst); 429 with Retry-After."""
-    wait = api_state(request).messages.take(claims.customer_id)
-    if wait > 0:
+_TOO_MANY = {
+    "messages": "too many messages; slow down",
+    "logins": "too many token requests from this address",
+}
+
+
+def _refuse_after(wait: float | None, limiter: RateLimiter) -> None:
+    if wait:
         raise ApiError(
-            429, "rate_limited", "too many messages; slow down", {"Retry-After": str(max(1, round(wait)))}
+            429, "rate_limited", _TOO_MANY[limiter.name], {"Retry-After": str(max(1, round(wait)))}
         )
+
+
+async def limit_messages(request: Request, claims: Customer) -> None:
+    """API_RATE_LIMIT_PER_MIN messages per customer (a quarter of it as a burst); 429 with Retry-After.
+
+    This replica's own bucket, on the event loop; the handlers then ask the bucket the replicas share
+    (`limit_shared`, on their worker thread)."""
+    limiter = api_state(request).messages
+    _refuse_after(limiter.take(claims.customer_id), limiter)
 
 
 async def limit_logins(request: Request) -> None:
-    wait = api_state(request).logins.take(client_address(request))
-    if wait > 0:
-        raise ApiError(
-            429,
-            "rate_limited",
-            "too many token requests from this address",
-            {"Retry-After": str(max(1, round(wait)))},
-        )
+    limiter = api_state(request).logins
+    _refuse_after(limiter.take(client_address(request)), limiter)
+
+
+def limit_shared(state: ApiState, limiter: RateLimiter, key: str) -> None:
+    """The same limit across every replica (PostgreSQL; one round trip, so on the handler's worker thread):
+    429 when `key`'s shared bucket is empty. Without an answer from the database (or before the service is
+    built) this replica's bucket, already taken from by the dependency, decides alone."""
+    if state.service is not None:
+        _refuse_after(state.service.take_token(limiter, key), limiter)

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -85,8 +86,14 @@ def _install_errors(app: FastAPI) -> None:
         return _problem(500, "internal", "something went wrong on our side; it has been logged")
 
 
+RATE_SWEEP_S = 300.0
+"""How often a replica deletes the shared rate buckets that are full again (idle long enough)."""
+
+
 async def _background(state: ApiState) -> None:
-    """Keep the mode current and replay spooled turns once the database answers, with or without traffic."""
+    """Keep the mode current and replay spooled turns once the database answers, with or without traffic;
+    now and then, delete the idle shared rate buckets."""
+    swept = time.monotonic()
     while True:
         await asyncio.sleep(state.settings.api_background_s)
         svc = state.service
@@ -95,6 +102,10 @@ async def _background(state: ApiState) -> None:
         try:
             await run_in_threadpool(svc.replay_spool)
             await run_in_threadpool(svc.status)
+            if time.monotonic() - swept >= RATE_SWEEP_S:
+                swept = time.monotonic()
+                idle_s = max(state.messages.full_after_s, state.logins.full_after_s)
+                await run_in_threadpool(svc.sweep_tokens, idle_s)
         except Exception:
             logger.warning("background health pass failed", exc_info=True)
 

@@ -237,6 +237,17 @@ def test_the_ui_runs_on_the_same_settings(topo: Topology, http: httpx.Client) ->
     assert http.get(f"{topo.ui_url}/_stcore/health").status_code == 200
 
 
+def test_a_customer_s_rate_limit_holds_across_replicas(topo: Topology, http: httpx.Client) -> None:
+    """API_RATE_LIMIT_PER_MIN (60: a burst of 15) counts a customer's requests on both replicas together:
+    each replica's own bucket would let through 15 of its own."""
+    a, b = topo.api_urls
+    me = guest(http, a)
+    answers = [http.post(f"{url}/v1/conversations", headers=me) for url in [a, b] * 8]
+    assert [r.status_code for r in answers] == [201] * 15 + [429]
+    assert answers[-1].json()["error"] == "rate_limited" and int(answers[-1].headers["Retry-After"]) >= 1
+    assert http.post(f"{a}/v1/conversations", headers=guest(http, b)).status_code == 201  # someone else
+
+
 def _modes(topo: Topology) -> set[str]:
     return {h.get("mode", "unreachable") for h in topo.health()}
 

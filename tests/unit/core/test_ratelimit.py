@@ -8,7 +8,7 @@ from tests.clock import FakeClock
 
 def test_a_burst_then_one_token_per_interval_per_key() -> None:
     clock = FakeClock()
-    limiter = RateLimiter(per_minute=60, burst=3, clock=clock)
+    limiter = RateLimiter("t", per_minute=60, burst=3, clock=clock)
     assert [limiter.take("a") for _ in range(3)] == [0.0, 0.0, 0.0]
     wait = limiter.take("a")
     assert 0.9 <= wait <= 1.0  # one token a second
@@ -20,7 +20,7 @@ def test_a_burst_then_one_token_per_interval_per_key() -> None:
 
 def test_the_least_recently_seen_keys_are_forgotten_past_the_bound() -> None:
     clock = FakeClock()
-    limiter = RateLimiter(per_minute=60, burst=1, max_keys=2, clock=clock)
+    limiter = RateLimiter("t", per_minute=60, burst=1, max_keys=2, clock=clock)
     limiter.take("a")
     limiter.take("b")
     limiter.take("c")  # "a" is forgotten: it starts again with a full bucket
