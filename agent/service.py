@@ -344,6 +344,13 @@ def _bounded_key(key: str) -> str:
     return key if len(key) <= 64 else hashlib.sha256(key.encode()).hexdigest()
 
 
+def _contact_key(conversation_id: str, key: str) -> str:
+    """A contact request's ticket key: the client's idempotency key within its conversation, never equal to
+    another conversation's key or to the bot's own `handoff:<message id>` (64 characters at most)."""
+    digest = hashlib.sha256(f"{conversation_id}\0{key}".encode()).hexdigest()
+    return f"contact:{digest[:56]}"
+
+
 def _held(conversation_id: str, message: Message, mode: str | None, *, replayed: bool = False) -> TurnResult:
     """The result of a message stored for the person who holds the conversation: no bot reply."""
     return TurnResult(
@@ -746,14 +753,13 @@ class ChatService:
         Raises InvalidContact with a message to show, NotYourConversation for someone else's thread.
         """
         value = tickets.validate_contact(contact)
-        key = key or uuid.uuid4().hex
         entry = {
             "kind": "ticket",
             "conversation_id": conversation_id,
             "customer_id": customer_id,
             "contact": value,
             "note": note.strip()[:2000],
-            "key": key,
+            "key": _contact_key(conversation_id, key or uuid.uuid4().hex),
         }
         try:
             with self._session() as s:
@@ -1016,7 +1022,9 @@ class ChatService:
             ticket = tickets.holding_ticket(s, conversation_id=conversation_id)
             if ticket is None and waiting is not None:
                 key = f"handoff:{waiting.get('message_id')}"
-                handed = s.scalar(select(Ticket).where(Ticket.source_key == key))
+                handed = s.scalar(
+                    select(Ticket).where(Ticket.source_key == key, Ticket.conversation_id == conversation_id)
+                )
                 if handed is None and waiting.get("handoff"):
                     logger.warning("repairing a handoff without a ticket: conversation=%s", conversation_id)
                     record = self._record(

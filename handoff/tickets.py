@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import datetime
 from typing import Any
@@ -12,6 +13,8 @@ from sqlalchemy.orm import Session
 from core.db import utcnow
 from handoff.models import Ticket, TicketEvent
 from handoff.reasons import BASE_PRIORITY, HandoffReason
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["InvalidContact", "Ticket", "ensure_ticket", "open_ticket", "validate_contact"]
 
@@ -76,8 +79,11 @@ def ensure_ticket(
     """
     if source_key is not None:
         same = session.scalar(select(Ticket).where(Ticket.source_key == source_key))
-        if same is not None:
+        if same is not None and same.conversation_id == conversation_id:
             return same
+        if same is not None:  # a key is only ever replayed within its conversation: never hand over another's
+            logger.warning("ticket key already used by another conversation: %s", conversation_id)
+            source_key = None
     ticket = open_ticket(session, conversation_id=conversation_id)
     if ticket is None:
         at = now or utcnow()

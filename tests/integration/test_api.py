@@ -303,6 +303,42 @@ def test_handoff_over_the_api_agent_claims_replies_and_resolves(api: TestClient,
     assert api.get("/v1/tickets/999999", headers=agent).status_code == 404
 
 
+def test_contact_keys_are_per_conversation_and_cannot_take_a_handoff_s_key(api: TestClient, settings) -> None:  # type: ignore[no-untyped-def]
+    """A client's idempotency key names its own request only: two customers' clients sending the same key
+    each get their ticket, and a key shaped like the bot's own (`handoff:<message id>`) cannot pre-empt a
+    handoff."""
+    from sqlalchemy import select
+
+    from core.db import session_scope
+    from handoff.models import Ticket
+
+    alice, bob = guest(api), guest(api)
+    a_cid, b_cid = conversation(api, alice), conversation(api, bob)
+    for who, cid, contact in ((alice, a_cid, "alice@example.com"), (bob, b_cid, "bob@example.com")):
+        body = {"contact": contact, "idempotency_key": "contact-1"}
+        assert api.post(f"/v1/conversations/{cid}/contact", headers=who, json=body).status_code == 201
+    again = {"contact": "alice@example.com", "idempotency_key": "contact-1"}  # a retry: the same ticket
+    assert api.post(f"/v1/conversations/{a_cid}/contact", headers=alice, json=again).status_code == 201
+    with session_scope(settings.database_url) as s:
+        held = s.scalars(select(Ticket).where(Ticket.conversation_id.in_([a_cid, b_cid]))).all()
+        assert sorted(t.contact or "" for t in held) == ["alice@example.com", "bob@example.com"]
+    victim = guest(api)
+    v_cid = conversation(api, victim)
+    hi = api.post(f"/v1/conversations/{v_cid}/messages", headers=victim, json={"text": "hello"}).json()
+    next_id = hi["reply"]["id"] + 1  # the victim's next message, as an attacker would guess it
+    for guess in range(next_id, next_id + 3):
+        body = {"contact": "mallory@example.com", "idempotency_key": f"handoff:{guess}"}
+        assert api.post(f"/v1/conversations/{a_cid}/contact", headers=alice, json=body).status_code == 201
+    turn = api.post(
+        f"/v1/conversations/{v_cid}/messages",
+        headers=victim,
+        json={"text": "I want to talk to a real person"},
+    ).json()
+    assert turn["outcome"] == "handoff" and turn["message"]["id"] in range(next_id, next_id + 3)
+    waiting = api.get(f"/v1/conversations/{v_cid}", headers=victim).json()["handoff"]
+    assert waiting is not None and waiting["state"] == "waiting"
+
+
 def test_kb_search_and_an_editor_publishes_a_draft(api: TestClient, settings) -> None:  # type: ignore[no-untyped-def]
     me = guest(api)
     found = api.get("/v1/kb/search", headers=me, params={"q": "how long do refunds take"}).json()

@@ -179,6 +179,15 @@ def test_enqueue_with_the_same_source_key_returns_the_same_ticket_even_once_clos
     assert conversation(db, ticket_id).status == "closed"  # a replay does not reopen the conversation
 
 
+def test_a_source_key_another_conversation_used_never_hands_over_its_ticket(db, settings):
+    theirs = enqueue(db, settings, source_key="handoff:7")
+    mine = enqueue(db, settings, source_key="handoff:7")  # a new conversation, the same key
+
+    assert mine != theirs
+    assert ticket(db, mine).conversation_id != ticket(db, theirs).conversation_id
+    assert ticket(db, theirs).source_key == "handoff:7" and ticket(db, mine).source_key is None
+
+
 def test_ensure_ticket_still_works_without_the_queue_arguments(db):
     with session_scope(db) as s:
         conv = create_conversation(s, customer_id="cust-1")
