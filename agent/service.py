@@ -787,7 +787,10 @@ class ChatService:
         """
         key = _bounded_key(idempotency_key) if idempotency_key else uuid.uuid4().hex
         text = text.replace("\x00", "")  # no database stores NUL in text; it carries no meaning
-        self.replay_spool()
+        try:
+            self.replay_spool()
+        except Exception:  # the spool's own file failed (a full disk): the turn goes on, the replay waits
+            logger.warning("spool replay failed; this turn goes on without it", exc_info=True)
         timings: dict[str, float] = {}
         result = self._send(conversation_id, customer_id, text, key, on_token, on_reset, timings)
         return replace(result, timings_ms=timings)

@@ -11,6 +11,7 @@ from agent.prompts import minimal
 from core.conversations import NotYourConversation
 from core.db import session_scope
 from core.models import Message, TurnRecord
+from core.spool import Spool
 from knowledge.store import get_passage
 
 pytestmark = pytest.mark.slow
@@ -110,6 +111,22 @@ def test_customer_message_is_stored_before_processing_and_a_crash_still_ends_in_
         record = session.scalar(select(TurnRecord).where(TurnRecord.message_id == result.message.id))
     assert msg.status == "failed"
     assert record.error == "RuntimeError" and record.outcome == "failed"
+
+
+def test_a_spool_whose_file_fails_does_not_fail_the_turn(demo_service, monkeypatch, tmp_path):
+    """The disk is full: the replay before the turn raises from the spool's own file work (its rewrite), and
+    the customer's message is still stored and answered; the background pass retries the replay."""
+    spool = Spool(tmp_path / "pending.jsonl")
+    spool.append({"kind": "conversation", "conversation_id": str(uuid.uuid4()), "customer_id": "x"})
+
+    def disk_full(handler):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(spool, "replay", disk_full)
+    monkeypatch.setattr(demo_service, "spool", spool)
+    result = _ask(demo_service, "How do I return an item?")
+    assert result.outcome == "answered" and result.reply is not None and not result.spooled
+    assert len(spool) == 1  # still waiting for a replay that can write
 
 
 BAD_INPUTS = {
