@@ -8,11 +8,12 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
@@ -80,10 +81,51 @@ def _install_errors(app: FastAPI) -> None:
 
         app.add_exception_handler(kind, handler)  # type: ignore[arg-type]
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return _problem(422, "invalid", invalid_detail(exc.errors()))
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
         return _problem(500, "internal", "something went wrong on our side; it has been logged")
+
+
+def invalid_detail(errors: Sequence[Any]) -> str:
+    """What was wrong with a request, field by field (`body.text: String should have at least 1 character`),
+    never echoing the input: it may be personal, or (a lone surrogate, an infinite number) not even
+    encodable as the JSON answer."""
+    parts = []
+    for error in errors[:5]:
+        where = ".".join(str(part) for part in error.get("loc", ())) or "request"
+        parts.append(f"{where}: {error.get('msg', 'invalid')}")
+    more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+    return ("; ".join(parts) + more)[:1000]
+
+
+def _problems_in_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """FastAPI's OpenAPI schema, with every 422 answer documented as the Problem it is (FastAPI documents its
+    own default shape, which this API does not send)."""
+    build = app.openapi
+    patched: list[dict[str, Any]] = []
+
+    def openapi() -> dict[str, Any]:
+        if not patched:
+            schema = build()
+            problem = {"$ref": "#/components/schemas/Problem"}
+            for item in schema.get("paths", {}).values():
+                for operation in item.values():
+                    answer = operation.get("responses", {}).get("422")
+                    if answer is not None:
+                        answer["content"] = {"application/json": {"schema": problem}}
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.pop("HTTPValidationError", None)
+            components.pop("ValidationError", None)
+            components.setdefault("Problem", schemas.Problem.model_json_schema())
+            patched.append(schema)
+        return patched[0]
+
+    return openapi
 
 
 RATE_SWEEP_S = 300.0
@@ -178,6 +220,7 @@ def create_app(
     app.include_router(desk.router)
     app.include_router(kb.router)
     _ops_routes(app, metrics)
+    app.openapi = _problems_in_openapi(app)  # type: ignore[method-assign]
     app.add_middleware(RequestGuard, metrics=metrics, max_body=settings.api_max_body_bytes)
     if settings.api_cors_origins:
         app.add_middleware(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -18,14 +19,19 @@ class Problem(BaseModel):
     detail: str
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 class Input(BaseModel):
-    """Request bodies: unknown fields are refused, and so are NUL characters (no database stores them)."""
+    """Request bodies: unknown fields are refused, and so are NUL characters (no database stores them). A
+    lone UTF-16 surrogate (JSON `"\\ud83d"`: an emoji a client cut in half) becomes U+FFFD: the text is kept,
+    and no database or encoder down the line chokes on it."""
 
     model_config = ConfigDict(extra="forbid")
 
     @model_validator(mode="before")
     @classmethod
-    def _no_nul(cls, data: Any) -> Any:
+    def _clean_strings(cls, data: Any) -> Any:
         def has_nul(value: Any) -> bool:
             if isinstance(value, str):
                 return "\x00" in value
@@ -33,8 +39,17 @@ class Input(BaseModel):
                 return any(has_nul(v) for v in value)
             return False
 
-        if isinstance(data, dict) and any(has_nul(v) for v in data.values()):
-            raise ValueError("text must not contain NUL characters")
+        def mended(value: Any) -> Any:
+            if isinstance(value, str):
+                return _LONE_SURROGATE.sub("\ufffd", value)
+            if isinstance(value, list | tuple):
+                return [mended(v) for v in value]
+            return value
+
+        if isinstance(data, dict):
+            if any(has_nul(v) for v in data.values()):
+                raise ValueError("text must not contain NUL characters")
+            return {key: mended(value) for key, value in data.items()}
         return data
 
 

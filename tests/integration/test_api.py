@@ -268,6 +268,45 @@ def test_bad_input_gets_a_clear_422_and_nothing_is_stored(api: TestClient) -> No
     assert api.get(f"/v1/conversations/{cid}", headers=me).json()["messages"] == []
 
 
+def test_invalid_json_values_get_a_problem_422_that_never_echoes_the_input(api: TestClient) -> None:
+    """Values JSON can carry but no answer can echo (a lone surrogate, an infinite or NaN number) were a 500
+    with the input in the log; every 422 is now `{error, detail}` naming the field, without the input."""
+    me = guest(api)
+    cid = conversation(api, me)
+    raw = {"Content-Type": "application/json"}
+    secret = "hunter2-" * 40  # over the password's 256 characters: refused, never sent back
+    for path, body, field in (
+        ("/v1/auth/login", '{"username": "\\udc00x", "password": "x", "x": 1e999}', "body.x"),
+        ("/v1/auth/login", '{"username": NaN, "password": "x"}', "body.username"),
+        ("/v1/auth/login", f'{{"username": "someone", "password": "{secret}"}}', "body.password"),
+        (f"/v1/conversations/{cid}/feedback", '{"message_id": Infinity, "rating": 1}', "body.message_id"),
+    ):
+        answer = api.post(path, content=body, headers=raw | me)
+        assert answer.status_code == 422, (path, body, answer.text)
+        problem = answer.json()
+        assert problem["error"] == "invalid" and field in problem["detail"], problem
+        assert secret not in answer.text and "Infinity" not in answer.text and "NaN" not in answer.text
+    schema = api.get("/openapi.json").json()
+    documented = schema["paths"]["/v1/conversations/{conversation_id}/messages"]["post"]["responses"]["422"]
+    assert documented["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Problem"}
+    assert "HTTPValidationError" not in schema["components"]["schemas"]
+
+
+def test_an_emoji_cut_in_half_is_kept_as_a_replacement_character(api: TestClient) -> None:
+    """`JSON.stringify` of a string sliced through an emoji sends a lone surrogate: the message is stored and
+    answered, the half emoji shown as U+FFFD, instead of a 500 and a lost message."""
+    me = guest(api)
+    cid = conversation(api, me)
+    body = '{"text": "where is my order \\ud83d please"}'
+    answer = api.post(
+        f"/v1/conversations/{cid}/messages", content=body, headers=me | {"Content-Type": "application/json"}
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["message"]["content"] == "where is my order \ufffd please"
+    shown = api.get(f"/v1/conversations/{cid}", headers=me).json()["messages"]
+    assert [m["role"] for m in shown] == ["customer", "assistant"]
+
+
 def test_handoff_over_the_api_agent_claims_replies_and_resolves(api: TestClient, settings) -> None:  # type: ignore[no-untyped-def]
     me = guest(api)
     cid = conversation(api, me)
