@@ -40,7 +40,6 @@ __all__ = [
     "count_checkpoints",
     "payload_bytes",
     "prune_threads",
-    "run_janitor",
     "threads_with_history",
 ]
 
@@ -213,21 +212,6 @@ class CheckpointJanitor:
         if deleted or failed:
             logger.info("pruned %d checkpoints of %d conversations (%d failed)", deleted, pruned, failed)
         return Sweep(pruned, deleted, failed, self.waiting())
-
-
-def run_janitor(janitor: CheckpointJanitor, every_s: float, stop: threading.Event) -> threading.Thread:
-    """A daemon thread sweeping every `every_s` seconds until `stop` is set."""
-
-    def loop() -> None:
-        while not stop.wait(every_s):
-            try:
-                janitor.sweep()
-            except Exception:
-                logger.warning("checkpoint sweep failed", exc_info=True)
-
-    thread = threading.Thread(target=loop, name="checkpoint-janitor", daemon=True)
-    thread.start()
-    return thread
 
 
 def main(argv: list[str] | None = None) -> int:

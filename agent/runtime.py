@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
+from functools import partial
 
-from agent.checkpoints import run_janitor
 from agent.service import ChatService
 from core import heap
 from core.breakers import HealthRegistry
@@ -53,8 +54,30 @@ def get_service() -> ChatService:
                 with session_scope(settings.database_url) as session:
                     check_no_default_credentials(session, settings)  # refuses to serve with demo passwords
             _service = ChatService(settings, kb=kb, health=health, migrate_pending=migrate_pending)
+            stop = threading.Event()  # never set: the threads live as long as the process
             if settings.checkpoint_prune_s > 0:
-                run_janitor(_service.checkpoints, settings.checkpoint_prune_s, threading.Event())
+                run_every("checkpoint-janitor", settings.checkpoint_prune_s, _service.checkpoints.sweep, stop)
+            if settings.stuck_turn_s > 0:
+                stuck = partial(_service.answer_stuck, older_than_s=settings.stuck_turn_s)
+                run_every("stuck-turn-sweep", settings.stuck_turn_s / 4, stuck, stop)
             # What start-up built lives as long as the process: out of the collector's full walks from now on.
             logger.info("start-up heap frozen: %d objects", heap.settle())
         return _service
+
+
+def run_every(
+    name: str, every_s: float, work: Callable[[], object], stop: threading.Event
+) -> threading.Thread:
+    """A daemon thread doing `work` every `every_s` seconds until `stop` is set; a failure is logged and the
+    next round tries again."""
+
+    def loop() -> None:
+        while not stop.wait(every_s):
+            try:
+                work()
+            except Exception:
+                logger.warning("%s failed", name, exc_info=True)
+
+    thread = threading.Thread(target=loop, name=name, daemon=True)
+    thread.start()
+    return thread

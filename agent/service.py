@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -1438,6 +1438,48 @@ class ChatService:
         if done:
             logger.info("replayed %d spooled entries", done)
         return done
+
+    def answer_stuck(self, *, older_than_s: float, limit: int = 20) -> int:
+        """Answer customer messages stored at least `older_than_s` ago and still without a reply: the process
+        that took them died mid-turn (a crash, a kill at a deploy) and nobody retried with their key. Each is
+        answered as a retry of its own key would be (under the conversation's lock, so one reply whatever
+        races it); a person's conversation keeps it for the person. Returns how many were answered."""
+        if not self.health.available("database"):
+            return 0
+        cutoff = utcnow() - timedelta(seconds=older_than_s)
+        with self._session() as s:
+            stuck = s.execute(
+                select(MESSAGES.c.conversation_id, MESSAGES.c.content, MESSAGES.c.idempotency_key)
+                .where(MESSAGES.c.status == "stored", MESSAGES.c.created_at <= cutoff)
+                .where(MESSAGES.c.role == "customer", MESSAGES.c.idempotency_key.is_not(None))
+                .order_by(MESSAGES.c.created_at)
+                .limit(limit)
+            ).all()
+            owners = dict(
+                s.execute(
+                    select(CONVERSATIONS.c.id, CONVERSATIONS.c.customer_id).where(
+                        CONVERSATIONS.c.id.in_({row.conversation_id for row in stuck})
+                    )
+                ).all()
+            )
+        answered = 0
+        for row in stuck:
+            try:
+                result = self.send(
+                    conversation_id=row.conversation_id,
+                    customer_id=owners[row.conversation_id],
+                    text=row.content,
+                    idempotency_key=row.idempotency_key,
+                )
+            except Exception:
+                logger.exception("stuck message not answered: conversation=%s", row.conversation_id)
+                continue
+            if not result.replayed:  # else a live turn or another process's sweep answered it meanwhile
+                logger.warning(
+                    "answered a message left without a reply: conversation=%s", row.conversation_id
+                )
+                answered += 1
+        return answered
 
     def _apply_or_set_aside(self, entry: dict[str, Any]) -> None:
         """Apply one entry; one the database rejects for good is set aside, so it cannot block the rest."""

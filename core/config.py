@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     """How often each process deletes the superseded checkpoints of the conversations its turns wrote (each
     keeps its latest, which holds the whole thread); 0 never does (see `python -m agent.checkpoints`)."""
 
+    stuck_turn_s: float = Field(default=120.0, ge=0)
+    """A customer message stored this long without a reply (its process died mid-turn: a crash, a kill at a
+    deploy) is answered by a sweep each process runs (a quarter of this apart); 0 never does. Longer than a
+    turn can take (a live turn holds the conversation lock, and the sweep then finds it answered anyway)."""
+
     db_statement_timeout_s: float = Field(default=30.0, ge=0)
     """PostgreSQL: a statement running longer is cancelled, so a stuck database fails the turn (it spools)
     instead of hanging it; a transaction left idle ten times as long is ended (a publish embeds its article

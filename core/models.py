@@ -5,7 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, utcnow
@@ -30,7 +42,17 @@ class Conversation(Base):
 
 class Message(Base):
     __tablename__ = "messages"
-    __table_args__ = (UniqueConstraint("conversation_id", "idempotency_key", name="uq_message_idem"),)
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "idempotency_key", name="uq_message_idem"),
+        Index(
+            "ix_messages_unanswered",
+            "created_at",
+            postgresql_where=text("status = 'stored'"),
+            sqlite_where=text("status = 'stored'"),
+        ),
+    )
+    """`ix_messages_unanswered` holds only the customer messages not answered yet (a turn in flight, or one
+    whose process died): what the stuck-turn sweep looks for, without reading the whole table."""
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from agent.prompts import minimal
-from core.conversations import NotYourConversation
-from core.db import session_scope
+from core.conversations import NotYourConversation, get_conversation, store_customer_message
+from core.db import session_scope, utcnow
 from core.models import Message, TurnRecord
 from core.spool import Spool
 from knowledge.store import get_passage
@@ -127,6 +128,35 @@ def test_a_spool_whose_file_fails_does_not_fail_the_turn(demo_service, monkeypat
     result = _ask(demo_service, "How do I return an item?")
     assert result.outcome == "answered" and result.reply is not None and not result.spooled
     assert len(spool) == 1  # still waiting for a replay that can write
+
+
+def test_a_message_whose_process_died_mid_turn_is_answered_by_the_stuck_turn_sweep(demo_service, settings):
+    """The process stored the message, then died before the turn (a crash, a kill at a deploy) and the client
+    never retried: the sweep answers it once it is older than STUCK_TURN_S, and leaves younger ones (a turn
+    may still be running) alone."""
+    conv, customer = _new(demo_service)
+    with session_scope(settings.database_url) as session:
+        talk = get_conversation(session, conversation_id=conv, customer_id=customer)
+        old = store_customer_message(
+            session, conversation=talk, content="How do I return an item?", idempotency_key="k-old"
+        )
+        old.created_at = utcnow() - timedelta(minutes=5)
+        young = store_customer_message(
+            session, conversation=talk, content="Where is my order?", idempotency_key="k-young"
+        )
+        ids = old.id, young.id
+    assert demo_service.answer_stuck(older_than_s=120) >= 1
+    with session_scope(settings.database_url) as session:
+        replies = {m.reply_to: m for m in session.scalars(select(Message).where(Message.reply_to.in_(ids)))}
+        statuses = {m.id: m.status for m in session.scalars(select(Message).where(Message.id.in_(ids)))}
+    assert set(replies) == {ids[0]} and statuses == {ids[0]: "answered", ids[1]: "stored"}
+    assert replies[ids[0]].citations  # a real answer from the help center
+    again = _ask(demo_service, "How do I return an item?", (conv, customer), idempotency_key="k-old")
+    assert again.replayed and again.reply.id == replies[ids[0]].id  # the client's retry gets that reply
+    demo_service.answer_stuck(older_than_s=120)
+    with session_scope(settings.database_url) as session:
+        assert session.get(Message, ids[1]).status == "stored"  # not yet two minutes old: left alone
+        assert len(session.scalars(select(Message).where(Message.reply_to == ids[0])).all()) == 1
 
 
 BAD_INPUTS = {
