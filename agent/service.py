@@ -867,6 +867,10 @@ class ChatService:
                     s, conversation=conv, content=text, idempotency_key=key
                 )
                 return message.id, message.content, False
+            if existing.content != text:  # not a retry: a new message under an old key would be lost
+                raise conv_store.KeyReused(
+                    "this idempotency key was sent with a different message; send a new key for a new message"
+                )
             if existing.status == "for_agent":  # a person had it: never the bot
                 return _held(conversation_id, existing, conv.mode, replayed=True)
             earlier = conv_store.reply_to(s, message_id=existing.id)

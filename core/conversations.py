@@ -23,6 +23,10 @@ class NotYourConversation(LookupError):
     """No such conversation for this customer (the same answer whether it exists or not)."""
 
 
+class KeyReused(ValueError):
+    """An idempotency key sent again with a different message: a retry must repeat its message exactly."""
+
+
 @dataclass(frozen=True)
 class MessageView:
     """What a page or an API client may see of a message."""

@@ -163,6 +163,7 @@ def _sse(event: str, data: Any) -> bytes:
             "content": {"text/event-stream": {}},
         },
         404: {"model": schemas.Problem},
+        409: {"model": schemas.Problem, "description": "The idempotency key came with a different message."},
         429: {"model": schemas.Problem},
     },
     tags=["conversations"],
@@ -292,6 +293,8 @@ async def _stream(
             put("reply", turn_out(result).model_dump(mode="json"))
         except conv_store.NotYourConversation:
             put("error", {"error": "not_found", "detail": "no such conversation"})
+        except conv_store.KeyReused as exc:
+            put("error", {"error": "key_reused", "detail": str(exc)})
         except Exception:
             logger.exception("streamed turn failed conversation=%s", conversation_id)
             put(

@@ -23,7 +23,7 @@ from app.api import customers, desk, kb, schemas
 from app.api.deps import ApiError, ApiState, api_state
 from app.api.metrics import Metrics, RequestGuard
 from core.config import Settings, get_settings
-from core.conversations import InvalidFeedback, NotYourConversation
+from core.conversations import InvalidFeedback, KeyReused, NotYourConversation
 from core.db import DatabaseUnavailable
 from core.faults import DependencyFault
 from core.users import PermissionDenied, UserError
@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 # Errors a caller can cause or act on: (status, code). Order matters: the first match wins.
 _ERRORS: list[tuple[type[BaseException], int, str]] = [
     (NotYourConversation, 404, "not_found"),
+    (KeyReused, 409, "key_reused"),
     (queue.TicketNotFound, 404, "not_found"),
     (PermissionDenied, 403, "forbidden"),
     (queue.ClaimConflict, 409, "conflict"),

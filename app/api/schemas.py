@@ -109,7 +109,8 @@ def _not_blank(value: str) -> str:
 class MessageIn(Input):
     text: str = Field(min_length=1, max_length=20_000)
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
-    """Sending the same key again returns the first answer instead of a second turn (safe retries)."""
+    """Sending the same key again with the same text returns the first answer instead of a second turn (safe
+    retries); with another text it is a 409 (`key_reused`): a new message needs a new key."""
 
     _text = field_validator("text")(_not_blank)
 

@@ -121,6 +121,25 @@ def test_same_idempotency_key_returns_the_first_reply_not_a_second_turn(api: Tes
     assert len(api.get(f"/v1/conversations/{cid}", headers=me).json()["messages"]) == 2
 
 
+def test_an_idempotency_key_sent_again_with_another_message_is_a_409_not_a_lost_message(
+    api: TestClient,
+) -> None:
+    """A retry repeats its message; a different message under a used key would otherwise be answered with the
+    first one's reply and never stored. The client is told, and sends it again with a new key."""
+    me = guest(api)
+    cid = conversation(api, me)
+    url = f"/v1/conversations/{cid}/messages"
+    first = api.post(url, headers={**me, "Idempotency-Key": "k-1"}, json={"text": "Where is my order?"})
+    assert first.status_code == 200
+    reused = api.post(url, headers={**me, "Idempotency-Key": "k-1"}, json={"text": "Cancel it please"})
+    assert reused.status_code == 409 and reused.json()["error"] == "key_reused"
+    answer, events = sse.post(api, url, {**me, "Idempotency-Key": "k-1"}, "Cancel it please")
+    assert answer.status_code == 200 and events[-1][0] == "error" and events[-1][1]["error"] == "key_reused"
+    assert len(api.get(f"/v1/conversations/{cid}", headers=me).json()["messages"]) == 2
+    again = api.post(url, headers={**me, "Idempotency-Key": "k-2"}, json={"text": "Cancel it please"})
+    assert again.status_code == 200 and again.json()["message"]["content"] == "Cancel it please"
+
+
 def test_streamed_turn_ends_in_one_reply_event_matching_the_transcript(api: TestClient) -> None:
     me = guest(api)
     cid = conversation(api, me)
