@@ -66,6 +66,7 @@ from core.models import CONVERSATIONS, MESSAGES, NEW_TITLE, TURN_RECORDS, Messag
 from core.policy import load_policy
 from core.ratelimit import RateLimiter, sweep_shared, take_shared
 from core.spool import Spool
+from core.text import clean_customer_text
 from core.tracing import TurnTracer
 from core.users import AuthenticatedUser
 from handoff import queue, tickets
@@ -342,6 +343,10 @@ def _phase(timings: dict[str, float], name: str) -> Iterator[None]:
 def _bounded_key(key: str) -> str:
     """Idempotency keys of any length map to the stored 64 characters, one to one in practice."""
     return key if len(key) <= 64 else hashlib.sha256(key.encode()).hexdigest()
+
+
+_READ_MARGIN = 200
+"""Characters past MAX_MESSAGE_CHARS the personal-data masker still reads (`ChatService._readable_part`)."""
 
 
 def _contact_key(conversation_id: str, key: str) -> str:
@@ -1105,11 +1110,12 @@ class ChatService:
         t0 = time.perf_counter()
         state: dict[str, Any] = {}
         error: str | None = None
+        readable = self._readable_part(text)  # `text` stays as sent: a spooled reply carries it
         with self.tracer.turn(
             conversation_id=conversation_id, customer_id=customer_id, message_id=message_id
         ) as trace:
             if decision.mode == "offline":
-                trace.set_input(pii.redact(text))
+                trace.set_input(pii.redact(readable))
                 state = {
                     "reply": minimal.OFFLINE,
                     "outcome": "handoff",
@@ -1120,7 +1126,7 @@ class ChatService:
                 }
             else:
                 try:
-                    masked, kinds = self._mask(conversation_id, text)
+                    masked, kinds = self._mask(conversation_id, readable)
                     trace.set_input(masked)
                     state = self._invoke(
                         conversation_id,
@@ -1174,6 +1180,16 @@ class ChatService:
                 mode_reason=reason,
                 spooled=True,
             )
+
+    def _readable_part(self, text: str) -> str:
+        """The message as the agent will read it (normalised), cut `_READ_MARGIN` characters past
+        MAX_MESSAGE_CHARS: the graph reads no further, and the personal-data scan before it grows with the
+        text (a 20,000-character message of digits took ~1 s of CPU). The margin keeps a value that straddles
+        the agent's own cut whole for the masker. The stored message stays as sent."""
+        limit = self.settings.max_message_chars + _READ_MARGIN
+        if len(text) <= limit:
+            return text
+        return clean_customer_text(text, max_chars=limit).text
 
     def _mask(self, conversation_id: str, text: str) -> tuple[str, list[str]]:
         """The text the agent works on: personal data replaced by this conversation's reversible tokens.

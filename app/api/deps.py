@@ -41,6 +41,7 @@ class ApiState:
     settings: Settings
     messages: RateLimiter
     logins: RateLimiter
+    searches: RateLimiter
     turns: anyio.CapacityLimiter
     """Turns this process runs at once (API_WORKER_THREADS); other requests are not held up by them."""
     service: ChatService | None = None
@@ -57,6 +58,7 @@ class ApiState:
             settings=settings,
             messages=RateLimiter("messages", per_minute=per_min, burst=max(1, per_min // 4)),
             logins=RateLimiter("logins", per_minute=settings.api_login_limit_per_min, burst=5),
+            searches=RateLimiter("searches", per_minute=per_min, burst=max(1, per_min // 4)),
             turns=anyio.CapacityLimiter(settings.api_worker_threads),
         )
 
@@ -126,6 +128,7 @@ def client_address(request: Request) -> str:
 _TOO_MANY = {
     "messages": "too many messages; slow down",
     "logins": "too many token requests from this address",
+    "searches": "too many searches; slow down",
 }
 
 
@@ -143,6 +146,13 @@ async def limit_messages(request: Request, claims: Customer) -> None:
     (`limit_shared`, on their worker thread)."""
     limiter = api_state(request).messages
     _refuse_after(limiter.take(claims.customer_id), limiter)
+
+
+async def limit_searches(request: Request, claims: Claims) -> None:
+    """API_RATE_LIMIT_PER_MIN knowledge-base searches per token holder (each embeds the query and asks
+    Chroma); then the shared bucket on the handler's thread, as for messages."""
+    limiter = api_state(request).searches
+    _refuse_after(limiter.take(claims.subject), limiter)
 
 
 async def limit_logins(request: Request) -> None:

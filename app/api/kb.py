@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Depends, Path, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 
 from app.api import schemas
-from app.api.deps import ApiError, Claims, Editor, Service
+from app.api.deps import ApiError, Claims, Editor, Service, api_state, limit_searches, limit_shared
 from app.kb_gate import kb_eval_check
 from knowledge.studio import VersionView
 
@@ -27,17 +27,25 @@ def _version(v: VersionView) -> schemas.VersionOut:
     return schemas.VersionOut(**{k: data[k] for k in schemas.VersionOut.model_fields})
 
 
-@router.get("/search", response_model=schemas.SearchOut)
+@router.get(
+    "/search",
+    response_model=schemas.SearchOut,
+    dependencies=[Depends(limit_searches)],
+    responses={429: {"model": schemas.Problem}},
+)
 def search(
-    _: Claims,
+    request: Request,
+    claims: Claims,
     svc: Service,
     q: Annotated[str, Query(min_length=1, max_length=1000)],
     k: Annotated[int, Query(ge=1, le=20)] = 5,
 ) -> schemas.SearchOut:
     """The published passages that best answer `q` (hybrid dense + keyword), for channels that render
-    help-center answers themselves."""
+    help-center answers themselves. API_RATE_LIMIT_PER_MIN searches a minute per token holder."""
     if not q.strip():
         raise ApiError(422, "invalid", "q must not be blank")
+    state = api_state(request)
+    limit_shared(state, state.searches, claims.subject)
     result = svc.kb.search(q, k=k)
     return schemas.SearchOut(
         query=result.query,

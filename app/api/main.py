@@ -147,7 +147,9 @@ async def _background(state: ApiState) -> None:
             await run_in_threadpool(svc.status)
             if time.monotonic() - swept >= RATE_SWEEP_S:
                 swept = time.monotonic()
-                idle_s = max(state.messages.full_after_s, state.logins.full_after_s)
+                idle_s = max(
+                    limiter.full_after_s for limiter in (state.messages, state.logins, state.searches)
+                )
                 await run_in_threadpool(svc.sweep_tokens, idle_s)
         except Exception:
             logger.warning("background health pass failed", exc_info=True)

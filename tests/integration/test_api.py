@@ -237,6 +237,17 @@ def test_messages_over_the_per_customer_rate_get_429_with_retry_after(settings, 
         assert len(client.get(f"/v1/conversations/{cid}", headers=me).json()["messages"]) == 4
 
 
+def test_knowledge_base_searches_are_limited_per_token_holder(settings, demo_service) -> None:  # type: ignore[no-untyped-def]
+    svc = _service(settings, demo_service, api_rate_limit_per_min=12)  # a burst of 3
+    with TestClient(create_app(service=svc)) as client:
+        me, other = guest(client), guest(client)
+        codes = [
+            client.get("/v1/kb/search", params={"q": "refund"}, headers=me).status_code for _ in range(4)
+        ]
+        assert codes == [200, 200, 200, 429]
+        assert client.get("/v1/kb/search", params={"q": "refund"}, headers=other).status_code == 200
+
+
 def test_token_requests_from_one_address_are_limited(settings, demo_service) -> None:  # type: ignore[no-untyped-def]
     svc = _service(settings, demo_service, api_login_limit_per_min=10)  # a burst of 5
     with TestClient(create_app(service=svc)) as client:

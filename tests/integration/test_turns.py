@@ -188,6 +188,29 @@ def test_bad_input_gets_a_sensible_reply_and_everything_is_stored(demo_service, 
         assert result.outcome == "clarify"
 
 
+def test_a_huge_message_is_scanned_for_personal_data_only_as_far_as_the_agent_reads(
+    demo_service, settings, monkeypatch
+):
+    """20,000 characters of digits cost the personal-data scan ~1 s of CPU; the agent reads only
+    MAX_MESSAGE_CHARS of it, so the scan stops just past that. The message is stored whole."""
+    from core import pii
+
+    scanned: list[int] = []
+    scan = pii.find_pii
+
+    def counting(text, *args, **kwargs):
+        scanned.append(len(text))
+        return scan(text, *args, **kwargs)
+
+    monkeypatch.setattr(pii, "find_pii", counting)
+    text = "How do I return an item? " + "1 " * 10_000
+    result = _ask(demo_service, text)
+    assert result.outcome != "failed" and "very long" in result.reply.content
+    assert scanned and max(scanned) <= settings.max_message_chars + 200
+    with session_scope(settings.database_url) as session:
+        assert session.get(Message, result.message.id).content == text
+
+
 def test_customer_cannot_read_or_write_someone_elses_conversation(demo_service):
     conv_id, _owner = _new(demo_service)
     with pytest.raises(NotYourConversation):
