@@ -128,12 +128,16 @@ class RequestGuard:
             return
         started = time.perf_counter()
         status = {"code": 500, "sent": False}
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        # With Transfer-Encoding too, a server may read the body as chunked whatever the length says (h11
+        # does): then only counting the bytes read tells the size.
+        counted = declared is None or b"transfer-encoding" in headers
+        if declared is not None and not counted and (not declared.isdigit() or int(declared) > self.max_body):
             await self._refuse(send, status)
             self._count(scope, status["code"], started)
             return
-        if declared is None and scope.get("method") in ("POST", "PUT", "PATCH"):
+        if counted and scope.get("method") in ("POST", "PUT", "PATCH"):
             buffered = await self._read_bounded(receive)  # chunked: read it all, counting, before the app
             if buffered is None:
                 await self._refuse(send, status)
