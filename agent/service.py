@@ -314,7 +314,13 @@ def _mode(value: str | None) -> Mode:
     return "minimal"
 
 
-_DB_DOWN = (sa_exc.OperationalError, sa_exc.InterfaceError, DatabaseUnavailable, DependencyFault)
+_DB_DOWN = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,  # no pooled connection free in time: busy, not a refusal of the data
+    DatabaseUnavailable,
+    DependencyFault,
+)
 _NOT_STORED = (sa_exc.SQLAlchemyError, DatabaseUnavailable, DependencyFault)
 """Anything that kept a message or reply out of the database: it goes to the spool instead of being lost."""
 
@@ -323,7 +329,8 @@ def _db_failure(exc: BaseException) -> bool:
     """Errors that mean the database is unreachable (held against its breaker), not a caller's mistake."""
     if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
         return True
-    return isinstance(exc, _DB_DOWN)
+    # A pool with no connection free in time is this process being busy, not the database being down.
+    return isinstance(exc, _DB_DOWN) and not isinstance(exc, sa_exc.TimeoutError)
 
 
 def _ms_since(started: float) -> float:
@@ -1442,10 +1449,20 @@ class ChatService:
             self.health.breaker("database").record_failure(type(exc).__name__)
             return
         if self.settings.env == "prod":  # the check skipped at start, while the database was down
-            with session_scope(self.db) as s:
-                users.check_no_default_credentials(s, self.settings)
+            try:
+                with session_scope(self.db) as s:
+                    users.check_no_default_credentials(s, self.settings)
+            except users.DefaultCredentialsRefused as exc:
+                # Not served until an operator changes them: the database counts as down (turns and
+                # tickets spool, nothing is set aside), and the check runs again each cool-down.
+                logger.error("%s", exc)
+                self.health.breaker("database").force_open("demo credentials in production")
+                raise DatabaseUnavailable("demo credentials in production") from exc
         self._migrate_pending = False
-        self.kb.refresh()
+        try:
+            self.kb.refresh()
+        except Exception:  # the database is back, the index is not (yet): the KB poll builds it later
+            logger.exception("knowledge base refresh failed after the database returned")
 
     # the spool -----------------------------------------------------------------------------------
     def replay_spool(self) -> int:

@@ -106,6 +106,51 @@ def test_postgres_stores_nul_bytes_and_overlong_keys_without_losing_the_message(
         assert len(service.spool) == 0
 
 
+def test_a_database_back_with_demo_passwords_in_prod_spools_until_they_are_changed(
+    demo_service, settings, tmp_path
+):
+    """Down at start, the database returns holding demo passwords in production: the service does not serve
+    from it (it counts as down: turns spool, nothing is set aside as unappliable), and replays everything
+    once an operator has changed the passwords."""
+    from core.users import DEMO_USERS, seed_demo_users, set_password
+
+    url = f"sqlite:///{tmp_path / 'prod.db'}"
+    upgrade(url)
+    with session_scope(url) as s:
+        seed_demo_users(s, settings)
+    clock = FakeClock()
+    config = settings.model_copy(update={"database_url": url, "data_dir": tmp_path, "env": "prod"})
+    health = HealthRegistry(failure_threshold=1, cooldown_s=10.0, clock=clock)
+    service = ChatService(
+        config,
+        kb=demo_service.kb,
+        health=health,
+        checkpointer=InMemorySaver(),
+        models=[],
+        migrate_pending=True,
+    )
+    customer = f"c-{uuid.uuid4().hex[:8]}"
+    conv = service.start_conversation(customer_id=customer)
+    down = service.send(conversation_id=conv, customer_id=customer, text="My parcel never arrived")
+    assert down.spooled and down.reply.content == minimal.OFFLINE
+    assert service.status().mode == "offline"
+    assert service.replay_spool() == 0 and len(service.spool) == 2
+    dead = service.spool.path.with_name(service.spool.path.stem + ".dead.jsonl")
+    assert not dead.exists()  # nothing set aside as unappliable
+    with session_scope(url) as s:
+        for demo in DEMO_USERS:
+            set_password(
+                s, username=demo.username, password=f"{demo.username}-changed-secret-1", settings=config
+            )
+    clock.advance(11)
+    assert service.replay_spool() == 2
+    shown = service.transcript(conversation_id=conv, customer_id=customer)
+    assert [(m.role, m.content) for m in shown] == [
+        ("customer", "My parcel never arrived"),
+        ("assistant", minimal.OFFLINE),
+    ]
+
+
 def test_a_spooled_reply_restores_the_message_a_crashed_database_lost(demo_service, settings, tmp_path):
     """The database acknowledged the customer's message, then crashed before the reply and lost the
     message (asynchronous commit): the spooled reply carries the message, and replay stores both."""

@@ -130,6 +130,25 @@ def test_a_spool_whose_file_fails_does_not_fail_the_turn(demo_service, monkeypat
     assert len(spool) == 1  # still waiting for a replay that can write
 
 
+def test_a_pool_with_no_free_connection_during_a_replay_keeps_the_entry_for_the_next(
+    demo_service, monkeypatch, tmp_path
+):
+    """No pooled connection free in time is a busy process, not data the database refuses: the entry stays
+    spooled (it used to be set aside for a person as unappliable)."""
+    from sqlalchemy import exc as sa_exc
+
+    spool = Spool(tmp_path / "pending.jsonl")
+    spool.append({"kind": "conversation", "conversation_id": str(uuid.uuid4()), "customer_id": "x"})
+
+    def busy(entry):
+        raise sa_exc.TimeoutError("QueuePool limit reached")
+
+    monkeypatch.setattr(demo_service, "spool", spool)
+    monkeypatch.setattr(demo_service, "_apply_spooled", busy)
+    assert demo_service.replay_spool() == 0
+    assert len(spool) == 1 and not (tmp_path / "pending.dead.jsonl").exists()
+
+
 def test_a_message_whose_process_died_mid_turn_is_answered_by_the_stuck_turn_sweep(demo_service, settings):
     """The process stored the message, then died before the turn (a crash, a kill at a deploy) and the client
     never retried: the sweep answers it once it is older than STUCK_TURN_S, and leaves younger ones (a turn
