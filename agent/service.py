@@ -775,7 +775,7 @@ class ChatService:
         }
         try:
             with self._session() as s:
-                conv_store.get_conversation(s, conversation_id=conversation_id, customer_id=customer_id)
+                self._claim(s, conversation_id, customer_id)  # also one started offline, not replayed yet
                 self._apply_ticket(s, entry)
         except _DB_DOWN:
             self.spool.append(entry)
@@ -1167,16 +1167,15 @@ class ChatService:
             logger.warning(
                 "database down after the turn: spooling reply of message=%s", message_id, exc_info=True
             )
-            self.spool.append(  # with the message itself, should the database lose it (a crash)
-                {
-                    "kind": "reply",
-                    "conversation_id": conversation_id,
-                    "customer_id": customer_id,
-                    "text": text,
-                    "key": key,
-                    **record,
-                }
-            )
+            entry = {"kind": "reply", "conversation_id": conversation_id, "customer_id": customer_id}
+            try:
+                self.spool.append(  # with the message itself, should the database lose it (a crash)
+                    {**entry, "text": text, "key": key, **record}
+                )
+                spooled = True
+            except OSError:  # the disk too: the stored message is answered by the stuck-turn sweep
+                logger.exception("reply neither stored nor spooled: message=%s", message_id)
+                spooled = False
             return TurnResult(
                 conversation_id,
                 _spooled_view("customer", text),
@@ -1185,7 +1184,7 @@ class ChatService:
                 record["outcome"],
                 record["confidence"],
                 mode_reason=reason,
-                spooled=True,
+                spooled=spooled,
             )
 
     def _readable_part(self, text: str) -> str:

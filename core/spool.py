@@ -41,17 +41,30 @@ class Spool:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def append(self, entry: dict[str, Any]) -> None:
-        """Store one entry durably (written and fsynced before returning)."""
+        """Store one entry durably (written and fsynced before returning, with the directory entry of a file
+        it had to create)."""
         line = _line(entry).encode("utf-8")
-        with self._locked(), open(self.path, "ab+") as f:
-            if f.seek(0, os.SEEK_END) > 0:
-                f.seek(-1, os.SEEK_END)
-                if f.read(1) != b"\n":
-                    # A crash left a torn last line: end it, or this entry would join it and be lost too.
-                    line = b"\n" + line
-            f.write(line)
-            f.flush()
-            os.fsync(f.fileno())
+        with self._locked():
+            created = not self.path.exists()
+            with open(self.path, "ab+") as f:
+                if f.seek(0, os.SEEK_END) > 0:
+                    f.seek(-1, os.SEEK_END)
+                    if f.read(1) != b"\n":
+                        # A crash left a torn last line: end it, or this entry would join it and be lost too.
+                        line = b"\n" + line
+                f.write(line)
+                f.flush()
+                os.fsync(f.fileno())
+            if created:
+                self._sync_directory()
+
+    def _sync_directory(self) -> None:
+        """A new or renamed file survives a power loss only once its directory is on disk too."""
+        fd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def _read(self, *, report: bool = True) -> list[dict[str, Any]]:
         if not self.path.exists():
@@ -114,4 +127,5 @@ class Spool:
                     f.flush()
                     os.fsync(f.fileno())
                 os.replace(tmp, self.path)
+                self._sync_directory()
             return done

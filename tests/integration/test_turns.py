@@ -11,8 +11,10 @@ from sqlalchemy import select
 from agent.prompts import minimal
 from core.conversations import NotYourConversation, get_conversation, store_customer_message
 from core.db import session_scope, utcnow
+from core.faults import DependencyFault
 from core.models import Message, TurnRecord
 from core.spool import Spool
+from handoff.models import Ticket
 from knowledge.store import get_passage
 
 pytestmark = pytest.mark.slow
@@ -128,6 +130,58 @@ def test_a_spool_whose_file_fails_does_not_fail_the_turn(demo_service, monkeypat
     result = _ask(demo_service, "How do I return an item?")
     assert result.outcome == "answered" and result.reply is not None and not result.spooled
     assert len(spool) == 1  # still waiting for a replay that can write
+
+
+def test_a_reply_neither_stored_nor_spooled_leaves_the_message_for_the_stuck_turn_sweep(
+    demo_service, settings, monkeypatch, tmp_path
+):
+    """The database went down during the turn and the disk is full too: the customer still gets the answer
+    (not a 500), and the stored message, still unanswered, is answered by the sweep later."""
+    from sqlalchemy import exc as sa_exc
+
+    spool = Spool(tmp_path / "pending.jsonl")
+
+    def database_gone(*args, **kwargs):
+        raise sa_exc.OperationalError("INSERT", {}, Exception("server closed the connection"))
+
+    def disk_full(entry):
+        raise OSError(28, "No space left on device")
+
+    conv = _new(demo_service)
+    with monkeypatch.context() as m:
+        m.setattr(demo_service, "spool", spool)
+        m.setattr(demo_service, "_store_reply", database_gone)
+        m.setattr(spool, "append", disk_full)
+        result = _ask(demo_service, "How do I return an item?", conv)
+    assert result.outcome == "answered" and result.reply.content and not result.spooled
+    with session_scope(settings.database_url) as session:
+        stuck = session.scalars(select(Message).where(Message.conversation_id == conv[0])).all()
+    assert [(m.role, m.status) for m in stuck] == [("customer", "stored")]
+    assert demo_service.answer_stuck(older_than_s=0) >= 1
+    shown = demo_service.transcript(conversation_id=conv[0], customer_id=conv[1])
+    assert [m.role for m in shown] == ["customer", "assistant"]
+
+
+def test_contact_details_for_a_conversation_started_offline_are_kept_before_its_replay(
+    demo_service, settings, monkeypatch, tmp_path
+):
+    """Started while the database was down (its creation still spooled), then the customer leaves an email
+    with the database back: the conversation is claimed then, as a message to it would be (was a 404)."""
+    customer = uuid.uuid4().hex
+    monkeypatch.setattr(demo_service, "spool", Spool(tmp_path / "pending.jsonl"))
+    with monkeypatch.context() as m:
+        m.setattr(demo_service.health, "available", lambda name: name != "database")
+
+        def refused(*args, **kwargs):
+            raise DependencyFault("unavailable", "database breaker open")
+
+        m.setattr(demo_service, "_autocommit", refused)
+        conv = demo_service.start_conversation(customer_id=customer)
+    saved = demo_service.leave_contact(conversation_id=conv, customer_id=customer, contact="me@example.com")
+    assert saved == minimal.CONTACT_SAVED and len(demo_service.spool) == 1  # the conversation's creation
+    with session_scope(settings.database_url) as session:
+        ticket = session.scalar(select(Ticket).where(Ticket.conversation_id == conv))
+        assert ticket is not None and ticket.contact == "me@example.com"
 
 
 def test_a_pool_with_no_free_connection_during_a_replay_keeps_the_entry_for_the_next(

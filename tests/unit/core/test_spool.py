@@ -221,3 +221,31 @@ def test_a_torn_last_line_is_not_counted(spool):
     with open(spool.path, "ab") as f:
         f.write(b'{"n": 2, "te')  # a crash mid-write
     assert len(spool) == 1 and [e["n"] for e in spool.pending()] == [1]
+
+
+def test_a_new_file_and_a_replay_s_rename_are_synced_in_their_directory_too(spool, monkeypatch):
+    """An fsynced file whose directory entry is not on disk can vanish in a power loss: the spool syncs the
+    directory after creating its file and after a replay renames the rewritten one into place."""
+    import os
+    import stat
+
+    synced_dirs: list[str] = []
+    fsync = os.fsync
+
+    def recording(fd: int) -> None:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            synced_dirs.append("dir")
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording)
+    spool.append({"n": 1})
+    assert synced_dirs == ["dir"]  # the file was created
+    spool.append({"n": 2})
+    assert synced_dirs == ["dir"]  # appending to it changes no directory entry
+
+    def first_only(entry: dict[str, int]) -> None:
+        if entry["n"] != 1:
+            raise DatabaseDown
+
+    spool.replay(first_only)
+    assert synced_dirs == ["dir", "dir"]  # the rewrite (entry 2 left) was renamed into place
