@@ -6,7 +6,10 @@ FROM python:3.11-slim-bookworm
 # (HF_HUB_OFFLINE, TRANSFORMERS_OFFLINE). PYTHONPATH=/app imports the source tree under /app rather than the
 # copy pip puts in site-packages, whatever the entry point (`python -m`, uvicorn, `streamlit run`), so all
 # agree on PROJECT_ROOT=/app: the KB content, the migrations and the studio's subprocesses live in one place.
-ENV PYTHONUNBUFFERED=1 \
+# ENV=prod unless told otherwise: a bare `docker run` listens on 0.0.0.0, so it must refuse to start without a
+# real API_SECRET (development's public default would let anyone sign tokens) and with demo passwords.
+ENV ENV=prod \
+    PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \

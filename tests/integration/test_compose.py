@@ -98,3 +98,12 @@ def test_env_example_lists_every_variable_the_compose_file_reads():
     read = set(re.findall(r"\$\{([A-Z_][A-Z0-9_]*)", COMPOSE_FILE.read_text()))
     listed = set(re.findall(r"^#?\s*([A-Z_][A-Z0-9_]*)=", ENV_EXAMPLE.read_text(), flags=re.MULTILINE))
     assert read - listed == set()
+
+
+def test_the_image_defaults_to_prod_so_a_bare_run_refuses_a_dev_secret():
+    """`docker run` without ENV listens on 0.0.0.0: the image's own default must be prod (a real API_SECRET,
+    no demo passwords), and torch comes from the CPU index."""
+    dockerfile = (PROJECT_ROOT / "Dockerfile").read_text()
+    env_lines = re.findall(r"^ENV\s+((?:.*\\\n)*.*)$", dockerfile, flags=re.M)
+    assert any(re.search(r"(^|\s)ENV=prod(\s|$)", block.replace("\\\n", " ")) for block in env_lines)
+    assert "download.pytorch.org/whl/cpu" in dockerfile
