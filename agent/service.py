@@ -689,6 +689,18 @@ class ChatService:
         with self._session() as s:
             return users.authenticate(s, username=username, password=password)
 
+    def account_still_active(self, user: AuthenticatedUser) -> bool:
+        """Whether the account behind a token is still active, under the same name and role (the token may be
+        hours old). True while the database cannot say: the token's signature stands until it can."""
+        try:
+            with self._session() as s:
+                users.require_current(s, user, user.role)
+        except users.PermissionDenied:
+            return False
+        except _DB_DOWN:
+            return True
+        return True
+
     # conversations -------------------------------------------------------------------------------
     def start_conversation(self, *, customer_id: str) -> str:
         """A new conversation: one INSERT outside a transaction (the columns' defaults fill the rest)."""

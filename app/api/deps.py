@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Annotated
 
 import anyio
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from agent.service import ChatService
@@ -47,6 +49,8 @@ class ApiState:
     service: ChatService | None = None
     start_error: str | None = None
     ready: threading.Event = threading.Event()  # noqa: RUF009 (replaced per instance in __post_init__)
+    accounts: dict[int, float] = field(default_factory=dict)
+    """Registered customers' accounts: when the database last said each was active (`customer`)."""
 
     def __post_init__(self) -> None:
         self.ready = threading.Event()
@@ -95,12 +99,28 @@ Claims = Annotated[TokenClaims, Depends(_claims)]
 Service = Annotated[ChatService, Depends(service)]
 
 
-async def customer(claims: Claims) -> TokenClaims:
-    """Customer endpoints take customer tokens only: staff act through the queue, never as a customer."""
+ACCOUNT_CHECK_S = 30.0
+"""How long a registered customer's account is taken as still active after the database last said so: a
+deactivated account loses access within this, with a token still valid for hours."""
+
+
+async def customer(request: Request, claims: Claims) -> TokenClaims:
+    """Customer endpoints take customer tokens only: staff act through the queue, never as a customer. A
+    registered customer's account must still be active (checked against the database every ACCOUNT_CHECK_S;
+    guests have no account)."""
     if claims.role != Role.CUSTOMER:
         raise ApiError(
             403, "forbidden", "this endpoint is for customers; staff use /v1/queue and /v1/tickets"
         )
+    user = claims.user()
+    state = api_state(request)
+    if user is not None and state.service is not None:
+        checked = state.accounts.get(user.id)
+        if checked is None or time.monotonic() - checked >= ACCOUNT_CHECK_S:
+            if not await run_in_threadpool(state.service.account_still_active, user):
+                state.accounts.pop(user.id, None)
+                raise ApiError(403, "forbidden", "your account is no longer active; log in again")
+            state.accounts[user.id] = time.monotonic()
     return claims
 
 

@@ -214,6 +214,25 @@ def test_a_deactivated_agent_loses_the_queue_with_a_still_valid_token(api: TestC
     assert api.get("/v1/queue", headers=headers).status_code == 403
 
 
+def test_a_deactivated_customer_account_loses_access_with_a_still_valid_token(
+    api: TestClient, settings, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from app.api import deps
+    from core.db import session_scope
+    from core.users import deactivate
+
+    monkeypatch.setattr(deps, "ACCOUNT_CHECK_S", 0.0)  # asked at every request, not once in 30 s
+    user = account(settings.database_url, Role.CUSTOMER)
+    token = api.post("/v1/auth/login", json={"username": user.username, "password": PASSWORD}).json()["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    assert api.post("/v1/conversations", headers=headers).status_code == 201
+    with session_scope(settings.database_url) as s:
+        deactivate(s, username=user.username)
+    refused = api.get("/v1/conversations", headers=headers)
+    assert refused.status_code == 403 and "no longer active" in refused.json()["detail"]
+    assert api.get("/v1/conversations", headers=guest(api)).status_code == 200  # guests have no account
+
+
 def test_messages_over_the_per_customer_rate_get_429_with_retry_after(settings, demo_service) -> None:  # type: ignore[no-untyped-def]
     svc = _service(settings, demo_service, api_rate_limit_per_min=12)  # a burst of 3: a conversation, 2 turns
     with TestClient(create_app(service=svc)) as client:
