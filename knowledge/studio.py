@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import re
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -372,6 +373,10 @@ class Studio:
         title, body = title.strip(), body.strip()
         if not title:
             raise StudioInvalid("the article needs a title")
+        if slug is not None:  # as every stored slug is made: an editor's "Gift Cards" or "a/b" is addressable
+            if not re.search(r"[A-Za-z0-9]", slug):
+                raise StudioInvalid("the slug needs letters or digits")
+            slug = slugify(slug)
         if not body:
             raise StudioInvalid("the article has no text")
         if len(body) > MAX_BODY_CHARS:

@@ -143,6 +143,18 @@ def test_bad_drafts_get_clear_messages(env):
         studio.save_draft(editor, title="Huge", body="word " * 50_000)
     with pytest.raises(StudioError, match="no article 'nope'"):
         studio.save_draft(editor, slug="nope", title="x", body="y", base_version=1)
+    with pytest.raises(StudioError, match="letters or digits"):
+        studio.save_draft(editor, slug="///", title="Gift cards", body=GIFT)
+
+
+def test_an_editor_s_slug_is_made_like_every_other_so_the_article_stays_addressable(env):
+    studio, editor = env["studio"], env["editor"]
+    draft = studio.save_draft(editor, slug="Gift Cards/FAQ", title="Gift cards", body=GIFT)
+    assert draft.slug == "gift-cards-faq"
+    again = studio.save_draft(
+        editor, slug="gift cards faq", title="Gift cards", body=GIFT + "\n\nMore.", base_version=draft.id
+    )
+    assert again.slug == "gift-cards-faq"  # the same article, a new version
 
 
 def test_planted_instructions_are_quarantined_then_released_or_rejected_with_a_note(env):
