@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import asdict
 from typing import Annotated, Any
 
@@ -14,10 +15,14 @@ from app.api.deps import ApiError, Claims, Editor, Service, api_state, limit_sea
 from app.kb_gate import kb_eval_check
 from knowledge.studio import VersionView
 
+_CHECKING = threading.Lock()
+"""Held while this process runs a publish's eval check."""
 TicketId = Annotated[int, Path(ge=1, le=schemas.MAX_ID)]
 VersionId = Annotated[int, Path(ge=1, le=schemas.MAX_ID)]
 router = APIRouter(prefix="/v1/kb", tags=["knowledge base"])
-_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": schemas.Problem} for code in (403, 404, 409, 422)}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": schemas.Problem} for code in (403, 404, 409, 422, 429)
+}
 
 
 def _version(v: VersionView) -> schemas.VersionOut:
@@ -109,8 +114,22 @@ async def publish(
 ) -> schemas.PublishOut:
     """Serve a draft, after the eval cases it affects pass (`KB_EVAL_CHECK`). When some would newly fail,
     nothing changes and the report comes back (`status: blocked`); `override_reason` publishes anyway."""
-    await run_in_threadpool(svc.studio.version, user, version_id)  # 403/404 before the slow check
-    report = await run_in_threadpool(kb_eval_check, svc.settings, version_id)
+    # 403, 404 and 409 (not a draft) before the slow check; one check at a time per process (each is an
+    # eval subprocess of up to a few minutes)
+    seen = await run_in_threadpool(svc.studio.version, user, version_id)
+    if seen.status != "draft":
+        raise ApiError(409, "conflict", f"version {seen.version} is {seen.status}: only a draft is published")
+    if not _CHECKING.acquire(blocking=False):
+        raise ApiError(
+            429,
+            "busy",
+            "another publish is being checked on this server; try again shortly",
+            {"Retry-After": "30"},
+        )
+    try:
+        report = await run_in_threadpool(kb_eval_check, svc.settings, version_id)
+    finally:
+        _CHECKING.release()
     note = body.note
     if not report.get("passed"):
         if not (body.override_reason or "").strip():

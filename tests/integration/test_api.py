@@ -453,6 +453,42 @@ def test_kb_search_and_an_editor_publishes_a_draft(api: TestClient, settings) ->
     assert [v["status"] for v in history][:1] == ["published"]
 
 
+def test_a_publish_is_checked_only_for_a_draft_and_one_check_at_a_time(
+    api: TestClient, settings, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Each publish's eval check is a subprocess of up to minutes: not run for a version that cannot be
+    published, and not twice at once in one process."""
+    from app.api import kb
+
+    checks: list[int] = []
+
+    def check(settings: Any, version_id: int) -> dict[str, Any]:
+        checks.append(version_id)
+        return {"passed": True}
+
+    monkeypatch.setattr(kb, "kb_eval_check", check)
+    editor = login(api, settings, Role.EDITOR)
+    body = {
+        "title": "Gift boxes",
+        "body": "# Gift boxes\n\n## Cost\n\nA gift box costs 6 euros.",
+        "category": "x",
+    }
+    version = api.post("/v1/kb/drafts", headers=editor, json=body).json()
+    url = f"/v1/kb/versions/{version['id']}/publish"
+    assert kb._CHECKING.acquire(blocking=False)  # another editor's check is running
+    try:
+        busy = api.post(url, headers=editor, json={})
+    finally:
+        kb._CHECKING.release()
+    assert busy.status_code == 429 and busy.json()["error"] == "busy" and checks == []
+    assert api.post(url, headers=editor, json={}).json()["status"] == "published" and checks == [
+        version["id"]
+    ]
+    again = api.post(url, headers=editor, json={})
+    assert again.status_code == 409 and "only a draft" in again.json()["detail"]
+    assert checks == [version["id"]]  # no second check for a version already published
+
+
 def test_kb_errors_say_which_kind(api: TestClient, settings) -> None:  # type: ignore[no-untyped-def]
     editor = login(api, settings, Role.EDITOR)
     missing = api.get("/v1/kb/articles/no-such-article/versions", headers=editor)
