@@ -64,7 +64,15 @@ from core.db import (
 from core.faults import DependencyFault
 from core.models import CONVERSATIONS, MESSAGES, NEW_TITLE, TURN_RECORDS, Message, TurnRecord
 from core.policy import load_policy
-from core.ratelimit import RateLimiter, sweep_shared, take_shared
+from core.ratelimit import (
+    RateLimited,
+    RateLimiter,
+    shared_bucket_cte,
+    shared_params,
+    sweep_shared,
+    take_shared,
+    wait_after,
+)
 from core.spool import Spool
 from core.text import clean_customer_text
 from core.tracing import TurnTracer
@@ -424,6 +432,25 @@ _ACCEPT_ON_POSTGRES = (
 stored only if the conversation is the customer's and its idempotency key is new; otherwise no row. The
 message's parameters are prefixed `m_`: a parameter named like a column of `conversations` would be taken
 as a value for the UPDATE to set."""
+_BUCKET = shared_bucket_cte()
+_ACCEPT_LIMITED_ON_POSTGRES = (
+    postgresql.insert(MESSAGES)
+    .from_select(
+        ["conversation_id", *_NEW_MESSAGE_COLUMNS],
+        select(
+            _CLAIM.where(select(_BUCKET.c.taken).scalar_subquery())
+            .returning(CONVERSATIONS.c.id)
+            .cte("claimed")
+            .c.id,
+            *(_typed(MESSAGES, "m_", n) for n in _NEW_MESSAGE_COLUMNS),
+        ),
+    )
+    .on_conflict_do_nothing(index_elements=["conversation_id", "idempotency_key"])
+    .returning(MESSAGES.c.id)
+)
+"""`_ACCEPT_ON_POSTGRES` that also takes a token from the customer's bucket every replica shares
+(`core.ratelimit`), and claims and stores nothing when none was left: the limit without a round trip of
+its own."""
 _ADD_TURN_RECORD = insert(TURN_RECORDS)
 _EARLIER = MESSAGES.alias("earlier")
 _REPLIED = ("answered", "failed")
@@ -803,11 +830,14 @@ class ChatService:
         idempotency_key: str | None = None,
         on_token: TokenCallback | None = None,
         on_reset: Callable[[], None] | None = None,
+        limit: RateLimiter | None = None,
     ) -> TurnResult:
         """Answer one customer message. Raises NotYourConversation for someone else's thread.
 
         `on_token` receives the answer as it streams (Full and Degraded modes); `on_reset` says to discard
-        what was streamed (a model failed mid-answer, or its answer was replaced by a safer one).
+        what was streamed (a model failed mid-answer, or its answer was replaced by a safer one). With
+        `limit`, on PostgreSQL the message is stored only with a token from the customer's bucket that every
+        replica shares, taken in the same statement; RateLimited (nothing stored) when none was left.
         """
         key = _bounded_key(idempotency_key) if idempotency_key else uuid.uuid4().hex
         text = text.replace("\x00", "")  # no database stores NUL in text; it carries no meaning
@@ -816,7 +846,7 @@ class ChatService:
         except Exception:  # the spool's own file failed (a full disk): the turn goes on, the replay waits
             logger.warning("spool replay failed; this turn goes on without it", exc_info=True)
         timings: dict[str, float] = {}
-        result = self._send(conversation_id, customer_id, text, key, on_token, on_reset, timings)
+        result = self._send(conversation_id, customer_id, text, key, on_token, on_reset, timings, limit)
         return replace(result, timings_ms=timings)
 
     def _send(
@@ -828,13 +858,14 @@ class ChatService:
         on_token: TokenCallback | None,
         on_reset: Callable[[], None] | None,
         timings: dict[str, float],
+        limit: RateLimiter | None = None,
     ) -> TurnResult:
         try:
             with _phase(timings, "accept"):
                 try:
-                    accepted = self._accept(conversation_id, customer_id, text, key)
+                    accepted = self._accept(conversation_id, customer_id, text, key, limit)
                 except sa_exc.IntegrityError:  # a concurrent request stored this key, or claimed the thread
-                    accepted = self._accept(conversation_id, customer_id, text, key)
+                    accepted = self._accept(conversation_id, customer_id, text, key, limit)
         except _NOT_STORED:
             return self._spool_turn(conversation_id, customer_id, text, key)
         if isinstance(accepted, TurnResult):
@@ -876,11 +907,11 @@ class ChatService:
         return contextlib.nullcontext()
 
     def _accept(
-        self, conversation_id: str, customer_id: str, text: str, key: str
+        self, conversation_id: str, customer_id: str, text: str, key: str, limit: RateLimiter | None = None
     ) -> TurnResult | tuple[int, str, bool]:
         """Store the message (once per idempotency key). A key seen before returns its earlier result;
         otherwise (message id, text, whether the key was seen before)."""
-        new = self._accept_new(conversation_id, customer_id, text, key)
+        new = self._accept_new(conversation_id, customer_id, text, key, limit)
         if new is not None:
             return new
         with self._session() as s:
@@ -913,12 +944,13 @@ class ChatService:
             )
 
     def _accept_new(
-        self, conversation_id: str, customer_id: str, text: str, key: str
+        self, conversation_id: str, customer_id: str, text: str, key: str, limit: RateLimiter | None = None
     ) -> tuple[int, str, bool] | None:
         """The common case in Core (one statement on PostgreSQL, two on SQLite): a new key on a conversation
         the database holds for this customer. None for the rest (a key seen before, a conversation started
         offline, someone else's), which `_accept` answers through the ORM. The ORM's unit of work cost more
-        CPU than the statements."""
+        CPU than the statements. With `limit` (PostgreSQL) the statement also takes the customer's shared
+        token, and RateLimited says there was none."""
         now = utcnow()
         claim = {
             "conv": conversation_id,
@@ -939,7 +971,15 @@ class ChatService:
             if self.db.startswith("postgresql"):
                 with self._autocommit() as conn:
                     prefixed = {f"m_{name}": message[name] for name in _NEW_MESSAGE_COLUMNS}
-                    message_id = conn.execute(_ACCEPT_ON_POSTGRES, claim | prefixed).scalar()
+                    if limit is None:
+                        message_id = conn.execute(_ACCEPT_ON_POSTGRES, claim | prefixed).scalar()
+                    else:
+                        taking = shared_params(limit, customer_id)
+                        message_id = conn.execute(
+                            _ACCEPT_LIMITED_ON_POSTGRES, claim | prefixed | taking
+                        ).scalar()
+                        if message_id is None and (wait := wait_after(conn, limit, customer_id)) > 0:
+                            raise RateLimited(limit, wait)
             else:
                 with self._session() as s:
                     c = s.connection()

@@ -17,7 +17,24 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
-__all__ = ["RateLimiter", "shared_key", "sweep_shared", "take_shared"]
+__all__ = [
+    "RateLimited",
+    "RateLimiter",
+    "shared_bucket_cte",
+    "shared_key",
+    "shared_params",
+    "sweep_shared",
+    "take_shared",
+    "wait_after",
+]
+
+
+class RateLimited(Exception):
+    """The shared bucket was empty: nothing was stored; `wait` seconds until a token is free."""
+
+    def __init__(self, limiter: RateLimiter, wait: float) -> None:
+        super().__init__(f"{limiter.name}: wait {wait:.1f} s")
+        self.limiter, self.wait = limiter, wait
 
 
 class RateLimiter:
@@ -88,12 +105,32 @@ def shared_key(limit: str, key: str) -> str:
     return f"{limit}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
 
 
+def shared_bucket_cte() -> sa.CTE:
+    """`_TAKE` as a CTE (`bucket`, with `taken`) for a statement that stores something only when a token was
+    taken: the limit costs no round trip of its own. Its parameters: `shared_params`."""
+    return _TAKE.columns(sa.column("taken", sa.Boolean), sa.column("tokens", sa.Float)).cte("bucket")
+
+
+def shared_params(limiter: RateLimiter, key: str) -> dict[str, object]:
+    return {"key": shared_key(limiter.name, key), "rate": limiter.rate, "burst": limiter.burst}
+
+
+_LAST_TAKE = sa.text("SELECT taken, tokens FROM rate_buckets WHERE key = :key")
+
+
+def wait_after(conn: sa.Connection, limiter: RateLimiter, key: str) -> float:
+    """After a statement with `shared_bucket_cte` stored nothing: the seconds to wait when its bucket was
+    empty, 0.0 when it was not (nothing was stored for another reason)."""
+    row = conn.execute(_LAST_TAKE, {"key": shared_key(limiter.name, key)}).one_or_none()
+    if row is None or row.taken:
+        return 0.0
+    return (1.0 - float(row.tokens)) / limiter.rate
+
+
 def take_shared(conn: sa.Connection, limiter: RateLimiter, key: str) -> float:
     """Take a token from `key`'s bucket in the shared table (PostgreSQL, outside a transaction), at
     `limiter`'s rate and burst: 0.0 when taken, otherwise the seconds until one is free (nothing taken)."""
-    row = conn.execute(
-        _TAKE, {"key": shared_key(limiter.name, key), "rate": limiter.rate, "burst": limiter.burst}
-    ).one()
+    row = conn.execute(_TAKE, shared_params(limiter, key)).one()
     return 0.0 if row.taken else (1.0 - float(row.tokens)) / limiter.rate
 
 

@@ -152,7 +152,7 @@ _TOO_MANY = {
 }
 
 
-def _refuse_after(wait: float | None, limiter: RateLimiter) -> None:
+def refuse_after(wait: float | None, limiter: RateLimiter) -> None:
     if wait:
         raise ApiError(
             429, "rate_limited", _TOO_MANY[limiter.name], {"Retry-After": str(max(1, round(wait)))}
@@ -165,19 +165,19 @@ async def limit_messages(request: Request, claims: Customer) -> None:
     This replica's own bucket, on the event loop; the handlers then ask the bucket the replicas share
     (`limit_shared`, on their worker thread)."""
     limiter = api_state(request).messages
-    _refuse_after(limiter.take(claims.customer_id), limiter)
+    refuse_after(limiter.take(claims.customer_id), limiter)
 
 
 async def limit_searches(request: Request, claims: Claims) -> None:
     """API_RATE_LIMIT_PER_MIN knowledge-base searches per token holder (each embeds the query and asks
     Chroma); then the shared bucket on the handler's thread, as for messages."""
     limiter = api_state(request).searches
-    _refuse_after(limiter.take(claims.subject), limiter)
+    refuse_after(limiter.take(claims.subject), limiter)
 
 
 async def limit_logins(request: Request) -> None:
     limiter = api_state(request).logins
-    _refuse_after(limiter.take(client_address(request)), limiter)
+    refuse_after(limiter.take(client_address(request)), limiter)
 
 
 def limit_shared(state: ApiState, limiter: RateLimiter, key: str) -> None:
@@ -185,4 +185,4 @@ def limit_shared(state: ApiState, limiter: RateLimiter, key: str) -> None:
     429 when `key`'s shared bucket is empty. Without an answer from the database (or before the service is
     built) this replica's bucket, already taken from by the dependency, decides alone."""
     if state.service is not None:
-        _refuse_after(state.service.take_token(limiter, key), limiter)
+        refuse_after(state.service.take_token(limiter, key), limiter)

@@ -109,3 +109,37 @@ def test_a_long_key_is_shortened_to_a_hash_that_still_tells_keys_apart() -> None
     assert len(shared_key("messages", long_a)) <= 240
     assert shared_key("messages", long_a) != shared_key("messages", long_b)
     assert shared_key("messages", "guest-1") == "messages:guest-1"
+
+
+def test_a_message_takes_its_token_in_the_statement_that_stores_it(demo_service, settings, url, tmp_path):
+    """Two replicas' services on one database: the customer's burst is shared, the message past it is
+    refused with how long to wait, and nothing of it is stored."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from agent.service import ChatService
+    from core.breakers import HealthRegistry
+    from core.ratelimit import RateLimited
+
+    replicas = [
+        ChatService(
+            settings.model_copy(update={"database_url": url, "data_dir": tmp_path / f"r{n}"}),
+            kb=demo_service.kb,
+            health=HealthRegistry(),
+            checkpointer=InMemorySaver(),
+            models=[],
+        )
+        for n in range(2)
+    ]
+    limiter = RateLimiter("messages", per_minute=6, burst=3)
+    me = f"guest-{uuid.uuid4()}"
+    conv = replicas[0].start_conversation(customer_id=me)
+    for n in range(3):
+        done = replicas[n % 2].send(conversation_id=conv, customer_id=me, text=f"hello {n}", limit=limiter)
+        assert done.reply is not None and not done.spooled
+    with pytest.raises(RateLimited) as refused:
+        replicas[1].send(conversation_id=conv, customer_id=me, text="one too many", limit=limiter)
+    assert 9.0 < refused.value.wait <= 10.0
+    shown = replicas[0].transcript(conversation_id=conv, customer_id=me)
+    assert [m.content for m in shown if m.role == "customer"] == ["hello 0", "hello 1", "hello 2"]
+    unlimited = replicas[0].send(conversation_id=conv, customer_id=me, text="from the web page")
+    assert unlimited.reply is not None  # no limit asked (the Streamlit page): the shared bucket is not asked

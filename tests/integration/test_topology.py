@@ -246,6 +246,15 @@ def test_a_customer_s_rate_limit_holds_across_replicas(topo: Topology, http: htt
     assert [r.status_code for r in answers] == [201] * 15 + [429]
     assert answers[-1].json()["error"] == "rate_limited" and int(answers[-1].headers["Retry-After"]) >= 1
     assert http.post(f"{a}/v1/conversations", headers=guest(http, b)).status_code == 201  # someone else
+    you = guest(http, b)  # messages too: their token is taken by the statement that stores them
+    cid = http.post(f"{a}/v1/conversations", headers=you).json()["id"]
+    sent = [
+        http.post(f"{url}/v1/conversations/{cid}/messages", headers=you, json={"text": f"hello {n}"})
+        for n, url in enumerate([b, a] * 8)
+    ]
+    assert [r.status_code for r in sent] == [200] * 14 + [429, 429]
+    shown = http.get(f"{a}/v1/conversations/{cid}", headers=you).json()["messages"]
+    assert sum(1 for m in shown if m["role"] == "customer") == 14  # a refused message is not stored
 
 
 def _modes(topo: Topology) -> set[str]:
