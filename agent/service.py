@@ -451,6 +451,17 @@ _ACCEPT_LIMITED_ON_POSTGRES = (
 """`_ACCEPT_ON_POSTGRES` that also takes a token from the customer's bucket every replica shares
 (`core.ratelimit`), and claims and stores nothing when none was left: the limit without a round trip of
 its own."""
+_NEW_CONVERSATION_LIMITED = (
+    postgresql.insert(CONVERSATIONS)
+    .from_select(
+        ["id", "customer_id"],
+        select(_typed(CONVERSATIONS, "", "id"), _typed(CONVERSATIONS, "", "customer_id")).where(
+            select(_BUCKET.c.taken).scalar_subquery()
+        ),
+    )
+    .returning(CONVERSATIONS.c.id)
+)
+"""A new conversation only with a token from the customer's shared bucket (no row: none was left)."""
 _ADD_TURN_RECORD = insert(TURN_RECORDS)
 _EARLIER = MESSAGES.alias("earlier")
 _REPLIED = ("answered", "failed")
@@ -729,12 +740,23 @@ class ChatService:
         return True
 
     # conversations -------------------------------------------------------------------------------
-    def start_conversation(self, *, customer_id: str) -> str:
-        """A new conversation: one INSERT outside a transaction (the columns' defaults fill the rest)."""
+    def start_conversation(self, *, customer_id: str, limit: RateLimiter | None = None) -> str:
+        """A new conversation: one INSERT outside a transaction (the columns' defaults fill the rest). With
+        `limit` (PostgreSQL), only with a token from the customer's shared bucket, taken by the same INSERT;
+        RateLimited when none was left."""
         conversation_id = str(uuid.uuid4())
+        values = {"id": conversation_id, "customer_id": customer_id}
         try:
             with self._autocommit() as conn:
-                conn.execute(_NEW_CONVERSATION, {"id": conversation_id, "customer_id": customer_id})
+                if limit is None or not self.db.startswith("postgresql"):
+                    conn.execute(_NEW_CONVERSATION, values)
+                elif (
+                    conn.execute(
+                        _NEW_CONVERSATION_LIMITED, values | shared_params(limit, customer_id)
+                    ).first()
+                    is None
+                ):
+                    raise RateLimited(limit, wait_after(conn, limit, customer_id))
             return conversation_id
         except _DB_DOWN:
             conversation_id = conv_store.offline_conversation_id(

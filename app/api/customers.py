@@ -122,9 +122,13 @@ def login(body: schemas.LoginIn, request: Request, svc: Service) -> schemas.Toke
     tags=["conversations"],
 )
 def start_conversation(request: Request, who: Customer, svc: Service) -> schemas.ConversationOut:
-    state = api_state(request)
-    limit_shared(state, state.messages, who.customer_id)
-    return schemas.ConversationOut(id=svc.start_conversation(customer_id=who.customer_id), status="open")
+    limiter = api_state(request).messages
+    try:
+        started = svc.start_conversation(customer_id=who.customer_id, limit=limiter)
+    except RateLimited as exc:  # the customer's shared token, taken by the INSERT itself
+        refuse_after(exc.wait, exc.limiter)
+        raise
+    return schemas.ConversationOut(id=started, status="open")
 
 
 @router.get("/conversations", response_model=list[schemas.ConversationOut], tags=["conversations"])

@@ -143,3 +143,29 @@ def test_a_message_takes_its_token_in_the_statement_that_stores_it(demo_service,
     assert [m.content for m in shown if m.role == "customer"] == ["hello 0", "hello 1", "hello 2"]
     unlimited = replicas[0].send(conversation_id=conv, customer_id=me, text="from the web page")
     assert unlimited.reply is not None  # no limit asked (the Streamlit page): the shared bucket is not asked
+
+
+def test_a_new_conversation_takes_its_token_in_its_insert(demo_service, settings, url, tmp_path):
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from agent.service import ChatService
+    from core.breakers import HealthRegistry
+    from core.ratelimit import RateLimited
+
+    replicas = [
+        ChatService(
+            settings.model_copy(update={"database_url": url, "data_dir": tmp_path / f"r{n}"}),
+            kb=demo_service.kb,
+            health=HealthRegistry(),
+            checkpointer=InMemorySaver(),
+            models=[],
+        )
+        for n in range(2)
+    ]
+    limiter = RateLimiter("messages", per_minute=6, burst=2)
+    me = f"guest-{uuid.uuid4()}"
+    started = [replicas[n].start_conversation(customer_id=me, limit=limiter) for n in range(2)]
+    with pytest.raises(RateLimited) as refused:
+        replicas[0].start_conversation(customer_id=me, limit=limiter)
+    assert 9.0 < refused.value.wait <= 10.0
+    assert {c["id"] for c in replicas[1].conversations(customer_id=me)} == set(started)  # none stored for it
