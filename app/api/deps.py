@@ -6,6 +6,7 @@ FastAPI would run a plain `def` on a worker thread, a hop that costs more than t
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import threading
 import time
@@ -142,7 +143,18 @@ Admin = Annotated[AuthenticatedUser, Depends(_staff(Role.ADMIN))]
 
 
 def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """Who the per-address limits count: the client's IPv4 address, or its IPv6 /64 (one subscriber's
+    network; a client can pick any address inside it)."""
+    host = request.client.host if request.client else "unknown"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if not isinstance(address, ipaddress.IPv6Address):
+        return host
+    if address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(ipaddress.IPv6Network((address, 64), strict=False))
 
 
 _TOO_MANY = {
