@@ -71,7 +71,6 @@ from core.ratelimit import (
     shared_params,
     sweep_shared,
     take_shared,
-    wait_after,
 )
 from core.spool import Spool
 from core.text import clean_customer_text
@@ -360,6 +359,16 @@ def _bounded_key(key: str) -> str:
     return key if len(key) <= 64 else hashlib.sha256(key.encode()).hexdigest()
 
 
+class ConversationBusy(RuntimeError):
+    """A turn holds the conversation's lock (`conversation_lock(wait=False)`)."""
+
+
+_RECHECK_AFTER_LOCK_MS = 1000.0
+"""A turn that waited this long for its conversation's lock checks whether its message was answered
+meanwhile (the stuck-turn sweep, or a retry of its key on another replica)."""
+_STUCK_MAX_AGE_S = 3600.0
+"""The stuck-turn sweep leaves older messages alone: answered an hour late, a reply helps nobody, and a
+backlog from before the sweep existed must not flood the queue with tickets."""
 _READ_MARGIN = 200
 """Characters past MAX_MESSAGE_CHARS the personal-data masker still reads (`ChatService._readable_part`)."""
 
@@ -433,7 +442,16 @@ stored only if the conversation is the customer's and its idempotency key is new
 message's parameters are prefixed `m_`: a parameter named like a column of `conversations` would be taken
 as a value for the UPDATE to set."""
 _BUCKET = shared_bucket_cte()
-_ACCEPT_LIMITED_ON_POSTGRES = (
+
+
+def _with_verdict(insert_cte: sa.CTE) -> sa.Select[Any]:
+    """The statement's one row: what `insert_cte` stored (its id, None for nothing) and the bucket's verdict
+    (`taken`, `tokens`), read from the same statement, not from another replica's request just after."""
+    stored = select(insert_cte.c.id).scalar_subquery().label("id")
+    return select(stored, _BUCKET.c.taken, _BUCKET.c.tokens)
+
+
+_ACCEPT_LIMITED_ON_POSTGRES = _with_verdict(
     postgresql.insert(MESSAGES)
     .from_select(
         ["conversation_id", *_NEW_MESSAGE_COLUMNS],
@@ -447,11 +465,12 @@ _ACCEPT_LIMITED_ON_POSTGRES = (
     )
     .on_conflict_do_nothing(index_elements=["conversation_id", "idempotency_key"])
     .returning(MESSAGES.c.id)
+    .cte("added")
 )
 """`_ACCEPT_ON_POSTGRES` that also takes a token from the customer's bucket every replica shares
 (`core.ratelimit`), and claims and stores nothing when none was left: the limit without a round trip of
-its own."""
-_NEW_CONVERSATION_LIMITED = (
+its own. A data-modifying CTE always runs, so a retry (its key stored already) is charged too."""
+_NEW_CONVERSATION_LIMITED = _with_verdict(
     postgresql.insert(CONVERSATIONS)
     .from_select(
         ["id", "customer_id"],
@@ -460,8 +479,9 @@ _NEW_CONVERSATION_LIMITED = (
         ),
     )
     .returning(CONVERSATIONS.c.id)
+    .cte("added")
 )
-"""A new conversation only with a token from the customer's shared bucket (no row: none was left)."""
+"""A new conversation only with a token from the customer's shared bucket."""
 _ADD_TURN_RECORD = insert(TURN_RECORDS)
 _EARLIER = MESSAGES.alias("earlier")
 _REPLIED = ("answered", "failed")
@@ -639,6 +659,8 @@ class ChatService:
             checkpointer=self.checkpointer, min_confidence=settings.answer_min_confidence
         )
         self._thread_locks: dict[str, threading.RLock] = {}
+        self._stuck_tried: set[int] = set()
+        """Messages this process's stuck-turn sweep has tried: each once."""
         self._pg_locks = threading.local()
         """Conversations whose advisory lock this thread holds (the lock is taken once per thread)."""
         self._locks_guard = threading.Lock()
@@ -678,7 +700,7 @@ class ChatService:
         try:
             with self._autocommit() as conn:
                 return take_shared(conn, limiter, key)
-        except (sa_exc.SQLAlchemyError, DependencyFault) as exc:
+        except _NOT_STORED as exc:
             logger.warning(
                 "shared rate limit unavailable (%s); this replica's own limit decides", type(exc).__name__
             )
@@ -691,7 +713,7 @@ class ChatService:
         try:
             with self._autocommit() as conn:
                 return sweep_shared(conn, idle_s)
-        except (sa_exc.SQLAlchemyError, DependencyFault):
+        except _NOT_STORED:
             logger.warning("sweeping the shared rate buckets failed", exc_info=True)
             return 0
 
@@ -750,13 +772,11 @@ class ChatService:
             with self._autocommit() as conn:
                 if limit is None or not self.db.startswith("postgresql"):
                     conn.execute(_NEW_CONVERSATION, values)
-                elif (
-                    conn.execute(
-                        _NEW_CONVERSATION_LIMITED, values | shared_params(limit, customer_id)
-                    ).first()
-                    is None
-                ):
-                    raise RateLimited(limit, wait_after(conn, limit, customer_id))
+                else:
+                    taking = shared_params(limit, customer_id)
+                    row = conn.execute(_NEW_CONVERSATION_LIMITED, values | taking).one()
+                    if not row.taken:
+                        raise RateLimited(limit, limit.wait_for(row.tokens))
             return conversation_id
         except _DB_DOWN:
             conversation_id = conv_store.offline_conversation_id(
@@ -864,7 +884,7 @@ class ChatService:
         key = _bounded_key(idempotency_key) if idempotency_key else uuid.uuid4().hex
         text = text.replace("\x00", "")  # no database stores NUL in text; it carries no meaning
         try:
-            self.replay_spool()
+            self.replay_spool(wait=False)  # another process replaying the shared spool: not this turn's job
         except Exception:  # the spool's own file failed (a full disk): the turn goes on, the replay waits
             logger.warning("spool replay failed; this turn goes on without it", exc_info=True)
         timings: dict[str, float] = {}
@@ -887,7 +907,7 @@ class ChatService:
                 try:
                     accepted = self._accept(conversation_id, customer_id, text, key, limit)
                 except sa_exc.IntegrityError:  # a concurrent request stored this key, or claimed the thread
-                    accepted = self._accept(conversation_id, customer_id, text, key, limit)
+                    accepted = self._accept(conversation_id, customer_id, text, key)  # its token was taken
         except _NOT_STORED:
             return self._spool_turn(conversation_id, customer_id, text, key)
         if isinstance(accepted, TurnResult):
@@ -897,7 +917,9 @@ class ChatService:
         # one turn or resume at a time on a conversation
         with self.conversation_lock(conversation_id), self._one_checkpoint_connection():
             timings["lock"] = _ms_since(waiting)
-            if retried:  # the same key again: a concurrent request may have answered it while we waited
+            # the same key again, or a long wait: a concurrent request, or the stuck-turn sweep, may have
+            # answered it meanwhile
+            if retried or timings["lock"] >= _RECHECK_AFTER_LOCK_MS:
                 try:
                     again = self._accept(conversation_id, customer_id, text, key)
                 except _NOT_STORED:
@@ -997,11 +1019,10 @@ class ChatService:
                         message_id = conn.execute(_ACCEPT_ON_POSTGRES, claim | prefixed).scalar()
                     else:
                         taking = shared_params(limit, customer_id)
-                        message_id = conn.execute(
-                            _ACCEPT_LIMITED_ON_POSTGRES, claim | prefixed | taking
-                        ).scalar()
-                        if message_id is None and (wait := wait_after(conn, limit, customer_id)) > 0:
-                            raise RateLimited(limit, wait)
+                        row = conn.execute(_ACCEPT_LIMITED_ON_POSTGRES, claim | prefixed | taking).one()
+                        if not row.taken:
+                            raise RateLimited(limit, limit.wait_for(row.tokens))
+                        message_id = row.id
             else:
                 with self._session() as s:
                     c = s.connection()
@@ -1016,12 +1037,16 @@ class ChatService:
         return None if message_id is None else (int(message_id), text, False)
 
     @contextlib.contextmanager
-    def conversation_lock(self, conversation_id: str) -> Iterator[None]:
+    def conversation_lock(self, conversation_id: str, *, wait: bool = True) -> Iterator[None]:
         """One turn or resume at a time on a conversation's thread: in this process, and on PostgreSQL across
         replicas too (a session advisory lock), so a customer's two messages sent to two replicas at once
         cannot fork the thread. Re-entrant: a resume inside a turn reuses the turn's lock. Without a
-        reachable database (or past LOCK_WAIT) only this process is serialised, and that is logged."""
-        with self.thread_lock(conversation_id):
+        reachable database (or past LOCK_WAIT) only this process is serialised, and that is logged.
+        `wait=False` raises ConversationBusy at once when a turn holds it (or it cannot be taken at all)."""
+        lock = self.thread_lock(conversation_id)
+        if not lock.acquire(blocking=wait):
+            raise ConversationBusy(conversation_id)
+        try:
             held: set[str] = self._pg_locks.__dict__.setdefault("held", set())
             if conversation_id in held or not self.db.startswith("postgresql"):
                 yield
@@ -1039,19 +1064,24 @@ class ChatService:
                 if not conn.execute(
                     text("SELECT pg_try_advisory_lock(hashtextextended(:k, 0))"), key
                 ).scalar():
+                    if not wait:
+                        conn.close()
+                        raise ConversationBusy(conversation_id)
                     # another replica's turn holds it: wait as long as lock_timeout, past the statement limit
                     waiting = conn
                     with statement_limit_lifted(lambda sql: waiting.execute(text(sql))):
                         waiting.execute(text("SELECT pg_advisory_lock(hashtextextended(:k, 0))"), key)
             except sa_exc.SQLAlchemyError:
-                logger.warning(
-                    "conversation lock unavailable, serialised in this process only: %s", conversation_id
-                )
                 if conn is not None:
                     with contextlib.suppress(Exception):
                         conn.invalidate()
                         conn.close()
                 conn = None
+                if not wait:
+                    raise ConversationBusy(conversation_id) from None
+                logger.warning(
+                    "conversation lock unavailable, serialised in this process only: %s", conversation_id
+                )
             if conn is not None:
                 held.add(conversation_id)
             try:
@@ -1065,6 +1095,8 @@ class ChatService:
                         )
                     with contextlib.suppress(Exception):
                         conn.close()
+        finally:
+            lock.release()
 
     def _claim(self, s: Session, conversation_id: str, customer_id: str) -> conv_store.Conversation:
         """The customer's conversation, including one they started on a replica whose spool still holds it."""
@@ -1191,7 +1223,7 @@ class ChatService:
         t0 = time.perf_counter()
         state: dict[str, Any] = {}
         error: str | None = None
-        readable = self._readable_part(text)  # `text` stays as sent: a spooled reply carries it
+        readable, cut_from = self._readable_part(text)  # `text` stays as sent: a spooled reply carries it
         with self.tracer.turn(
             conversation_id=conversation_id, customer_id=customer_id, message_id=message_id
         ) as trace:
@@ -1218,6 +1250,7 @@ class ChatService:
                         on_reset,
                         kinds,
                         trace.callbacks,
+                        cut_from=cut_from,
                     )
                 except Exception as exc:
                     logger.exception("turn failed conversation=%s message=%s", conversation_id, message_id)
@@ -1250,9 +1283,10 @@ class ChatService:
             except OSError:  # the disk too: the stored message is answered by the stuck-turn sweep
                 logger.exception("reply neither stored nor spooled: message=%s", message_id)
                 spooled = False
+            stored = replace(_spooled_view("customer", text), id=message_id)  # stored before the turn
             return TurnResult(
                 conversation_id,
-                _spooled_view("customer", text),
+                stored if not spooled else _spooled_view("customer", text),
                 _spooled_view("assistant", record["reply"], mode=mode),
                 mode,
                 record["outcome"],
@@ -1261,15 +1295,17 @@ class ChatService:
                 spooled=spooled,
             )
 
-    def _readable_part(self, text: str) -> str:
+    def _readable_part(self, text: str) -> tuple[str, int | None]:
         """The message as the agent will read it (normalised), cut `_READ_MARGIN` characters past
         MAX_MESSAGE_CHARS: the graph reads no further, and the personal-data scan before it grows with the
         text (a 20,000-character message of digits took ~1 s of CPU). The margin keeps a value that straddles
-        the agent's own cut whole for the masker. The stored message stays as sent."""
+        the agent's own cut whole for the masker. The stored message stays as sent. Second: the length as
+        sent when it was cut (None when not), for the graph to say it was truncated."""
         limit = self.settings.max_message_chars + _READ_MARGIN
         if len(text) <= limit:
-            return text
-        return clean_customer_text(text, max_chars=limit).text
+            return text, None
+        clean = clean_customer_text(text, max_chars=limit)
+        return clean.text, (clean.original_length if clean.truncated else None)
 
     def _mask(self, conversation_id: str, text: str) -> tuple[str, list[str]]:
         """The text the agent works on: personal data replaced by this conversation's reversible tokens.
@@ -1310,9 +1346,13 @@ class ChatService:
         on_reset: Callable[[], None] | None,
         masked_kinds: list[str] | None = None,
         callbacks: list[Any] | None = None,
+        *,
+        cut_from: int | None = None,
     ) -> dict[str, Any]:
         streaming = on_token is not None or on_reset is not None
         context = self.turn_context(streaming=streaming)
+        if cut_from is not None:
+            context = replace(context, cut_from=cut_from)
         final: dict[str, Any] = {}
         listening = True
         for kind, chunk in self.graph.stream(
@@ -1487,7 +1527,8 @@ class ChatService:
                 source_key=f"handoff:{message_id}",
             )
         elif record["handoff_reason"] == HandoffReason.OFFLINE.value:
-            said = pii_vault.mask_turn(s, conversation_id=conversation_id, text=updated.content).text
+            readable, _ = self._readable_part(updated.content)  # the scan bounded here too
+            said = pii_vault.mask_turn(s, conversation_id=conversation_id, text=readable).text
             queue.enqueue(
                 s,
                 conversation_id=conversation_id,
@@ -1538,30 +1579,49 @@ class ChatService:
             logger.exception("knowledge base refresh failed after the database returned")
 
     # the spool -----------------------------------------------------------------------------------
-    def replay_spool(self) -> int:
-        """Write what was spooled while the database was down; returns how many entries were applied."""
+    def replay_spool(self, *, wait: bool = True) -> int:
+        """Write what was spooled while the database was down; returns how many entries were applied.
+        `wait=False` returns 0 at once while another process (the spool may be shared) is replaying it."""
         if not self.spool.path.exists() or self.spool.path.stat().st_size == 0:
             return 0
         if not self.health.available("database"):
             return 0
-        done = self.spool.replay(self._apply_or_set_aside)
+        done = self.spool.replay(self._apply_or_set_aside, wait=wait)
         if done:
             logger.info("replayed %d spooled entries", done)
         return done
 
     def answer_stuck(self, *, older_than_s: float, limit: int = 20) -> int:
-        """Answer customer messages stored at least `older_than_s` ago and still without a reply: the process
-        that took them died mid-turn (a crash, a kill at a deploy) and nobody retried with their key. Each is
-        answered as a retry of its own key would be (under the conversation's lock, so one reply whatever
-        races it); a person's conversation keeps it for the person. Returns how many were answered."""
+        """Answer customer messages stored `older_than_s` to `_STUCK_MAX_AGE_S` ago and still without a reply:
+        the process that took them died mid-turn (a crash, a kill at a deploy) and nobody retried with their
+        key. Each is answered as a retry of its own key would be, under the conversation's lock, taken
+        without waiting: a conversation a turn holds is left for the next sweep. A message the customer has
+        written after is left alone (answered now, it would land after the later reply), and this process
+        tries each message once. Returns how many were answered."""
         if not self.health.available("database"):
             return 0
-        cutoff = utcnow() - timedelta(seconds=older_than_s)
+        now = utcnow()
+        later = MESSAGES.alias("later")
         with self._session() as s:
             stuck = s.execute(
-                select(MESSAGES.c.conversation_id, MESSAGES.c.content, MESSAGES.c.idempotency_key)
-                .where(MESSAGES.c.status == "stored", MESSAGES.c.created_at <= cutoff)
-                .where(MESSAGES.c.role == "customer", MESSAGES.c.idempotency_key.is_not(None))
+                select(
+                    MESSAGES.c.id, MESSAGES.c.conversation_id, MESSAGES.c.content, MESSAGES.c.idempotency_key
+                )
+                .where(
+                    MESSAGES.c.status == "stored",
+                    MESSAGES.c.created_at <= now - timedelta(seconds=older_than_s),
+                    MESSAGES.c.created_at >= now - timedelta(seconds=_STUCK_MAX_AGE_S),
+                    MESSAGES.c.role == "customer",
+                    MESSAGES.c.idempotency_key.is_not(None),
+                    MESSAGES.c.id.not_in(self._stuck_tried),
+                    ~select(later.c.id)
+                    .where(
+                        later.c.conversation_id == MESSAGES.c.conversation_id,
+                        later.c.role == "customer",
+                        later.c.id > MESSAGES.c.id,
+                    )
+                    .exists(),
+                )
                 .order_by(MESSAGES.c.created_at)
                 .limit(limit)
             ).all()
@@ -1575,12 +1635,16 @@ class ChatService:
         answered = 0
         for row in stuck:
             try:
-                result = self.send(
-                    conversation_id=row.conversation_id,
-                    customer_id=owners[row.conversation_id],
-                    text=row.content,
-                    idempotency_key=row.idempotency_key,
-                )
+                with self.conversation_lock(row.conversation_id, wait=False):
+                    self._stuck_tried.add(row.id)
+                    result = self.send(
+                        conversation_id=row.conversation_id,
+                        customer_id=owners[row.conversation_id],
+                        text=row.content,
+                        idempotency_key=row.idempotency_key,
+                    )
+            except ConversationBusy:  # a turn is running on it: the next sweep looks again
+                continue
             except Exception:
                 logger.exception("stuck message not answered: conversation=%s", row.conversation_id)
                 continue
@@ -1589,6 +1653,8 @@ class ChatService:
                     "answered a message left without a reply: conversation=%s", row.conversation_id
                 )
                 answered += 1
+        if len(self._stuck_tried) > 10_000:  # ids tried over an hour ago are out of the window anyway
+            self._stuck_tried.clear()
         return answered
 
     def _apply_or_set_aside(self, entry: dict[str, Any]) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -154,10 +157,11 @@ def test_a_reply_neither_stored_nor_spooled_leaves_the_message_for_the_stuck_tur
         m.setattr(spool, "append", disk_full)
         result = _ask(demo_service, "How do I return an item?", conv)
     assert result.outcome == "answered" and result.reply.content and not result.spooled
+    assert result.message.id > 0  # stored before the turn: its real id, not a spooled one's 0
     with session_scope(settings.database_url) as session:
         stuck = session.scalars(select(Message).where(Message.conversation_id == conv[0])).all()
     assert [(m.role, m.status) for m in stuck] == [("customer", "stored")]
-    assert demo_service.answer_stuck(older_than_s=0) >= 1
+    assert demo_service.answer_stuck(older_than_s=0, limit=1000) >= 1
     shown = demo_service.transcript(conversation_id=conv[0], customer_id=conv[1])
     assert [m.role for m in shown] == ["customer", "assistant"]
 
@@ -184,6 +188,30 @@ def test_contact_details_for_a_conversation_started_offline_are_kept_before_its_
         assert ticket is not None and ticket.contact == "me@example.com"
 
 
+def test_the_shared_rate_limit_steps_aside_whatever_keeps_the_database_from_answering(
+    demo_service, monkeypatch
+):
+    """Down, refusing, or back with demo passwords in production (DatabaseUnavailable): this replica's own
+    bucket decides alone, never a 500 or a 503."""
+    from core.db import DatabaseUnavailable
+    from core.ratelimit import RateLimiter
+
+    limiter = RateLimiter("messages", per_minute=60, burst=15)
+    postgres = demo_service.settings.model_copy(update={"database_url": "postgresql+psycopg://nowhere/none"})
+    monkeypatch.setattr(demo_service, "settings", postgres)
+    for failure in (
+        DatabaseUnavailable("demo credentials in production"),
+        DependencyFault("unavailable", "x"),
+    ):
+
+        def failing(failure: Exception = failure) -> Any:
+            raise failure
+
+        monkeypatch.setattr(demo_service, "_autocommit", failing)
+        assert demo_service.take_token(limiter, "guest-1") is None
+        assert demo_service.sweep_tokens(60.0) == 0
+
+
 def test_a_pool_with_no_free_connection_during_a_replay_keeps_the_entry_for_the_next(
     demo_service, monkeypatch, tmp_path
 ):
@@ -203,33 +231,106 @@ def test_a_pool_with_no_free_connection_during_a_replay_keeps_the_entry_for_the_
     assert len(spool) == 1 and not (tmp_path / "pending.dead.jsonl").exists()
 
 
+def _stored(url: str, conv: tuple[str, str], text: str, key: str, minutes_ago: float) -> int:
+    """A customer message stored by a process that then died (no reply, no ticket)."""
+    with session_scope(url) as session:
+        talk = get_conversation(session, conversation_id=conv[0], customer_id=conv[1])
+        message = store_customer_message(session, conversation=talk, content=text, idempotency_key=key)
+        message.created_at = utcnow() - timedelta(minutes=minutes_ago)
+        session.flush()
+        return message.id
+
+
+def _replies(url: str, ids: list[int]) -> dict[int, Message]:
+    with session_scope(url) as session:
+        return {m.reply_to: m for m in session.scalars(select(Message).where(Message.reply_to.in_(ids)))}
+
+
 def test_a_message_whose_process_died_mid_turn_is_answered_by_the_stuck_turn_sweep(demo_service, settings):
     """The process stored the message, then died before the turn (a crash, a kill at a deploy) and the client
-    never retried: the sweep answers it once it is older than STUCK_TURN_S, and leaves younger ones (a turn
-    may still be running) alone."""
-    conv, customer = _new(demo_service)
-    with session_scope(settings.database_url) as session:
-        talk = get_conversation(session, conversation_id=conv, customer_id=customer)
-        old = store_customer_message(
-            session, conversation=talk, content="How do I return an item?", idempotency_key="k-old"
+    never retried: the sweep answers it once it is older than STUCK_TURN_S. It leaves alone a younger one
+    (a turn may still be running), one over an hour old (a backlog from before), and one the customer wrote
+    after (answered now, it would land after the later reply)."""
+    url = settings.database_url
+    old = _stored(url, _new(demo_service), "How do I return an item?", "k-old", minutes_ago=5)
+    young = _stored(url, _new(demo_service), "Where is my order?", "k-young", minutes_ago=0)
+    ancient = _stored(url, _new(demo_service), "Do you ship to Canada?", "k-ancient", minutes_ago=120)
+    moved_on = _new(demo_service)
+    overtaken = _stored(url, moved_on, "How long do refunds take?", "k-first", minutes_ago=5)
+    _ask(demo_service, "Actually, can I exchange instead?", moved_on)
+    assert demo_service.answer_stuck(older_than_s=120, limit=1000) >= 1
+    replies = _replies(url, [old, young, ancient, overtaken])
+    assert set(replies) == {old} and replies[old].citations  # a real answer from the help center
+    conv = demo_service.transcript  # the client's retry of the old message gets the sweep's reply
+    with session_scope(url) as session:
+        owner = session.get(Message, old).conversation_id
+    again = demo_service.send(
+        conversation_id=owner,
+        customer_id=next(c.customer_id for c in [_conversation(url, owner)]),
+        text="How do I return an item?",
+        idempotency_key="k-old",
+    )
+    assert conv and again.replayed and again.reply.id == replies[old].id
+    demo_service.answer_stuck(older_than_s=120, limit=1000)
+    assert set(_replies(url, [old, young, ancient, overtaken])) == {old}  # one reply, and the rest left
+
+
+def _conversation(url: str, conversation_id: str):
+    from core.models import Conversation
+
+    with session_scope(url) as session:
+        return session.get(Conversation, conversation_id)
+
+
+def test_the_sweep_leaves_a_conversation_a_turn_holds_and_the_turn_then_finds_its_answer(
+    demo_service, settings, monkeypatch
+):
+    """A sweep that finds a conversation's lock held leaves it for later. A live turn that waited long for
+    the lock while its message was answered (by the sweep, or a retry of its key, holding the lock) checks
+    again once it gets the lock and returns that reply instead of running the graph a second time."""
+    import agent.service as service_module
+
+    monkeypatch.setattr(service_module, "_RECHECK_AFTER_LOCK_MS", 0.0)
+    url = settings.database_url
+    conv = _new(demo_service)
+    holding, stored_live, answered = threading.Event(), threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with demo_service.conversation_lock(conv[0]):
+            holding.set()
+            stored_live.wait(30)
+            demo_service.send(  # as the sweep would: the stored message's own key, under the lock
+                conversation_id=conv[0], customer_id=conv[1], text="Is there a fee?", idempotency_key="k-live"
+            )
+            answered.set()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    holding.wait(10)
+    stuck = _stored(url, conv, "How do I return an item?", "k-held", minutes_ago=5)
+    demo_service.answer_stuck(older_than_s=120, limit=1000)
+    assert stuck not in _replies(url, [stuck])  # a turn holds the conversation: left for the next sweep
+    live: list[Any] = []
+    waiting = threading.Thread(
+        target=lambda: live.append(
+            demo_service.send(
+                conversation_id=conv[0], customer_id=conv[1], text="Is there a fee?", idempotency_key="k-live"
+            )
         )
-        old.created_at = utcnow() - timedelta(minutes=5)
-        young = store_customer_message(
-            session, conversation=talk, content="Where is my order?", idempotency_key="k-young"
-        )
-        ids = old.id, young.id
-    assert demo_service.answer_stuck(older_than_s=120) >= 1
-    with session_scope(settings.database_url) as session:
-        replies = {m.reply_to: m for m in session.scalars(select(Message).where(Message.reply_to.in_(ids)))}
-        statuses = {m.id: m.status for m in session.scalars(select(Message).where(Message.id.in_(ids)))}
-    assert set(replies) == {ids[0]} and statuses == {ids[0]: "answered", ids[1]: "stored"}
-    assert replies[ids[0]].citations  # a real answer from the help center
-    again = _ask(demo_service, "How do I return an item?", (conv, customer), idempotency_key="k-old")
-    assert again.replayed and again.reply.id == replies[ids[0]].id  # the client's retry gets that reply
-    demo_service.answer_stuck(older_than_s=120)
-    with session_scope(settings.database_url) as session:
-        assert session.get(Message, ids[1]).status == "stored"  # not yet two minutes old: left alone
-        assert len(session.scalars(select(Message).where(Message.reply_to == ids[0])).all()) == 1
+    )
+    waiting.start()  # stores its message, then waits for the lock the holder has
+    for _ in range(200):
+        with session_scope(url) as session:
+            if session.scalar(select(Message.id).where(Message.idempotency_key == "k-live")):
+                break
+        time.sleep(0.05)
+    stored_live.set()
+    holder.join(30)
+    waiting.join(30)
+    assert answered.is_set() and live and live[0].replayed  # the holder's answer, not a second turn
+    with session_scope(url) as session:
+        live_id = session.scalar(select(Message.id).where(Message.idempotency_key == "k-live"))
+        assert len(session.scalars(select(Message).where(Message.reply_to == live_id)).all()) == 1
 
 
 BAD_INPUTS = {
@@ -282,6 +383,21 @@ def test_a_huge_message_is_scanned_for_personal_data_only_as_far_as_the_agent_re
     assert scanned and max(scanned) <= settings.max_message_chars + 200
     with session_scope(settings.database_url) as session:
         assert session.get(Message, result.message.id).content == text
+
+
+def test_a_huge_message_that_masking_shrinks_under_the_limit_is_still_said_to_be_truncated(
+    demo_service, settings
+):
+    """Cut before masking, then masked (each email a short token): the graph gets under MAX_MESSAGE_CHARS,
+    yet the message was truncated, and the turn says so and records its length as sent."""
+    text = "Order lines: " + " ".join(
+        f"item {i} for someone.long.name{i}@example-company.com" for i in range(800)
+    )
+    result = _ask(demo_service, text)
+    assert "very long" in result.reply.content
+    with session_scope(settings.database_url) as session:
+        record = session.scalar(select(TurnRecord).where(TurnRecord.message_id == result.message.id))
+    assert record.guards["input"] == {"truncated": True, "original_length": len(text)}
 
 
 def test_customer_cannot_read_or_write_someone_elses_conversation(demo_service):
