@@ -32,6 +32,9 @@ class TurnContext:
     streaming: bool = True
     """Someone reads the answer as it is written (a chat page, an SSE client): stream it token by token.
     False (a JSON request, an eval run) merges the model's chunks once, which costs far less."""
+    cut_from: int | None = None
+    """The message's length as sent when the service cut it before masking (it was far over
+    MAX_MESSAGE_CHARS): the text the graph gets is already short, yet the message was truncated."""
 
     def prompt(self, module: ModuleType) -> Prompt:
         return self.prompts.get(module) if self.prompts is not None else local(module)

@@ -25,7 +25,6 @@ __all__ = [
     "shared_params",
     "sweep_shared",
     "take_shared",
-    "wait_after",
 ]
 
 
@@ -74,6 +73,10 @@ class RateLimiter:
                 self._buckets.popitem(last=False)
             return wait
 
+    def wait_for(self, tokens: float) -> float:
+        """Seconds until a bucket holding `tokens` (fewer than one) has one."""
+        return max(0.0, (1.0 - float(tokens)) / self.rate)
+
     @property
     def full_after_s(self) -> float:
         """An empty bucket is full again after this long: one idle longer is as good as none."""
@@ -115,23 +118,11 @@ def shared_params(limiter: RateLimiter, key: str) -> dict[str, object]:
     return {"key": shared_key(limiter.name, key), "rate": limiter.rate, "burst": limiter.burst}
 
 
-_LAST_TAKE = sa.text("SELECT taken, tokens FROM rate_buckets WHERE key = :key")
-
-
-def wait_after(conn: sa.Connection, limiter: RateLimiter, key: str) -> float:
-    """After a statement with `shared_bucket_cte` stored nothing: the seconds to wait when its bucket was
-    empty, 0.0 when it was not (nothing was stored for another reason)."""
-    row = conn.execute(_LAST_TAKE, {"key": shared_key(limiter.name, key)}).one_or_none()
-    if row is None or row.taken:
-        return 0.0
-    return (1.0 - float(row.tokens)) / limiter.rate
-
-
 def take_shared(conn: sa.Connection, limiter: RateLimiter, key: str) -> float:
     """Take a token from `key`'s bucket in the shared table (PostgreSQL, outside a transaction), at
     `limiter`'s rate and burst: 0.0 when taken, otherwise the seconds until one is free (nothing taken)."""
     row = conn.execute(_TAKE, shared_params(limiter, key)).one()
-    return 0.0 if row.taken else (1.0 - float(row.tokens)) / limiter.rate
+    return 0.0 if row.taken else limiter.wait_for(row.tokens)
 
 
 def sweep_shared(conn: sa.Connection, idle_s: float) -> int:

@@ -8,6 +8,7 @@ idempotent; it stops at the first failure (the database is still down) and keeps
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import logging
@@ -31,12 +32,18 @@ class Spool:
         self._lock_path = path.with_suffix(path.suffix + ".lock")
 
     @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _locked(self, *, wait: bool = True) -> Iterator[bool]:
+        """Hold the spool's lock (yields True); with `wait=False`, yields False at once when another
+        process holds it."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self._lock_path, "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
             try:
-                yield
+                fcntl.flock(lock, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
@@ -63,6 +70,9 @@ class Spool:
         fd = os.open(self.path.parent, os.O_RDONLY)
         try:
             os.fsync(fd)
+        except OSError as exc:  # some file systems (FUSE, network) cannot sync a directory: the file is
+            if exc.errno not in (errno.EINVAL, errno.ENOTSUP):  # synced already, so that is as far as it goes
+                raise
         finally:
             os.close(fd)
 
@@ -102,9 +112,12 @@ class Spool:
         reported here (a reader under the lock reports it)."""
         return len(self._read(report=False))
 
-    def replay(self, handler: Callable[[dict[str, Any]], None]) -> int:
-        """Apply entries oldest first; remove those applied. Returns how many were applied."""
-        with self._locked():
+    def replay(self, handler: Callable[[dict[str, Any]], None], *, wait: bool = True) -> int:
+        """Apply entries oldest first; remove those applied. Returns how many were applied. `wait=False`:
+        0 at once while another process holds the spool (its replay, or an append)."""
+        with self._locked(wait=wait) as held:
+            if not held:
+                return 0
             entries = self._read()
             done = 0
             for entry in entries:

@@ -39,6 +39,8 @@ from knowledge.store import bump_revision, create_version, latest_version, publi
 from knowledge.types import Passage
 
 logger = logging.getLogger(__name__)
+_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+"""What `slugify` makes (without its length cut): an editor's slug of this shape is used as given."""
 
 MAX_BODY_CHARS = 200_000
 """An article longer than this is almost certainly a mistake (a whole manual pasted in): split it."""
@@ -376,7 +378,8 @@ class Studio:
         if slug is not None:  # as every stored slug is made: an editor's "Gift Cards" or "a/b" is addressable
             if not re.search(r"[A-Za-z0-9]", slug):
                 raise StudioInvalid("the slug needs letters or digits")
-            slug = slugify(slug)
+            if not _SLUG.fullmatch(slug):  # a made slug (e.g. a gap's `…-ticket-4711`) is kept whole
+                slug = slugify(slug)
         if not body:
             raise StudioInvalid("the article has no text")
         if len(body) > MAX_BODY_CHARS:

@@ -6,6 +6,7 @@ here, and nothing after, sees it.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from langchain_core.messages import AnyMessage, HumanMessage
@@ -39,6 +40,8 @@ def screen_input(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, A
     settings = ctx.settings
     latest = _latest_customer_message(state)
     clean = clean_customer_text(str(latest.content) if latest else "", max_chars=settings.max_message_chars)
+    if ctx.cut_from is not None:  # the service cut it before masking: it was truncated all the same
+        clean = replace(clean, truncated=True, original_length=ctx.cut_from)
     intent = "empty" if not clean.text else curated_intent(clean.text)
     guards: dict[str, Any] = {
         "input": {"truncated": clean.truncated, "original_length": clean.original_length}

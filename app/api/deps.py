@@ -10,6 +10,7 @@ import ipaddress
 import logging
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -50,7 +51,7 @@ class ApiState:
     service: ChatService | None = None
     start_error: str | None = None
     ready: threading.Event = threading.Event()  # noqa: RUF009 (replaced per instance in __post_init__)
-    accounts: dict[int, float] = field(default_factory=dict)
+    accounts: OrderedDict[int, float] = field(default_factory=OrderedDict)
     """Registered customers' accounts: when the database last said each was active (`customer`)."""
 
     def __post_init__(self) -> None:
@@ -100,6 +101,7 @@ Claims = Annotated[TokenClaims, Depends(_claims)]
 Service = Annotated[ChatService, Depends(service)]
 
 
+_ACCOUNTS_KEPT = 100_000
 ACCOUNT_CHECK_S = 30.0
 """How long a registered customer's account is taken as still active after the database last said so: a
 deactivated account loses access within this, with a token still valid for hours."""
@@ -122,6 +124,9 @@ async def customer(request: Request, claims: Claims) -> TokenClaims:
                 state.accounts.pop(user.id, None)
                 raise ApiError(403, "forbidden", "your account is no longer active; log in again")
             state.accounts[user.id] = time.monotonic()
+            state.accounts.move_to_end(user.id)
+            while len(state.accounts) > _ACCOUNTS_KEPT:  # the least recently checked are asked again
+                state.accounts.popitem(last=False)
     return claims
 
 

@@ -155,6 +155,9 @@ def test_an_editor_s_slug_is_made_like_every_other_so_the_article_stays_addressa
         editor, slug="gift cards faq", title="Gift cards", body=GIFT + "\n\nMore.", base_version=draft.id
     )
     assert again.slug == "gift-cards-faq"  # the same article, a new version
+    made = "-".join(["how-do-i-change-the-delivery-address-of-an-order"] * 3) + "-ticket-4711"
+    assert len(made) > 120  # a gap's slug (title, then its ticket): kept whole, not cut to 120
+    assert studio.save_draft(editor, slug=made, title="Changing an address", body=GIFT).slug == made
 
 
 def test_planted_instructions_are_quarantined_then_released_or_rejected_with_a_note(env):

@@ -242,19 +242,26 @@ def test_a_customer_s_rate_limit_holds_across_replicas(topo: Topology, http: htt
     each replica's own bucket would let through 15 of its own."""
     a, b = topo.api_urls
     me = guest(http, a)
-    answers = [http.post(f"{url}/v1/conversations", headers=me) for url in [a, b] * 8]
-    assert [r.status_code for r in answers] == [201] * 15 + [429]
-    assert answers[-1].json()["error"] == "rate_limited" and int(answers[-1].headers["Retry-After"]) >= 1
+    started = time.monotonic()
+    answers = [http.post(f"{url}/v1/conversations", headers=me) for url in [a, b] * 12]
+    codes = [r.status_code for r in answers]
+    refill = int(time.monotonic() - started) + 1  # one token a second comes back meanwhile
+    assert 15 <= codes.count(201) <= 15 + refill and 429 in codes  # one replica alone would allow 24
+    refused = answers[codes.index(429)]
+    assert refused.json()["error"] == "rate_limited" and int(refused.headers["Retry-After"]) >= 1
     assert http.post(f"{a}/v1/conversations", headers=guest(http, b)).status_code == 201  # someone else
     you = guest(http, b)  # messages too: their token is taken by the statement that stores them
     cid = http.post(f"{a}/v1/conversations", headers=you).json()["id"]
+    started = time.monotonic()
     sent = [
         http.post(f"{url}/v1/conversations/{cid}/messages", headers=you, json={"text": f"hello {n}"})
-        for n, url in enumerate([b, a] * 8)
+        for n, url in enumerate([b, a] * 12)
     ]
-    assert [r.status_code for r in sent] == [200] * 14 + [429, 429]
+    codes = [r.status_code for r in sent]
+    refill = int(time.monotonic() - started) + 1
+    assert 14 <= codes.count(200) <= 14 + refill and 429 in codes
     shown = http.get(f"{a}/v1/conversations/{cid}", headers=you).json()["messages"]
-    assert sum(1 for m in shown if m["role"] == "customer") == 14  # a refused message is not stored
+    assert sum(1 for m in shown if m["role"] == "customer") == codes.count(200)  # a refused one is not stored
 
 
 def _modes(topo: Topology) -> set[str]:

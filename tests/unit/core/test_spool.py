@@ -249,3 +249,35 @@ def test_a_new_file_and_a_replay_s_rename_are_synced_in_their_directory_too(spoo
 
     spool.replay(first_only)
     assert synced_dirs == ["dir", "dir"]  # the rewrite (entry 2 left) was renamed into place
+
+
+def test_a_replay_that_need_not_wait_steps_aside_while_another_process_holds_the_spool(spool):
+    """The spool may be shared by replicas: a turn's replay does not wait behind another process's."""
+    import fcntl
+
+    spool.append({"n": 1})
+    with open(spool._lock_path, "a") as other:  # another open file description: as another process would
+        fcntl.flock(other, fcntl.LOCK_EX)
+        try:
+            assert spool.replay(lambda entry: None, wait=False) == 0
+        finally:
+            fcntl.flock(other, fcntl.LOCK_UN)
+    assert len(spool) == 1
+    assert spool.replay(lambda entry: None, wait=False) == 1
+
+
+def test_a_file_system_that_cannot_sync_a_directory_still_takes_entries(spool, monkeypatch):
+    import errno
+    import os
+    import stat
+
+    fsync = os.fsync
+
+    def no_directories(fd: int) -> None:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "Invalid argument")
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", no_directories)
+    spool.append({"n": 1})
+    assert [e["n"] for e in spool.pending()] == [1]
