@@ -1274,19 +1274,26 @@ class ChatService:
             logger.warning(
                 "database down after the turn: spooling reply of message=%s", message_id, exc_info=True
             )
-            entry = {"kind": "reply", "conversation_id": conversation_id, "customer_id": customer_id}
+            message = _spooled_view("customer", text)
+            spooled = True
             try:
                 self.spool.append(  # with the message itself, should the database lose it (a crash)
-                    {**entry, "text": text, "key": key, **record}
+                    {
+                        "kind": "reply",
+                        "conversation_id": conversation_id,
+                        "customer_id": customer_id,
+                        "text": text,
+                        "key": key,
+                        **record,
+                    }
                 )
-                spooled = True
             except OSError:  # the disk too: the stored message is answered by the stuck-turn sweep
                 logger.exception("reply neither stored nor spooled: message=%s", message_id)
                 spooled = False
-            stored = replace(_spooled_view("customer", text), id=message_id)  # stored before the turn
+                message = replace(message, id=message_id)  # stored before the turn: its real id
             return TurnResult(
                 conversation_id,
-                stored if not spooled else _spooled_view("customer", text),
+                message,
                 _spooled_view("assistant", record["reply"], mode=mode),
                 mode,
                 record["outcome"],
@@ -1605,8 +1612,13 @@ class ChatService:
         with self._session() as s:
             stuck = s.execute(
                 select(
-                    MESSAGES.c.id, MESSAGES.c.conversation_id, MESSAGES.c.content, MESSAGES.c.idempotency_key
+                    MESSAGES.c.id,
+                    MESSAGES.c.conversation_id,
+                    MESSAGES.c.content,
+                    MESSAGES.c.idempotency_key,
+                    CONVERSATIONS.c.customer_id,
                 )
+                .join(CONVERSATIONS, CONVERSATIONS.c.id == MESSAGES.c.conversation_id)
                 .where(
                     MESSAGES.c.status == "stored",
                     MESSAGES.c.created_at <= now - timedelta(seconds=older_than_s),
@@ -1625,13 +1637,6 @@ class ChatService:
                 .order_by(MESSAGES.c.created_at)
                 .limit(limit)
             ).all()
-            owners = dict(
-                s.execute(
-                    select(CONVERSATIONS.c.id, CONVERSATIONS.c.customer_id).where(
-                        CONVERSATIONS.c.id.in_({row.conversation_id for row in stuck})
-                    )
-                ).all()
-            )
         answered = 0
         for row in stuck:
             try:
@@ -1639,7 +1644,7 @@ class ChatService:
                     self._stuck_tried.add(row.id)
                     result = self.send(
                         conversation_id=row.conversation_id,
-                        customer_id=owners[row.conversation_id],
+                        customer_id=row.customer_id,
                         text=row.content,
                         idempotency_key=row.idempotency_key,
                     )

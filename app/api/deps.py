@@ -21,7 +21,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from agent.service import ChatService
 from core.config import Settings
-from core.ratelimit import RateLimiter
+from core.ratelimit import RateLimited, RateLimiter
 from core.tokens import InvalidToken, TokenClaims, verify
 from core.users import ROLE_GRANTS, AuthenticatedUser, Role
 
@@ -162,18 +162,17 @@ def client_address(request: Request) -> str:
     return str(ipaddress.IPv6Network((address, 64), strict=False))
 
 
-_TOO_MANY = {
+TOO_MANY = {
     "messages": "too many messages; slow down",
     "logins": "too many token requests from this address",
     "searches": "too many searches; slow down",
 }
+"""What a 429 says, by limit (`RateLimited` is answered in app.api.main, wherever it is raised)."""
 
 
 def refuse_after(wait: float | None, limiter: RateLimiter) -> None:
     if wait:
-        raise ApiError(
-            429, "rate_limited", _TOO_MANY[limiter.name], {"Retry-After": str(max(1, round(wait)))}
-        )
+        raise RateLimited(limiter, wait)
 
 
 async def limit_messages(request: Request, claims: Customer) -> None:

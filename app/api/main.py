@@ -20,12 +20,13 @@ from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from agent.service import ChatService
 from app.api import customers, desk, kb, schemas
-from app.api.deps import ApiError, ApiState, api_state
+from app.api.deps import TOO_MANY, ApiError, ApiState, api_state
 from app.api.metrics import Metrics, RequestGuard
 from core.config import Settings, get_settings
 from core.conversations import InvalidFeedback, KeyReused, NotYourConversation
 from core.db import DatabaseUnavailable
 from core.faults import DependencyFault
+from core.ratelimit import RateLimited
 from core.users import PermissionDenied, UserError
 from handoff import queue
 from handoff.tickets import InvalidContact
@@ -81,6 +82,11 @@ def _install_errors(app: FastAPI) -> None:
             return _problem(status, code, str(exc) or code.replace("_", " "))
 
         app.add_exception_handler(kind, handler)  # type: ignore[arg-type]
+
+    @app.exception_handler(RateLimited)
+    async def limited(_: Request, exc: RateLimited) -> JSONResponse:
+        retry = {"Retry-After": str(max(1, round(exc.wait)))}
+        return _problem(429, "rate_limited", TOO_MANY[exc.limiter.name], retry)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -32,23 +32,16 @@ class Input(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _clean_strings(cls, data: Any) -> Any:
-        def has_nul(value: Any) -> bool:
-            if isinstance(value, str):
-                return "\x00" in value
-            if isinstance(value, list | tuple):
-                return any(has_nul(v) for v in value)
-            return False
-
         def mended(value: Any) -> Any:
             if isinstance(value, str):
+                if "\x00" in value:
+                    raise ValueError("text must not contain NUL characters")
                 return _LONE_SURROGATE.sub("\ufffd", value)
             if isinstance(value, list | tuple):
                 return [mended(v) for v in value]
             return value
 
         if isinstance(data, dict):
-            if any(has_nul(v) for v in data.values()):
-                raise ValueError("text must not contain NUL characters")
             return {key: mended(value) for key, value in data.items()}
         return data
 
