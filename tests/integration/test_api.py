@@ -16,7 +16,7 @@ from agent.service import ChatService
 from app.api.main import create_app
 from core.breakers import HealthRegistry
 from core.tokens import TokenClaims, issue
-from core.users import Role
+from core.users import AuthenticatedUser, Role
 from evals.load import parse_server_timing
 from tests import sse
 from tests.accounts import PASSWORD, account
@@ -44,11 +44,16 @@ def guest(client: TestClient) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def login(client: TestClient, settings, role: Role) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def signed_in(client: TestClient, settings, role: Role) -> tuple[AuthenticatedUser, dict[str, str]]:  # type: ignore[no-untyped-def]
+    """A new account of `role` and the headers of a token from /v1/auth/login."""
     user = account(settings.database_url, role)
     answer = client.post("/v1/auth/login", json={"username": user.username, "password": PASSWORD})
     assert answer.status_code == 200, answer.text
-    return {"Authorization": f"Bearer {answer.json()['token']}"}
+    return user, {"Authorization": f"Bearer {answer.json()['token']}"}
+
+
+def login(client: TestClient, settings, role: Role) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return signed_in(client, settings, role)[1]
 
 
 def conversation(client: TestClient, headers: dict[str, str]) -> str:
@@ -205,9 +210,7 @@ def test_a_deactivated_agent_loses_the_queue_with_a_still_valid_token(api: TestC
     from core.db import session_scope
     from core.users import deactivate
 
-    user = account(settings.database_url, Role.AGENT)
-    token = api.post("/v1/auth/login", json={"username": user.username, "password": PASSWORD}).json()["token"]
-    headers = {"Authorization": f"Bearer {token}"}
+    user, headers = signed_in(api, settings, Role.AGENT)
     assert api.get("/v1/queue", headers=headers).status_code == 200
     with session_scope(settings.database_url) as s:
         deactivate(s, username=user.username)
@@ -222,9 +225,7 @@ def test_a_deactivated_customer_account_loses_access_with_a_still_valid_token(
     from core.users import deactivate
 
     monkeypatch.setattr(deps, "ACCOUNT_CHECK_S", 0.0)  # asked at every request, not once in 30 s
-    user = account(settings.database_url, Role.CUSTOMER)
-    token = api.post("/v1/auth/login", json={"username": user.username, "password": PASSWORD}).json()["token"]
-    headers = {"Authorization": f"Bearer {token}"}
+    user, headers = signed_in(api, settings, Role.CUSTOMER)
     assert api.post("/v1/conversations", headers=headers).status_code == 201
     with session_scope(settings.database_url) as s:
         deactivate(s, username=user.username)

@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
 from core.migrate import upgrade
-from core.ratelimit import RateLimiter, shared_key, sweep_shared, take_shared
+from core.ratelimit import RateLimited, RateLimiter, shared_key, sweep_shared, take_shared
+from tests import services
 from tests.integration.test_claim_race import _fresh_postgres_database
 
 pytestmark = pytest.mark.slow
@@ -114,22 +115,7 @@ def test_a_long_key_is_shortened_to_a_hash_that_still_tells_keys_apart() -> None
 def test_a_message_takes_its_token_in_the_statement_that_stores_it(demo_service, settings, url, tmp_path):
     """Two replicas' services on one database: the customer's burst is shared, the message past it is
     refused with how long to wait, and nothing of it is stored."""
-    from langgraph.checkpoint.memory import InMemorySaver
-
-    from agent.service import ChatService
-    from core.breakers import HealthRegistry
-    from core.ratelimit import RateLimited
-
-    replicas = [
-        ChatService(
-            settings.model_copy(update={"database_url": url, "data_dir": tmp_path / f"r{n}"}),
-            kb=demo_service.kb,
-            health=HealthRegistry(),
-            checkpointer=InMemorySaver(),
-            models=[],
-        )
-        for n in range(2)
-    ]
+    replicas = services.replicas(settings, demo_service.kb, url, tmp_path)
     limiter = RateLimiter("messages", per_minute=6, burst=3)
     me = f"guest-{uuid.uuid4()}"
     conv = replicas[0].start_conversation(customer_id=me)
@@ -146,22 +132,7 @@ def test_a_message_takes_its_token_in_the_statement_that_stores_it(demo_service,
 
 
 def test_a_new_conversation_takes_its_token_in_its_insert(demo_service, settings, url, tmp_path):
-    from langgraph.checkpoint.memory import InMemorySaver
-
-    from agent.service import ChatService
-    from core.breakers import HealthRegistry
-    from core.ratelimit import RateLimited
-
-    replicas = [
-        ChatService(
-            settings.model_copy(update={"database_url": url, "data_dir": tmp_path / f"r{n}"}),
-            kb=demo_service.kb,
-            health=HealthRegistry(),
-            checkpointer=InMemorySaver(),
-            models=[],
-        )
-        for n in range(2)
-    ]
+    replicas = services.replicas(settings, demo_service.kb, url, tmp_path)
     limiter = RateLimiter("messages", per_minute=6, burst=2)
     me = f"guest-{uuid.uuid4()}"
     started = [replicas[n].start_conversation(customer_id=me, limit=limiter) for n in range(2)]

@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import threading
 import uuid
-from datetime import timedelta
 
 import pytest
-from langgraph.checkpoint.memory import InMemorySaver
 from sqlalchemy import select
 
 from agent.service import ChatService
-from core.breakers import HealthRegistry
-from core.conversations import get_conversation, store_customer_message
-from core.db import session_scope, utcnow
+from core.db import session_scope
 from core.migrate import upgrade
 from core.models import Message
 from tests.integration.test_claim_race import _fresh_postgres_database
+from tests.services import replicas, stored_unanswered
 
 pytestmark = pytest.mark.slow
 
@@ -27,25 +24,10 @@ def test_two_replicas_sweeping_at_once_answer_a_stuck_message_once(
 ):
     url = _fresh_postgres_database(postgres_url)
     upgrade(url)
-    replicas = [
-        ChatService(
-            settings.model_copy(update={"database_url": url, "data_dir": tmp_path / f"replica-{n}"}),
-            kb=demo_service.kb,
-            health=HealthRegistry(),
-            checkpointer=InMemorySaver(),
-            models=[],
-        )
-        for n in range(2)
-    ]
+    services = replicas(settings, demo_service.kb, url, tmp_path)
     customer = f"c-{uuid.uuid4().hex[:8]}"
-    conv = replicas[0].start_conversation(customer_id=customer)
-    with session_scope(url) as session:
-        talk = get_conversation(session, conversation_id=conv, customer_id=customer)
-        stuck = store_customer_message(
-            session, conversation=talk, content="How long do refunds take?", idempotency_key="k-1"
-        )
-        stuck.created_at = utcnow() - timedelta(minutes=5)
-        stuck_id = stuck.id
+    conv = services[0].start_conversation(customer_id=customer)
+    stuck_id = stored_unanswered(url, (conv, customer), "How long do refunds take?", "k-1", minutes_ago=5)
     start = threading.Barrier(2)
     counts: list[int] = []
 
@@ -53,7 +35,7 @@ def test_two_replicas_sweeping_at_once_answer_a_stuck_message_once(
         start.wait()
         counts.append(replica.answer_stuck(older_than_s=120))
 
-    threads = [threading.Thread(target=sweep, args=(r,)) for r in replicas]
+    threads = [threading.Thread(target=sweep, args=(r,)) for r in services]
     for t in threads:
         t.start()
     for t in threads:

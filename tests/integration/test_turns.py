@@ -5,20 +5,20 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from agent.prompts import minimal
-from core.conversations import NotYourConversation, get_conversation, store_customer_message
-from core.db import session_scope, utcnow
+from core.conversations import NotYourConversation
+from core.db import session_scope
 from core.faults import DependencyFault
 from core.models import Message, TurnRecord
 from core.spool import Spool
 from handoff.models import Ticket
 from knowledge.store import get_passage
+from tests.services import stored_unanswered
 
 pytestmark = pytest.mark.slow
 
@@ -231,16 +231,6 @@ def test_a_pool_with_no_free_connection_during_a_replay_keeps_the_entry_for_the_
     assert len(spool) == 1 and not (tmp_path / "pending.dead.jsonl").exists()
 
 
-def _stored(url: str, conv: tuple[str, str], text: str, key: str, minutes_ago: float) -> int:
-    """A customer message stored by a process that then died (no reply, no ticket)."""
-    with session_scope(url) as session:
-        talk = get_conversation(session, conversation_id=conv[0], customer_id=conv[1])
-        message = store_customer_message(session, conversation=talk, content=text, idempotency_key=key)
-        message.created_at = utcnow() - timedelta(minutes=minutes_ago)
-        session.flush()
-        return message.id
-
-
 def _replies(url: str, ids: list[int]) -> dict[int, Message]:
     with session_scope(url) as session:
         return {m.reply_to: m for m in session.scalars(select(Message).where(Message.reply_to.in_(ids)))}
@@ -252,34 +242,22 @@ def test_a_message_whose_process_died_mid_turn_is_answered_by_the_stuck_turn_swe
     (a turn may still be running), one over an hour old (a backlog from before), and one the customer wrote
     after (answered now, it would land after the later reply)."""
     url = settings.database_url
-    old = _stored(url, _new(demo_service), "How do I return an item?", "k-old", minutes_ago=5)
-    young = _stored(url, _new(demo_service), "Where is my order?", "k-young", minutes_ago=0)
-    ancient = _stored(url, _new(demo_service), "Do you ship to Canada?", "k-ancient", minutes_ago=120)
+    first = _new(demo_service)
+    old = stored_unanswered(url, first, "How do I return an item?", "k-old", minutes_ago=5)
+    young = stored_unanswered(url, _new(demo_service), "Where is my order?", "k-young", minutes_ago=0)
+    ancient = stored_unanswered(
+        url, _new(demo_service), "Do you ship to Canada?", "k-ancient", minutes_ago=120
+    )
     moved_on = _new(demo_service)
-    overtaken = _stored(url, moved_on, "How long do refunds take?", "k-first", minutes_ago=5)
+    overtaken = stored_unanswered(url, moved_on, "How long do refunds take?", "k-first", minutes_ago=5)
     _ask(demo_service, "Actually, can I exchange instead?", moved_on)
     assert demo_service.answer_stuck(older_than_s=120, limit=1000) >= 1
     replies = _replies(url, [old, young, ancient, overtaken])
     assert set(replies) == {old} and replies[old].citations  # a real answer from the help center
-    conv = demo_service.transcript  # the client's retry of the old message gets the sweep's reply
-    with session_scope(url) as session:
-        owner = session.get(Message, old).conversation_id
-    again = demo_service.send(
-        conversation_id=owner,
-        customer_id=next(c.customer_id for c in [_conversation(url, owner)]),
-        text="How do I return an item?",
-        idempotency_key="k-old",
-    )
-    assert conv and again.replayed and again.reply.id == replies[old].id
+    again = _ask(demo_service, "How do I return an item?", first, idempotency_key="k-old")
+    assert again.replayed and again.reply.id == replies[old].id  # the client's retry gets the sweep's reply
     demo_service.answer_stuck(older_than_s=120, limit=1000)
     assert set(_replies(url, [old, young, ancient, overtaken])) == {old}  # one reply, and the rest left
-
-
-def _conversation(url: str, conversation_id: str):
-    from core.models import Conversation
-
-    with session_scope(url) as session:
-        return session.get(Conversation, conversation_id)
 
 
 def test_the_sweep_leaves_a_conversation_a_turn_holds_and_the_turn_then_finds_its_answer(
@@ -307,7 +285,7 @@ def test_the_sweep_leaves_a_conversation_a_turn_holds_and_the_turn_then_finds_it
     holder = threading.Thread(target=hold)
     holder.start()
     holding.wait(10)
-    stuck = _stored(url, conv, "How do I return an item?", "k-held", minutes_ago=5)
+    stuck = stored_unanswered(url, conv, "How do I return an item?", "k-held", minutes_ago=5)
     demo_service.answer_stuck(older_than_s=120, limit=1000)
     assert stuck not in _replies(url, [stuck])  # a turn holds the conversation: left for the next sweep
     live: list[Any] = []
@@ -345,7 +323,7 @@ BAD_INPUTS = {
 
 
 @pytest.mark.parametrize("name", sorted(BAD_INPUTS))
-def test_bad_input_gets_a_sensible_reply_and_everything_is_stored(demo_service, settings, name):
+def test_bad_input_gets_a_sensible_reply_and_everything_isstored_unanswered(demo_service, settings, name):
     text = BAD_INPUTS[name]
     conv = _new(demo_service)
     result = _ask(demo_service, text, conv)
