@@ -21,7 +21,7 @@ from core import pii, pii_vault
 from core.db import DatabaseUnavailable, utcnow
 from core.faults import DependencyFault
 from core.models import Conversation, Message, User
-from core.users import AuthenticatedUser, PermissionDenied, Role, require_role
+from core.users import AuthenticatedUser, PermissionDenied, Role, require_role, still_current
 from handoff import queue
 from handoff.tickets import holding_ticket
 
@@ -103,11 +103,9 @@ class HandoffDesk:
         me = require_role(user, *STAFF)
         with self._svc._session() as s:
             row = s.get(User, me.id)
-            if row is None or not row.active or row.role not in _STAFF_ROLES:
+            if row is None or not still_current(row, me) or row.role not in _STAFF_ROLES:
                 raise PermissionDenied("Your account can no longer use the agent workspace.")
-            return AuthenticatedUser(
-                id=row.id, username=row.username, display_name=row.display_name, role=Role(row.role)
-            )
+            return replace(me, display_name=row.display_name, role=Role(row.role))
 
     # the queue -----------------------------------------------------------------------------------
     def queue(

@@ -86,6 +86,9 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    credentials_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Raised when the password changes, the account is deactivated or its sessions are ended: a login
+    (a UI session, an API token) made under an older version no longer counts."""
 
 
 class PiiToken(Base):

@@ -2,8 +2,10 @@
 
 A token is `v1.<payload>.<signature>`: the payload (base64url JSON) names the subject, its role and when it
 expires; the signature is HMAC-SHA256 over it with `API_SECRET`. Replicas that share the secret accept each
-other's tokens. Staff tokens carry the account id, and every staff action checks the account again against
-the database (`core.users.require_current`), so a deactivated or demoted account loses access at once.
+other's tokens. Staff tokens carry the account id and its credentials version, and every staff action checks
+the account again against the database (`core.users.require_current`), so a deactivated or demoted account,
+or one whose password changed or whose sessions an admin ended, loses access at once (a registered
+customer's within `ACCOUNT_CHECK_S`).
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ class TokenClaims:
     user_id: int | None = None
     username: str | None = None
     display_name: str | None = None
+    credentials_version: int = 0
+    """The account's credentials version at login: a password change or ended sessions void the token."""
 
     @property
     def customer_id(self) -> str:
@@ -47,7 +51,13 @@ class TokenClaims:
         """The account behind a staff (or registered customer) token; None for a guest."""
         if self.user_id is None or self.username is None:
             return None
-        return AuthenticatedUser(self.user_id, self.username, self.display_name or self.username, self.role)
+        return AuthenticatedUser(
+            self.user_id,
+            self.username,
+            self.display_name or self.username,
+            self.role,
+            self.credentials_version,
+        )
 
 
 def _b64(data: bytes) -> str:
@@ -77,6 +87,7 @@ def user_claims(user: AuthenticatedUser, *, ttl_s: int, now: float | None = None
         user_id=user.id,
         username=user.username,
         display_name=user.display_name,
+        credentials_version=user.credentials_version,
     )
 
 
@@ -84,6 +95,8 @@ def issue(claims: TokenClaims, *, secret: str) -> str:
     body: dict[str, object] = {"sub": claims.subject, "role": claims.role.value, "exp": claims.expires_at}
     if claims.user_id is not None:
         body |= {"uid": claims.user_id, "usr": claims.username, "name": claims.display_name}
+        if claims.credentials_version:
+            body["ver"] = claims.credentials_version
     payload = _b64(json.dumps(body, separators=(",", ":"), sort_keys=True).encode())
     return f"{_VERSION}.{payload}.{_sign(secret, payload)}"
 
@@ -116,6 +129,7 @@ def _signed_claims(token: str, secret: str) -> TokenClaims:
             user_id=int(body["uid"]) if "uid" in body else None,
             username=body.get("usr"),
             display_name=body.get("name"),
+            credentials_version=int(body.get("ver", 0)),
         )
     except (ValueError, KeyError, TypeError, binascii.Error) as exc:
         raise InvalidToken("malformed token") from exc

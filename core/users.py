@@ -47,6 +47,7 @@ __all__ = [
     "check_password_policy",
     "create_user",
     "deactivate",
+    "end_sessions",
     "get_user",
     "hash_password",
     "list_users",
@@ -56,6 +57,7 @@ __all__ = [
     "require_role",
     "seed_demo_users",
     "set_password",
+    "still_current",
     "verify_password",
 ]
 
@@ -122,6 +124,8 @@ class AuthenticatedUser:
     username: str
     display_name: str
     role: Role
+    credentials_version: int = 0
+    """The account's `credentials_version` when this login was made (see `still_current`)."""
 
 
 @dataclass(frozen=True)
@@ -344,24 +348,48 @@ def authenticate(session: Session, *, username: str, password: str) -> Authentic
     user.last_login_at = utcnow()
     session.flush()
     logger.info("login user_id=%s", user.id)
+    return _logged_in(user)
+
+
+def _logged_in(user: User) -> AuthenticatedUser:
     return AuthenticatedUser(
-        id=user.id, username=user.username, display_name=user.display_name, role=Role(user.role)
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        role=Role(user.role),
+        credentials_version=user.credentials_version or 0,
     )
 
 
+def _end_logins(user: User) -> None:
+    """Every login made so far (UI sessions, API tokens still within their lifetime) stops counting."""
+    user.credentials_version = (user.credentials_version or 0) + 1
+
+
 def set_password(session: Session, *, username: str, password: str, settings: Settings) -> None:
-    """Replace the account's password, subject to the policy."""
+    """Replace the account's password, subject to the policy; logins made with the old one end."""
     user = _get(session, username)
     check_password_policy(password, username=user.username, settings=settings)
     user.password_hash = hash_password(password)
+    _end_logins(user)
     session.flush()
     logger.info("password changed user_id=%s", user.id)
 
 
+def end_sessions(session: Session, *, username: str) -> None:
+    """Log the account out everywhere (a lost laptop, a leaked token); its password stays."""
+    user = _get(session, username)
+    _end_logins(user)
+    session.flush()
+    logger.info("sessions ended user_id=%s", user.id)
+
+
 def deactivate(session: Session, *, username: str) -> None:
-    """The account can no longer log in; its history stays."""
+    """The account can no longer log in; its history stays. Its logins end too, so reactivating it
+    later does not bring back a token issued before."""
     user = _get(session, username)
     user.active = False
+    _end_logins(user)
     session.flush()
     logger.info("user deactivated id=%s", user.id)
 
@@ -384,9 +412,20 @@ def require_current(
     deactivated, renamed or demoted account loses access at its next action."""
     me = require_role(user, *roles)
     row = session.get(User, me.id)
-    if row is None or not row.active or row.username != me.username:
+    if row is None or not still_current(row, me):
         raise PermissionDenied("your account is no longer active; log in again")
-    return require_role(AuthenticatedUser(row.id, row.username, row.display_name, Role(row.role)), *roles)
+    return require_role(_logged_in(row), *roles)
+
+
+def still_current(row: User, login: AuthenticatedUser) -> bool:
+    """Whether a login still stands for the account `row` (the database's row of `login.id`): the account
+    is active, has the same name, and its password has not changed nor its sessions been ended since the
+    login was made."""
+    return (
+        row.active
+        and row.username == login.username
+        and (row.credentials_version or 0) == login.credentials_version
+    )
 
 
 # Demo accounts -----------------------------------------------------------------------------------------

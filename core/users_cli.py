@@ -1,4 +1,4 @@
-"""Manage user accounts: `python -m core.users {create,list,set-password,deactivate,seed-demo}`.
+"""Manage user accounts: `python -m core.users {create,list,set-password,deactivate,end-sessions,seed-demo}`.
 
 Passwords are read from one line of stdin (--password-stdin) or prompted for twice; never from argv,
 where other users of the machine and the shell history would see them.
@@ -117,6 +117,13 @@ def _deactivate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _end_sessions(args: argparse.Namespace, settings: Settings) -> int:
+    with session_scope(settings.database_url) as session:
+        users.end_sessions(session, username=args.username)
+    print(f"ended every session of {args.username.strip().lower()} (UI logins and API tokens)")
+    return 0
+
+
 def _seed_demo(args: argparse.Namespace, settings: Settings) -> int:
     if settings.env == "prod" and args.skip_in_prod:
         print("no demo accounts in production (ENV=prod)")
@@ -159,6 +166,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     deact = command("deactivate", _deactivate, "stop an account from logging in (its history stays)")
     deact.add_argument("--username", required=True)
+
+    ends = command(
+        "end-sessions",
+        _end_sessions,
+        "log an account out everywhere: its UI sessions and API tokens stop",
+    )
+    ends.add_argument("--username", required=True)
 
     seed = command(
         "seed-demo", _seed_demo, "create the demo accounts and print their logins (dev and test only)"

@@ -234,6 +234,38 @@ def test_a_deactivated_customer_account_loses_access_with_a_still_valid_token(
     assert api.get("/v1/conversations", headers=guest(api)).status_code == 200  # guests have no account
 
 
+def test_a_password_change_or_ended_sessions_void_tokens_issued_before(
+    api: TestClient, settings, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from app.api import deps
+    from core.db import session_scope
+    from core.users import end_sessions, set_password
+
+    monkeypatch.setattr(deps, "ACCOUNT_CHECK_S", 0.0)
+    agent, agent_headers = signed_in(api, settings, Role.AGENT)
+    customer, customer_headers = signed_in(api, settings, Role.CUSTOMER)
+    assert api.get("/v1/queue", headers=agent_headers).status_code == 200
+    assert api.get("/v1/conversations", headers=customer_headers).status_code == 200
+    with session_scope(settings.database_url) as s:
+        set_password(s, username=agent.username, password="a-brand-new-passphrase", settings=settings)
+        end_sessions(s, username=customer.username)
+
+    assert api.get("/v1/queue", headers=agent_headers).status_code == 403
+    assert api.get("/v1/conversations", headers=customer_headers).status_code == 403
+    # Logging in again gives a token that works: the new password for the agent, the same for the customer.
+    again = api.post(
+        "/v1/auth/login", json={"username": agent.username, "password": "a-brand-new-passphrase"}
+    )
+    assert (
+        api.get("/v1/queue", headers={"Authorization": f"Bearer {again.json()['token']}"}).status_code == 200
+    )
+    back = api.post("/v1/auth/login", json={"username": customer.username, "password": PASSWORD})
+    assert (
+        api.get("/v1/conversations", headers={"Authorization": f"Bearer {back.json()['token']}"}).status_code
+        == 200
+    )
+
+
 def test_messages_over_the_per_customer_rate_get_429_with_retry_after(settings, demo_service) -> None:  # type: ignore[no-untyped-def]
     svc = _service(settings, demo_service, api_rate_limit_per_min=12)  # a burst of 3: a conversation, 2 turns
     with TestClient(create_app(service=svc)) as client:

@@ -351,6 +351,20 @@ def test_a_waiting_customer_can_go_back_to_the_assistant(desk_service):
     assert after.outcome == "answered"
 
 
+def test_a_password_change_ends_the_agents_desk_session_until_they_log_in_again(desk_service):
+    svc = desk_service
+    _conv, _customer, ticket_id, alex = _handed_to_alex(svc)
+    with session_scope(svc.db) as s:
+        users.set_password(
+            s, username=alex.username, password="a-brand-new-passphrase", settings=svc.settings
+        )
+    with pytest.raises(PermissionDenied):
+        svc.desk.reply(alex, ticket_id, "still here")
+    again = svc.authenticate(username=alex.username, password="a-brand-new-passphrase")
+    assert again is not None and again.credentials_version == alex.credentials_version + 1
+    svc.desk.reply(again, ticket_id, "back after the reset")
+
+
 def test_a_deactivated_agent_loses_the_desk_at_once(desk_service):
     svc = desk_service
     _conv, _customer, ticket_id, alex = _handed_to_alex(svc)

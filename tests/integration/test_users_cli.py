@@ -183,3 +183,31 @@ def test_set_password_from_stdin_takes_effect_and_deactivate_shows_in_the_list(d
     assert gone.returncode == 0, gone.stderr
     row = run_cli("list", db_url=db_url, tmp_path=tmp_path).stdout.splitlines()[1]
     assert row.split()[-1] == "no"
+
+
+def test_end_sessions_logs_an_account_out_everywhere_and_a_reactivation_brings_no_old_login_back(
+    db_url, tmp_path
+):
+    from core.models import User
+    from core.users import PermissionDenied, require_current
+
+    assert create_jo(db_url, tmp_path).returncode == 0
+    with session_scope(db_url) as session:
+        before = authenticate(session, username="jo.smith", password="jo-long-secret")
+    assert before is not None
+
+    ended = run_cli("end-sessions", "--username", "jo.smith", db_url=db_url, tmp_path=tmp_path)
+
+    assert ended.returncode == 0, ended.stderr
+    with session_scope(db_url) as session:
+        with pytest.raises(PermissionDenied):
+            require_current(session, before)
+        after = authenticate(session, username="jo.smith", password="jo-long-secret")
+        assert after is not None and require_current(session, after) == after
+    assert run_cli("deactivate", "--username", "jo.smith", db_url=db_url, tmp_path=tmp_path).returncode == 0
+    with session_scope(db_url) as session:
+        session.query(User).filter_by(username="jo.smith").update({"active": True})  # an admin reactivates
+    with session_scope(db_url) as session, pytest.raises(PermissionDenied):
+        require_current(session, after)
+    missing = run_cli("end-sessions", "--username", "nobody", db_url=db_url, tmp_path=tmp_path)
+    assert missing.returncode == 2 and "nobody" in missing.stderr

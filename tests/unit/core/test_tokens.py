@@ -23,6 +23,22 @@ def test_a_staff_token_carries_the_account() -> None:
     assert claims.user() == alex and claims.subject == "user:7"
 
 
+def test_a_token_carries_the_credentials_version_it_was_issued_under() -> None:
+    """So a password change (a new version) voids it; a token from before versions reads as version 0."""
+    alex = AuthenticatedUser(7, "alex", "Alex", Role.AGENT, credentials_version=3)
+    assert verify(issue(user_claims(alex, ttl_s=60), secret=SECRET), secret=SECRET).user() == alex
+    first = AuthenticatedUser(7, "alex", "Alex", Role.AGENT)
+    token = issue(user_claims(first, ttl_s=60), secret=SECRET)
+    assert '"ver"' not in _payload(token) and verify(token, secret=SECRET).user() == first
+
+
+def _payload(token: str) -> str:
+    import base64
+
+    part = token.split(".")[1]
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)).decode()
+
+
 def test_expired_altered_and_foreign_tokens_are_refused() -> None:
     token = issue(guest_claims(ttl_s=60, now=1000), secret=SECRET)
     with pytest.raises(InvalidToken, match="expired"):
