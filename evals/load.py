@@ -609,6 +609,7 @@ def main(argv: list[str] | None = None) -> int:
             "BREAKER_COOLDOWN_S": str(args.cooldown_s),
             "API_RATE_LIMIT_PER_MIN": "100000",
             "API_LOGIN_LIMIT_PER_MIN": "100000",  # every simulated customer comes from 127.0.0.1
+            "API_GUEST_LIMIT_PER_MIN": "1000000",
             "OMP_NUM_THREADS": "1",  # one torch thread per replica: replicas, not threads, use the cores
             "API_WORKER_THREADS": str(args.worker_threads),
             "API_BACKGROUND_S": "1",

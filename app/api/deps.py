@@ -46,6 +46,8 @@ class ApiState:
     messages: RateLimiter
     logins: RateLimiter
     searches: RateLimiter
+    guests: RateLimiter
+    """Guests' messages per client address (API_GUEST_LIMIT_PER_MIN)."""
     turns: anyio.CapacityLimiter
     """Turns this process runs at once (API_WORKER_THREADS); other requests are not held up by them."""
     service: ChatService | None = None
@@ -59,12 +61,13 @@ class ApiState:
 
     @classmethod
     def create(cls, settings: Settings) -> ApiState:
-        per_min = settings.api_rate_limit_per_min
+        per_min, guests = settings.api_rate_limit_per_min, settings.api_guest_limit_per_min
         return cls(
             settings=settings,
             messages=RateLimiter("messages", per_minute=per_min, burst=max(1, per_min // 4)),
             logins=RateLimiter("logins", per_minute=settings.api_login_limit_per_min, burst=5),
             searches=RateLimiter("searches", per_minute=per_min, burst=max(1, per_min // 4)),
+            guests=RateLimiter("guests", per_minute=guests, burst=max(1, guests // 4)),
             turns=anyio.CapacityLimiter(settings.api_worker_threads),
         )
 
@@ -166,6 +169,7 @@ TOO_MANY = {
     "messages": "too many messages; slow down",
     "logins": "too many token requests from this address",
     "searches": "too many searches; slow down",
+    "guests": "too many messages from this address; slow down, or log in",
 }
 """What a 429 says, by limit (`RateLimited` is answered in app.api.main, wherever it is raised)."""
 
@@ -176,12 +180,15 @@ def refuse_after(wait: float | None, limiter: RateLimiter) -> None:
 
 
 async def limit_messages(request: Request, claims: Customer) -> None:
-    """API_RATE_LIMIT_PER_MIN messages per customer (a quarter of it as a burst); 429 with Retry-After.
+    """API_RATE_LIMIT_PER_MIN messages per customer (a quarter of it as a burst), and for guests
+    API_GUEST_LIMIT_PER_MIN per client address; 429 with Retry-After.
 
-    This replica's own bucket, on the event loop; the handlers then ask the bucket the replicas share
-    (`limit_shared`, on their worker thread)."""
-    limiter = api_state(request).messages
-    refuse_after(limiter.take(claims.customer_id), limiter)
+    This replica's own buckets, on the event loop; the handlers then ask the customer's bucket the replicas
+    share (`limit_shared`, on their worker thread)."""
+    state = api_state(request)
+    if claims.user() is None:
+        refuse_after(state.guests.take(client_address(request)), state.guests)
+    refuse_after(state.messages.take(claims.customer_id), state.messages)
 
 
 async def limit_searches(request: Request, claims: Claims) -> None:

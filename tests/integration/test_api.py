@@ -309,6 +309,26 @@ def test_token_requests_from_one_address_are_limited(settings, demo_service) -> 
         assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
 
 
+def test_guests_behind_one_address_share_a_message_limit_that_fresh_tokens_do_not_escape(
+    settings, demo_service
+) -> None:  # type: ignore[no-untyped-def]
+    svc = _service(settings, demo_service, api_guest_limit_per_min=8, api_login_limit_per_min=100)  # burst 2
+    app = create_app(service=svc)
+    with TestClient(app) as client:
+        assert [client.post("/v1/conversations", headers=guest(client)).status_code for _ in range(3)] == [
+            201,
+            201,
+            429,
+        ]
+        refused = client.post("/v1/conversations", headers=guest(client))
+        assert refused.status_code == 429 and "this address" in refused.json()["detail"]
+        assert int(refused.headers["Retry-After"]) >= 1
+        _, registered = signed_in(client, settings, Role.CUSTOMER)  # accountable: its own limit only
+        assert client.post("/v1/conversations", headers=registered).status_code == 201
+        elsewhere = TestClient(app, client=("203.0.113.9", 50000))  # the same replica, another address
+        assert elsewhere.post("/v1/conversations", headers=guest(elsewhere)).status_code == 201
+
+
 def test_oversized_bodies_get_413_before_parsing(api: TestClient) -> None:
     me = guest(api)
     cid = conversation(api, me)

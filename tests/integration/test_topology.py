@@ -35,6 +35,7 @@ def topo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
         "API_BACKGROUND_S": "0.5",
         "CHECKPOINT_PRUNE_S": "1",
         "API_LOGIN_LIMIT_PER_MIN": "1000",  # every test client is 127.0.0.1 (the limit: test_api.py)
+        "API_GUEST_LIMIT_PER_MIN": "100000",
     }
     with Topology(Path(tmp_path_factory.mktemp("topology")), replicas=2, ui=True, settings=settings) as t:
         yield t
