@@ -1725,11 +1725,19 @@ class ChatService:
 
     @staticmethod
     def _spooled_message(s: Session, conv: conv_store.Conversation, entry: dict[str, Any]) -> Message:
-        """The entry's customer message, stored now unless its idempotency key already is."""
-        return conv_store.find_by_idempotency_key(
-            s, conversation_id=conv.id, key=entry["key"]
-        ) or conv_store.store_customer_message(
-            s, conversation=conv, content=entry.get("text") or "", idempotency_key=entry["key"]
+        """The entry's customer message, stored now unless its idempotency key already is.
+
+        A key the database holds for another message (a client reused it while the database was down, so
+        no 409 could be said) does not lose this one: it is stored under a key made from both, the same
+        at every replay, and answered by the entry's own reply."""
+        key, content = entry["key"], entry.get("text") or ""
+        existing = conv_store.find_by_idempotency_key(s, conversation_id=conv.id, key=key)
+        if existing is not None and entry.get("text") is not None and existing.content != content:
+            logger.warning("spooled message under a reused key kept apart: conversation=%s", conv.id)
+            key = "spooled:" + hashlib.sha256(f"{key}\0{content}".encode()).hexdigest()[:40]
+            existing = conv_store.find_by_idempotency_key(s, conversation_id=conv.id, key=key)
+        return existing or conv_store.store_customer_message(
+            s, conversation=conv, content=content, idempotency_key=key
         )
 
     @staticmethod

@@ -477,3 +477,28 @@ def test_a_spooled_entry_the_database_rejects_is_set_aside_and_the_rest_replayed
     assert "intruder" in dead and "NotYourConversation" in dead
     assert [c["id"] for c in ladder.service.conversations(customer_id="c-late")] == [other]
     assert ladder.service.transcript(conversation_id=taken, customer_id=owner) == []
+
+
+def test_a_message_spooled_under_a_key_the_database_holds_for_another_is_kept_and_answered(ladder):
+    """A client reused an idempotency key while the database was down (no 409 could be said): at replay
+    the new message is stored beside the old one and gets its Offline reply, once however often replayed."""
+    svc, owner = ladder.service, f"c-{uuid.uuid4().hex[:8]}"
+    conv = svc.start_conversation(customer_id=owner)
+    svc.send(conversation_id=conv, customer_id=owner, text="How long do refunds take?", idempotency_key="k1")
+    entry = {
+        "kind": "turn",
+        "conversation_id": conv,
+        "customer_id": owner,
+        "text": "My parcel never arrived",
+        "key": "k1",
+        "reply": minimal.OFFLINE,
+    }
+    svc.spool.append(entry)
+    assert svc.replay_spool() == 1
+    svc.spool.append(entry)  # replayed again (a crash between the commit and the spool's truncation)
+    assert svc.replay_spool() == 1
+
+    shown = [(m.role, m.content) for m in svc.transcript(conversation_id=conv, customer_id=owner)]
+    assert shown[0] == ("customer", "How long do refunds take?") and shown[1][0] == "assistant"
+    assert shown[2:] == [("customer", "My parcel never arrived"), ("assistant", minimal.OFFLINE)]
+    assert not svc.spool.path.with_name("pending.dead.jsonl").exists()
