@@ -21,7 +21,14 @@ from core import pii, pii_vault
 from core.db import DatabaseUnavailable, utcnow
 from core.faults import DependencyFault
 from core.models import Conversation, Message, User
-from core.users import AuthenticatedUser, PermissionDenied, Role, require_role, still_current
+from core.users import (
+    AuthenticatedUser,
+    LoginEnded,
+    PermissionDenied,
+    Role,
+    require_role,
+    still_current,
+)
 from handoff import queue
 from handoff.tickets import holding_ticket
 
@@ -103,7 +110,9 @@ class HandoffDesk:
         me = require_role(user, *STAFF)
         with self._svc._session() as s:
             row = s.get(User, me.id)
-            if row is None or not still_current(row, me) or row.role not in _STAFF_ROLES:
+            if row is None or not still_current(row, me):
+                raise LoginEnded("Your login has ended (the account changed or was closed); log in again.")
+            if row.role not in _STAFF_ROLES:
                 raise PermissionDenied("Your account can no longer use the agent workspace.")
             return replace(me, display_name=row.display_name, role=Role(row.role))
 

@@ -35,6 +35,7 @@ __all__ = [
     "DefaultCredentialsRefused",
     "DemoUser",
     "InvalidUser",
+    "LoginEnded",
     "PermissionDenied",
     "Role",
     "UnknownUser",
@@ -107,6 +108,11 @@ class WeakPassword(UserError, ValueError):
 
 class PermissionDenied(UserError):
     """Not logged in, or the account's role does not allow this."""
+
+
+class LoginEnded(PermissionDenied):
+    """The login no longer stands (`still_current`): the account was deactivated or renamed, its password
+    changed or its sessions ended. The page or client should forget it and ask for a login again."""
 
 
 class DefaultCredentialsRefused(UserError):
@@ -413,7 +419,7 @@ def require_current(
     me = require_role(user, *roles)
     row = session.get(User, me.id)
     if row is None or not still_current(row, me):
-        raise PermissionDenied("your account is no longer active; log in again")
+        raise LoginEnded("your account is no longer active; log in again")
     return require_role(_logged_in(row), *roles)
 
 

@@ -15,7 +15,7 @@ from core.breakers import ModeDecision
 from core.chaos import FaultSpec
 from core.db import DatabaseUnavailable
 from core.faults import DependencyFault
-from core.users import ROLE_GRANTS, AuthenticatedUser, Role
+from core.users import ROLE_GRANTS, AuthenticatedUser, LoginEnded, Role
 
 MODE_BADGE = {
     "full": ("Full", "green", "The assistant is answering normally."),
@@ -175,6 +175,9 @@ def act(
     answer are shown on the page, and the result is FAILED."""
     try:
         return action(user, *args, **kwargs)
+    except LoginEnded as exc:  # deactivated, password changed, sessions ended: the next run asks for a login
+        st.session_state.pop("user", None)
+        st.error(str(exc))
     except expected as exc:
         st.error(str(exc))
     except (SQLAlchemyError, DependencyFault, DatabaseUnavailable):

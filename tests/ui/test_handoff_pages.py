@@ -70,6 +70,25 @@ def test_the_workspace_asks_for_a_login_and_refuses_wrong_passwords_and_customer
     assert not any(b.label == "Claim next" for b in at.button)
 
 
+def test_a_password_reset_ends_the_workspace_session_and_the_page_asks_for_a_login(page_service):
+    from core.db import session_scope
+    from core.users import set_password
+
+    svc = page_service
+    _handed_off(svc)
+    at = log_in(_workspace(), "alex")
+    assert "Claim" in [b.label for b in at.button]
+    with session_scope(svc.settings.database_url) as s:
+        set_password(s, username="alex", password="a-brand-new-passphrase", settings=svc.settings)
+
+    at.run()
+    assert not at.exception
+    assert "Your login has ended" in _texts(at) and "user" not in at.session_state
+    at.run()
+    assert "Log in" in [b.label for b in at.button] and "Claim" not in [b.label for b in at.button]
+    assert "Claim" in [b.label for b in log_in(at, "alex", "a-brand-new-passphrase").button]
+
+
 def test_an_agent_sees_the_ticket_claims_replies_and_hands_back(page_service):
     svc = page_service
     conv, customer = _handed_off(svc)
