@@ -11,8 +11,13 @@ from typing import Any
 import yaml
 
 _FRONT = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
-_HEADING = re.compile(r"^(#{1,4})\s+(.+?)\s*#*\s*$")
+_HEADING_START = re.compile(r"(#{1,4})\s+(.*)")
 _MAX_WORDS = 260
+MAX_SLUG_CHARS = 100
+"""An article's slug: with an anchor and a digest it must fit a chunk id (`CHUNK_ID_CHARS`)."""
+CHUNK_ID_CHARS = 120
+_MAX_FRONT_MATTER_CHARS = 20_000
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 class ArticleFormatError(ValueError):
@@ -39,6 +44,51 @@ class ChunkDraft:
     text: str
 
 
+def heading(line: str) -> tuple[int, str] | None:
+    """`## Returns ##` -> (2, "Returns"): an ATX heading of level 1-4 and its text (a closing run of `#`
+    dropped), else None. Plain string work after one anchored match: no backtracking on long lines."""
+    match = _HEADING_START.fullmatch(line)
+    if match is None:
+        return None
+    text = match.group(2).strip()
+    return len(match.group(1)), text.rstrip("#").rstrip() or text
+
+
+def mend(text: str) -> str:
+    """What no database can store goes: NUL characters, and lone UTF-16 surrogates (half an emoji, from a
+    cut string or a broken PDF) become U+FFFD."""
+    return _UNSTORABLE.sub(lambda m: "" if m.group() == "\x00" else "\ufffd", text)
+
+
+def _scalar(value: Any, *, name: str, slug: str) -> str:
+    if isinstance(value, bool | int | float | str | date) or value is None:
+        return "" if value is None else str(value)
+    raise ArticleFormatError(
+        f"{slug}: `{name}:` in the front matter must be plain text, not a list or mapping"
+    )
+
+
+def _front_matter(text: str, *, slug: str) -> dict[str, Any]:
+    """The front matter's keys and values. Refused with a clear message: invalid YAML, an impossible date
+    (`2024-13-45`), nesting too deep, and aliases (`*a`), with which a few hundred bytes expand to
+    gigabytes."""
+    if len(text) > _MAX_FRONT_MATTER_CHARS:
+        raise ArticleFormatError(f"{slug}: the front matter is over {_MAX_FRONT_MATTER_CHARS:,} characters")
+    try:
+        if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=yaml.SafeLoader)):
+            raise ArticleFormatError(
+                f"{slug}: the front matter uses YAML aliases (*name); write the values out"
+            )
+        loaded = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ArticleFormatError(f"{slug}: front matter is not valid YAML ({exc})") from exc
+    except (ValueError, TypeError, RecursionError) as exc:  # a date that does not exist, nesting too deep
+        raise ArticleFormatError(f"{slug}: front matter has a value that cannot be read ({exc})") from exc
+    if not isinstance(loaded, dict):
+        raise ArticleFormatError(f"{slug}: front matter must be a mapping of keys to values")
+    return loaded
+
+
 def slugify(text: str) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
     return slug[:120] or "section"
@@ -47,34 +97,33 @@ def slugify(text: str) -> str:
 def parse_markdown(source: str, *, slug: str) -> ParsedArticle:
     """Split front matter from body; `title` is required (front matter or first `# ` heading)."""
     meta: dict[str, Any] = {}
+    source = mend(source)
     body = source
     match = _FRONT.match(source)
     if match:
-        try:
-            loaded = yaml.safe_load(match.group(1)) or {}
-        except yaml.YAMLError as exc:
-            raise ArticleFormatError(f"{slug}: front matter is not valid YAML ({exc})") from exc
-        if not isinstance(loaded, dict):
-            raise ArticleFormatError(f"{slug}: front matter must be a mapping of keys to values")
-        meta = loaded
+        meta = _front_matter(match.group(1), slug=slug)
         body = source[match.end() :]
-    title = str(meta.get("title") or "").strip()
+    title = _scalar(meta.get("title"), name="title", slug=slug).strip()
     if not title:
-        first = next((m for m in map(_HEADING.match, body.splitlines()) if m and len(m.group(1)) == 1), None)
+        first = next((h for h in map(heading, body.splitlines()) if h and h[0] == 1), None)
         if first is None:
             raise ArticleFormatError(f"{slug}: no title (set `title:` in the front matter)")
-        title = first.group(2)
+        title = first[1]
     updated = meta.get("updated", "")
     tags = meta.get("tags") or []
     if isinstance(tags, str):
         tags = [t.strip() for t in tags.split(",") if t.strip()]
+    elif not isinstance(tags, list):  # `tags: 5`
+        tags = [tags]
     known = {"title", "category", "updated", "tags"}
     return ParsedArticle(
         slug=slug,
         title=title,
-        category=str(meta.get("category") or "general"),
-        updated=updated.isoformat() if isinstance(updated, date) else str(updated),
-        tags=[str(t) for t in tags],
+        category=_scalar(meta.get("category"), name="category", slug=slug) or "general",
+        updated=updated.isoformat()
+        if isinstance(updated, date)
+        else _scalar(updated, name="updated", slug=slug),
+        tags=[_scalar(t, name="tags", slug=slug) for t in tags],
         body=body.strip(),
         extra={k: v for k, v in meta.items() if k not in known},
     )
@@ -82,8 +131,9 @@ def parse_markdown(source: str, *, slug: str) -> ParsedArticle:
 
 def chunk_id(slug: str, anchor: str, text: str) -> str:
     """Depends only on where the text sits and what it says, so re-indexing unchanged text is a no-op."""
-    digest = hashlib.sha1(f"{slug}\n{anchor}\n{text}".encode()).hexdigest()[:10]
-    return f"{slug}#{anchor}-{digest}"
+    digest = hashlib.sha1(f"{slug}\n{anchor}\n{text}".encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    room = CHUNK_ID_CHARS - len(slug) - len(digest) - 2  # a long heading's anchor is cut, never the slug
+    return f"{slug}#{anchor[: max(0, room)]}-{digest}"
 
 
 def _split_long(text: str) -> list[str]:
@@ -106,12 +156,12 @@ def chunk_article(article: ParsedArticle) -> list[ChunkDraft]:
     """One chunk per `##`/`###` section (the intro is its own chunk), long sections cut at paragraphs."""
     sections: list[tuple[list[str], list[str]]] = [([], [])]
     for line in article.body.splitlines():
-        match = _HEADING.match(line)
-        if match and len(match.group(1)) >= 2:
-            level = len(match.group(1))
+        found = heading(line)
+        if found and found[0] >= 2 and found[1]:
+            level = found[0]
             parent = sections[-1][0][: level - 2]
-            sections.append(([*parent, match.group(2).strip()], []))
-        elif match and len(match.group(1)) == 1:
+            sections.append(([*parent, found[1]], []))
+        elif found and found[0] == 1:
             continue  # the article title repeated in the body
         else:
             sections[-1][1].append(line)

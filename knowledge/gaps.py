@@ -27,7 +27,7 @@ from core.models import Message, TurnRecord
 from core.pii import TOKEN_RE, redact
 from handoff.models import Ticket
 from handoff.reasons import HandoffReason
-from knowledge.chunking import slugify
+from knowledge.chunking import MAX_SLUG_CHARS, slugify
 from knowledge.embeddings import Embedder
 from knowledge.lexical import tokenize
 
@@ -457,8 +457,9 @@ def draft_from_ticket(session: Session, ticket_id: int) -> DraftSuggestion:
             f"Drafted from support ticket {ticket_id} — review before publishing.",
         ]
     )
+    suffix = f"-ticket-{ticket_id}"
     return DraftSuggestion(
-        slug=f"{slugify(title)}-ticket-{ticket_id}",
+        slug=slugify(title)[: MAX_SLUG_CHARS - len(suffix)].strip("-") + suffix,
         title=title,
         body=body + "\n",
         provenance={

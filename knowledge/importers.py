@@ -24,13 +24,23 @@ from typing import Any
 from pypdf import PageObject, PasswordType, PdfReader
 from pypdf.errors import DependencyError
 
-from knowledge.chunking import ArticleFormatError, ParsedArticle, parse_markdown, slugify
+from knowledge.chunking import MAX_SLUG_CHARS, ArticleFormatError, ParsedArticle, parse_markdown, slugify
 
 SUPPORTED_SUFFIXES: tuple[str, ...] = (".md", ".markdown", ".html", ".htm", ".pdf", ".txt", ".csv")
 MAX_UPLOAD_BYTES: int = 10 * 1024 * 1024
 
 _ANY_HEADING = re.compile(r"^#{2,4}\s+\S", re.M)
-_ATX = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+_ATX = re.compile(r"(#{1,6})\s+(.*)")
+
+
+def _atx(line: str) -> tuple[int, str] | None:
+    """An ATX heading's level and text (a closing run of `#` dropped): one anchored match, then plain
+    string work, so a long line of spaces costs linear time (a lazy pattern took cubic)."""
+    match = _ATX.fullmatch(line)
+    text = match.group(2).strip() if match else ""
+    return (len(match.group(1)), text.rstrip("#").rstrip() or text) if match and text else None
+
+
 _LEADING_HASH = re.compile(r"^#(?=#{0,3}\s)", re.M)
 _BULLET = re.compile(r"^[•◦▪‣·∙●○■*\-–]\s+")
 _NUMBERED = re.compile(r"^\d{1,3}[.)]\s+")
@@ -73,7 +83,7 @@ def parse_upload(filename: str, data: bytes, *, slug: str | None = None) -> list
     if not data.strip():
         raise ImportFormatError(f"{filename} is empty; upload the file with the article's text")
     fmt, convert = _CONVERTERS[suffix]
-    return convert(_Upload(filename, data, slug or slugify(Path(filename).stem), fmt))
+    return convert(_Upload(filename, data, slug or slugify(Path(filename).stem)[:MAX_SLUG_CHARS], fmt))
 
 
 def parse_path(path: Path) -> list[Imported]:
@@ -316,7 +326,8 @@ class _HtmlToMarkdown(HTMLParser):
             self._prefix = _HTML_HEADINGS[tag]
         elif tag in ("ul", "ol"):
             start = dict(attrs).get("start") or "1"
-            self._lists.append([tag, int(start) - 1 if start.isdigit() else 0])
+            number = int(start) - 1 if start.isascii() and start.isdigit() and len(start) <= 6 else 0
+            self._lists.append([tag, number])
         elif tag == "li":
             marker = "- "
             if self._lists and self._lists[-1][0] == "ol":
@@ -632,8 +643,8 @@ def _text(upload: _Upload) -> list[Imported]:
     lines = [line.rstrip() for line in upload.text().split("\n")]
     start = next(i for i, line in enumerate(lines) if line.strip())
     first = lines[start].strip()
-    atx = _ATX.match(first)
-    title = atx.group(2) if atx else first
+    atx = _atx(first)
+    title = atx[1] if atx else first
     if len(title) > 120:
         title, body_lines = upload.stem_title, lines[start:]
     else:
@@ -653,13 +664,13 @@ def _text(upload: _Upload) -> list[Imported]:
     while index < len(body_lines):
         line = body_lines[index]
         following = body_lines[index + 1] if index + 1 < len(body_lines) else ""
-        atx = _ATX.match(line)
+        atx = _atx(line)
         label = None if atx else _label(body_lines, index)
         if line.strip() and not _UNDERLINE.match(line) and _UNDERLINE.match(following):
             out += ["", setext[following.strip()[0]] + line.strip(), ""]
             index += 1
         elif atx:
-            out += ["", "#" * min(max(len(atx.group(1)), 2), 4) + " " + atx.group(2), ""]
+            out += ["", "#" * min(max(atx[0], 2), 4) + " " + atx[1], ""]
         elif label:
             out += ["", "## " + label, ""]
         else:
@@ -698,7 +709,9 @@ class _Table:
 def _read_table(text: str, delimiter: str) -> _Table:
     """Rows numbered as a spreadsheet shows them; the first non-blank row is the header."""
     numbered = [(n, row) for n, row in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter), start=1)]
-    start = next(i for i, (_, row) in enumerate(numbered) if any(cell.strip() for cell in row))
+    start = next((i for i, (_, row) in enumerate(numbered) if any(cell.strip() for cell in row)), None)
+    if start is None:  # delimiters and blanks only: no columns (the caller says which are missing)
+        return _Table([], {}, [], delimiter)
     header = [cell.strip() for cell in numbered[start][1]]
     roles: dict[str, int] = {}
     for i, name in enumerate(header):
@@ -808,7 +821,7 @@ def _faq_csv(upload: _Upload) -> list[Imported]:
             upload.finish(
                 title=title,
                 body="\n\n".join(sections),
-                slug=f"{upload.slug}-{key}" if key else upload.slug,
+                slug=f"{upload.slug}-{key}"[:MAX_SLUG_CHARS].strip("-") if key else upload.slug,
                 category=key or "faq",
                 warnings=article_warnings,
             )

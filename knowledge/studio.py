@@ -30,7 +30,15 @@ from core.users import AuthenticatedUser, Role, require_current
 from knowledge import audit, review
 from knowledge import gaps as kb_gaps
 from knowledge import usage as kb_usage
-from knowledge.chunking import ArticleFormatError, ChunkDraft, ParsedArticle, chunk_article, slugify
+from knowledge.chunking import (
+    MAX_SLUG_CHARS,
+    ArticleFormatError,
+    ChunkDraft,
+    ParsedArticle,
+    chunk_article,
+    mend,
+    slugify,
+)
 from knowledge.importers import Imported, parse_upload
 from knowledge.models import Article, ArticleVersion
 from knowledge.scan import Finding, scan_sections
@@ -43,6 +51,10 @@ _SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 """What `slugify` makes (without its length cut): an editor's slug of this shape is used as given."""
 
 MAX_BODY_CHARS = 200_000
+MAX_TITLE_CHARS = 300
+MAX_CATEGORY_CHARS = 60
+MAX_TAGS_CHARS = 500
+"""The columns' sizes: a longer value is refused with a message here, not by the database."""
 """An article longer than this is almost certainly a mistake (a whole manual pasted in): split it."""
 
 
@@ -372,14 +384,26 @@ class Studio:
         version the editor saw: if anyone saved since, the save is refused rather than losing their work.
         Versions are never edited, so every save is a version and this check sees every other save.
         """
-        title, body = title.strip(), body.strip()
+        title, body, change_note = mend(title).strip(), mend(body).strip(), mend(change_note)
+        category = mend(category)
+        tags = mend(tags) if isinstance(tags, str) else [mend(str(t)) for t in tags]
         if not title:
             raise StudioInvalid("the article needs a title")
+        if len(title) > MAX_TITLE_CHARS:
+            raise StudioInvalid(
+                f"the title is {len(title):,} characters; shorten it (at most {MAX_TITLE_CHARS})"
+            )
+        if len(",".join(_tags(tags))) > MAX_TAGS_CHARS:
+            raise StudioInvalid(f"the tags take over {MAX_TAGS_CHARS} characters; use fewer or shorter ones")
         if slug is not None:  # as every stored slug is made: an editor's "Gift Cards" or "a/b" is addressable
             if not re.search(r"[A-Za-z0-9]", slug):
                 raise StudioInvalid("the slug needs letters or digits")
             if not _SLUG.fullmatch(slug):  # a made slug (e.g. a gap's `…-ticket-4711`) is kept whole
                 slug = slugify(slug)
+            if len(slug) > MAX_SLUG_CHARS:
+                raise StudioInvalid(
+                    f"the slug is {len(slug)} characters; shorten it (at most {MAX_SLUG_CHARS})"
+                )
         if not body:
             raise StudioInvalid("the article has no text")
         if len(body) > MAX_BODY_CHARS:
@@ -392,7 +416,7 @@ class Studio:
             if slug and article is None and base_version is not None:
                 raise StudioNotFound(f"there is no article {slug!r}")
             if article is None:
-                slug = self._free_slug(s, slug or slugify(title))
+                slug = self._free_slug(s, slug or slugify(title)[:MAX_SLUG_CHARS].strip("-"))
             elif article.deleted_at is not None:  # writing a deleted article brings it back (as a draft)
                 article.deleted_at = article.deleted_by = None
                 audit.record(s, actor=editor.username, action="restored", target=article.slug)
@@ -400,7 +424,7 @@ class Studio:
             parsed = ParsedArticle(
                 slug=slug,
                 title=title,
-                category=slugify(category or "general") or "general",
+                category=slugify(category or "general")[:MAX_CATEGORY_CHARS].strip("-") or "general",
                 updated=date.today().isoformat(),
                 tags=_tags(tags),
                 body=body,
@@ -431,6 +455,17 @@ class Studio:
             )
             s.flush()
             return _view(version, slug)
+
+    def _reload_committed(self) -> None:
+        """Serve what was just committed. It stands whatever happens here: a reload that fails (the database
+        gone a moment after the commit) is logged and left to the next `maybe_reload`, never reported to
+        the editor as a change that did not happen."""
+        if self.kb is None:
+            return
+        try:
+            self.kb.reload()
+        except Exception:  # whatever it was, the change is committed
+            logger.warning("reload after a committed change failed; next refresh serves it", exc_info=True)
 
     def _free_slug(self, session: Session, wanted: str) -> str:
         slug, n = wanted or "article", 2
@@ -517,8 +552,7 @@ class Studio:
             raise
         t2 = time.perf_counter()
         self._pause("committed")
-        if self.kb is not None:
-            self.kb.reload()
+        self._reload_committed()
         t3 = time.perf_counter()
         timings = {"embed": t1 - t0, "commit": t2 - t1, "reload": t3 - t2, "total": t3 - t0}
         logger.info(
@@ -572,8 +606,7 @@ class Studio:
             assert version is not None
             self._unpublish(s, editor, article, version, action="archived", note=note)
             view = _view(version, slug)
-        if self.kb is not None:
-            self.kb.reload()
+        self._reload_committed()
         return view
 
     def delete(self, actor: AuthenticatedUser | None, slug: str, *, confirm: str, note: str = "") -> None:
@@ -596,8 +629,7 @@ class Studio:
             article.deleted_at, article.deleted_by = utcnow(), editor.username
             bump_revision(s)
             audit.record(s, actor=editor.username, action="deleted", target=slug, note=note.strip())
-        if self.kb is not None:
-            self.kb.reload()
+        self._reload_committed()
 
     def _unpublish(
         self, s: Session, editor: AuthenticatedUser, article: Article, version: ArticleVersion, **what: str

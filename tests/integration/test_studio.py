@@ -21,7 +21,7 @@ from core.users import PermissionDenied, Role
 from knowledge.models import Article, ArticleVersion
 from knowledge.service import KnowledgeBase
 from knowledge.store import published_docs
-from knowledge.studio import Studio, StudioError
+from knowledge.studio import Studio, StudioError, StudioInvalid
 from knowledge.vector_index import VectorIndex
 from tests.accounts import account
 
@@ -155,9 +155,11 @@ def test_an_editor_s_slug_is_made_like_every_other_so_the_article_stays_addressa
         editor, slug="gift cards faq", title="Gift cards", body=GIFT + "\n\nMore.", base_version=draft.id
     )
     assert again.slug == "gift-cards-faq"  # the same article, a new version
-    made = "-".join(["how-do-i-change-the-delivery-address-of-an-order"] * 3) + "-ticket-4711"
-    assert len(made) > 120  # a gap's slug (title, then its ticket): kept whole, not cut to 120
+    made = "-".join(["how-do-i-change-the-delivery-address-of-an-order"] * 3)[:88] + "-ticket-4711"
+    assert len(made) == 100  # a gap's slug (title, then its ticket): kept whole, ticket included
     assert studio.save_draft(editor, slug=made, title="Changing an address", body=GIFT).slug == made
+    with pytest.raises(StudioInvalid, match="at most 100"):  # its chunks' ids would not fit their column
+        studio.save_draft(editor, slug=made + "-more", title="Changing an address", body=GIFT)
 
 
 def test_planted_instructions_are_quarantined_then_released_or_rejected_with_a_note(env):
@@ -449,3 +451,33 @@ def test_a_publish_that_fails_after_embedding_is_embedded_again_when_retried(env
     monkeypatch.setattr(studio_module, "publish", real)
     assert studio.publish(editor, draft.id).embedded == 3  # not skipped as "already staged"
     assert _index_ids(settings) == _served_ids(settings)
+
+
+def test_values_the_columns_cannot_hold_are_refused_or_mended_before_the_database(env):
+    from knowledge.studio import MAX_TITLE_CHARS
+
+    studio, editor = env["studio"], env["editor"]
+    with pytest.raises(StudioInvalid, match="title"):
+        studio.save_draft(editor, title="T" * (MAX_TITLE_CHARS + 1), body=RETURNS_V1)
+    with pytest.raises(StudioInvalid, match="slug"):
+        studio.save_draft(editor, title="Returns", body=RETURNS_V1, slug="s" * 101)
+    with pytest.raises(StudioInvalid, match="tags"):
+        studio.save_draft(editor, title="Returns", body=RETURNS_V1, tags=[f"tag-{i}" for i in range(100)])
+    saved = studio.save_draft(
+        editor,
+        title="Ret\x00urns \ud83d",
+        body="Intro.\x00\n\n## " + "Long heading " * 20 + "\n\nText \ud800.",
+        category="c" * 200,
+    )  # fmt: skip
+    assert saved.title == "Returns \ufffd" and len(saved.category) <= 60
+    assert studio.publish(editor, saved.id).status == "published"
+
+
+def test_a_publish_committed_before_the_reload_failed_is_reported_as_published(env, monkeypatch):
+    studio, editor = env["studio"], env["editor"]
+    draft = studio.save_draft(editor, title="Returns", body=RETURNS_V1)
+    monkeypatch.setattr(studio.kb, "reload", lambda: (_ for _ in ()).throw(RuntimeError("database gone")))
+    assert studio.publish(editor, draft.id).status == "published"
+    monkeypatch.undo()
+    assert studio.kb.maybe_reload()  # the next refresh serves what was committed
+    assert _cited(studio.kb, "How do I return an item?").id.startswith("returns#")

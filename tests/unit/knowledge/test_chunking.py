@@ -282,3 +282,53 @@ def test_adding_a_section_at_the_end_leaves_earlier_ids_unchanged():
     before, after = _ids_by_anchor(v1), _ids_by_anchor(v2)
     assert {k: after[k] for k in before} == before
     assert set(after) == {"overview", "shipping", "returns"}
+
+
+# Crafted front matter and lines: a clear error or a sane reading, never an exception or a blow-up
+
+
+def _front(yaml_text: str) -> str:
+    return f"---\n{yaml_text}\n---\n\n## Section\n\nSome text.\n"
+
+
+@pytest.mark.parametrize(
+    ("front", "says"),
+    [
+        ("a: &a [x, x, x]\nb: &b [*a, *a, *a]\ntitle: *b", "aliases"),  # expands tenfold per level
+        ("title: T\nupdated: 2024-13-45", "cannot be read"),
+        ("title: T\nupdated: 2024-02-30", "cannot be read"),
+        ("title: T\nx: " + "[" * 5000 + "]" * 5000, "cannot be read"),
+        ("title: [a, b]", "plain text"),
+        ("title: T\ncategory: {a: 1}", "plain text"),
+    ],
+)
+def test_front_matter_that_cannot_be_an_article_is_refused_with_what_to_fix(front: str, says: str) -> None:
+    with pytest.raises(ArticleFormatError, match=says):
+        parse_markdown(_front(front), slug="crafted")
+
+
+def test_scalar_tags_are_read_as_one_tag_and_unstorable_characters_are_mended() -> None:
+    parsed = parse_markdown(_front("title: T\ntags: 5"), slug="t")
+    assert parsed.tags == ["5"]
+    broken = parse_markdown("---\ntitle: Half \ud83d emoji\x00\n---\n\nText \ud800 here.\n", slug="b")
+    assert parsed.title == "T" and broken.title == "Half \ufffd emoji"
+    assert "\ud800" not in broken.body and "\ufffd" in broken.body
+    assert chunk_article(broken)  # its chunk ids can be made (a lone surrogate cannot be encoded)
+
+
+def test_headings_on_long_lines_are_read_without_backtracking() -> None:
+    from knowledge.chunking import heading
+
+    assert heading("## a" + " " * 100_000 + "x") == (2, "a" + " " * 100_000 + "x")
+    assert heading("##" + " " * 100_000) == (2, "")
+    assert heading("## Returns ##") == (2, "Returns") and heading("##### five") is None
+
+
+def test_a_chunk_id_fits_its_column_and_keeps_the_whole_slug() -> None:
+    from knowledge.chunking import CHUNK_ID_CHARS, MAX_SLUG_CHARS, chunk_id
+
+    slug = "s" * MAX_SLUG_CHARS
+    long_one = chunk_id(slug, "what-happens-to-the-refund-if-the-gift-was-paid-with-a-gift-card", "text")
+    assert len(long_one) <= CHUNK_ID_CHARS and long_one.partition("#")[0] == slug
+    assert chunk_id("returns", "a" * 200, "one") != chunk_id("returns", "a" * 200, "two")
+    assert chunk_id("returns", "overview", "t") == chunk_id("returns", "overview", "t")

@@ -630,3 +630,15 @@ def test_a_pdf_with_only_page_numbers_is_refused_with_a_message(tmp_path: Path) 
     pdf.output(str(path))
     with pytest.raises(ImportFormatError, match=r"^numbers\.pdf has only page numbers"):
         parse_upload("numbers.pdf", path.read_bytes())
+
+
+def test_a_csv_of_delimiters_only_says_which_columns_are_missing() -> None:
+    for data in (",,,\n", ";;\n;;\n"):
+        assert "no 'question' or 'answer' column (columns found: none)" in _error("faq.csv", data)
+
+
+def test_odd_list_starts_and_long_heading_lines_are_read() -> None:
+    html = '<h1>Steps</h1><ol start="²"><li>One</li></ol><ol start="' + "9" * 5000 + '"><li>Two</li></ol>'
+    assert "One" in _one("steps.html", html).article.body
+    text = "Title\n\n## a" + " " * 50_000 + "x\n\nbody text\n"
+    assert _one("long.txt", text).article.title == "Title"
