@@ -167,11 +167,12 @@ def _editor(slug: str | None) -> None:
         _try(default_version=latest.id if latest.status in ("draft", "quarantined") else None, key="art")
 
 
-def _publish(draft: Any, note: str, report: dict[str, Any]) -> None:
+def _publish(draft: Any, note: str, report: dict[str, Any]) -> bool:
+    """Publish; False (the error shown on this run, not wiped by a rerun) when it failed."""
     st.session_state.pop("studio_eval", None)
     result = _act(studio.publish, draft.id, note=note)
     if not ok(result):
-        return
+        return False
     if result.status == "quarantined":
         _flash(f"Version {draft.version} was quarantined by the ingestion scan: review it in Quarantine.")
     else:
@@ -179,6 +180,7 @@ def _publish(draft: Any, note: str, report: dict[str, Any]) -> None:
         _flash(
             f"Published version {draft.version}: customers get it now ({took:.1f} s). {_eval_summary(report)}"
         )
+    return True
 
 
 def _edit_form(slug: str | None, latest: Any, *, served: bool) -> None:
@@ -207,7 +209,19 @@ def _edit_form(slug: str | None, latest: Any, *, served: bool) -> None:
         st.caption("Preview")
         with st.container(border=True, height=560):
             st.markdown(f"# {title}\n\n{body}" if title or body else "*Nothing to preview yet.*")
-    base = latest.version if latest else None
+    # The version the editor opened: a save is checked against it, so one saved meanwhile by someone else is
+    # never overwritten by this form (it keeps its values under its keys while `latest` moves on).
+    opened = st.session_state.get("ed_opened")
+    if opened is None or opened[0] != slug:
+        opened = (slug, latest.version if latest else None)
+        st.session_state["ed_opened"] = opened
+    base = opened[1]
+    overtaken = latest is not None and latest.version != base
+    if overtaken:
+        st.warning(
+            f"Version {latest.version} was saved by {latest.created_by} after you opened this article. "
+            "Your edits here cannot be saved over it: copy them, then open the article again."
+        )
     changed = latest is None or (title, body, category, tags) != (
         latest.title,
         latest.body,
@@ -217,7 +231,9 @@ def _edit_form(slug: str | None, latest: Any, *, served: bool) -> None:
     c1, c2, c3, c4 = st.columns(4)
     save = c1.button("Save draft", key="ed_save", icon=":material/save:")
     go = c2.button("Publish", key="ed_publish", type="primary", icon=":material/publish:")
-    if save and not changed:
+    if (save or go) and overtaken:
+        st.error(f"Not saved: version {latest.version} is newer than the one you opened (v{base}).")
+    elif save and not changed:
         st.info("Nothing changed since the last save.")
     elif go and not changed and latest.status != "draft":
         st.info(
@@ -247,7 +263,12 @@ def _edit_form(slug: str | None, latest: Any, *, served: bool) -> None:
                 st.session_state["studio_eval"] = {"version_id": draft.id, "report": report}
                 _open(draft.slug)
                 st.rerun()
-            _publish(draft, note, report)
+            if not _publish(draft, note, report):
+                if changed:
+                    st.info(
+                        f"Your text is saved as draft version {draft.version}; publish it again when ready."
+                    )
+                return
         else:
             _flash(f"Saved draft version {draft.version}. Customers still get the published version.")
         _open(draft.slug)

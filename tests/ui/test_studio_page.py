@@ -111,6 +111,24 @@ def test_an_editor_writes_publishes_edits_compares_and_rolls_back(studio_service
     assert set(log["who"]) == {"erin"}
 
 
+def test_a_version_saved_by_someone_else_meanwhile_is_never_overwritten_nor_published_unseen(studio_service):
+    svc = studio_service
+    at = _new_article(_studio(), "Gift wrapping", BODY)  # v1 published; the editor stays on the article
+    erin = svc.authenticate(username="erin", password=PASSWORD)
+    other_tab = BODY + "\n\nWrapping paper is recycled."
+    svc.studio.save_draft(erin, title="Gift wrapping", body=other_tab, slug="gift-wrapping", base_version=1)
+
+    at.text_area(key="ed_body").set_value(BODY.replace("4 euros", "5 euros"))
+    _click(at, "ed_save")
+    assert "Not saved: version 2 is newer than the one you opened (v1)." in _texts(at)
+    assert "after you opened this article" in _texts(at)
+    _click(at, "ed_publish")
+    assert "Not saved" in _texts(at)
+    newest = svc.studio.history(erin, "gift-wrapping")[0]
+    assert (newest.version, newest.body.strip(), newest.status) == (2, other_tab.strip(), "draft")
+    assert "4 euros" in svc.kb.search("how much is gift wrapping").passages[0].text
+
+
 def test_planted_instructions_wait_in_quarantine_until_an_editor_decides(studio_service):
     svc = studio_service
     at = _new_article(
