@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -90,8 +91,16 @@ def _front_matter(text: str, *, slug: str) -> dict[str, Any]:
 
 
 def slugify(text: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    return slug[:120] or "section"
+    """`Gift Cards/FAQ` -> `gift-cards-faq`; accents folded (`Café` -> `cafe`). Text in other scripts
+    (`Оплата`, `配送`) gets `u-` and a digest of it: two such names never share a slug (they all became
+    `section`, so a second import replaced the first article). Punctuation alone is `section`."""
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    slug = re.sub(r"[^a-z0-9]+", "-", folded).strip("-")[:120].strip("-")
+    if slug:
+        return slug
+    if not any(c.isalnum() for c in text):
+        return "section"
+    return "u-" + hashlib.sha1(text.strip().lower().encode("utf-8", "surrogatepass")).hexdigest()[:12]
 
 
 def parse_markdown(source: str, *, slug: str) -> ParsedArticle:

@@ -332,3 +332,12 @@ def test_a_chunk_id_fits_its_column_and_keeps_the_whole_slug() -> None:
     assert len(long_one) <= CHUNK_ID_CHARS and long_one.partition("#")[0] == slug
     assert chunk_id("returns", "a" * 200, "one") != chunk_id("returns", "a" * 200, "two")
     assert chunk_id("returns", "overview", "t") == chunk_id("returns", "overview", "t")
+
+
+def test_names_in_other_scripts_get_slugs_of_their_own_and_accents_fold() -> None:
+    from knowledge.chunking import slugify
+
+    assert slugify("Café crème") == "cafe-creme" and slugify("Gift Cards/FAQ") == "gift-cards-faq"
+    payment, delivery = slugify("Оплата"), slugify("Доставка")
+    assert payment != delivery and payment.startswith("u-") and slugify("Оплата") == payment
+    assert slugify("???") == "section"

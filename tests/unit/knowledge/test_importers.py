@@ -642,3 +642,13 @@ def test_odd_list_starts_and_long_heading_lines_are_read() -> None:
     assert "One" in _one("steps.html", html).article.body
     text = "Title\n\n## a" + " " * 50_000 + "x\n\nbody text\n"
     assert _one("long.txt", text).article.title == "Title"
+
+
+def test_files_and_csv_categories_named_in_other_scripts_do_not_share_an_article() -> None:
+    first, second = (
+        _one("Оплата.md", "# Оплата\n\n## Как\n\nКартой."),
+        _one("Доставка.md", "# Доставка\n\n## Когда\n\nЗавтра."),
+    )
+    assert first.article.slug != second.article.slug
+    rows = "question,answer,category\nКак?,Картой.,Оплата\nКогда?,Завтра.,Доставка\n"
+    assert len({i.article.slug for i in parse_upload("faq.csv", rows.encode())}) == 2
