@@ -260,10 +260,12 @@ class Studio:
         return self._contacts
 
     def scan(self, article: ParsedArticle) -> list[Finding]:
-        """The ingestion scan (planted instructions, personal data) over the article's chunks."""
-        return scan_sections(
-            ((c.section, c.text) for c in chunk_article(article)), public_contacts=self._public_contacts()
-        )
+        """The ingestion scan (planted instructions, personal data) over the article's title and chunks,
+        headings included: the title and the section path reach the model's prompt and the customer's
+        screen with every citation, so an instruction planted there counts as much as one in the text."""
+        sections = [("Title", article.title)]
+        sections += [(c.section, f"{c.section}\n\n{c.text}") for c in chunk_article(article)]
+        return scan_sections(sections, public_contacts=self._public_contacts())
 
     def _pause(self, stage: str) -> None:
         """Tests only: stop at this publish stage (a marker file says so) until the process is killed."""

@@ -8,7 +8,7 @@ import uuid
 import streamlit as st
 
 from agent.desk import HandoffStatus
-from app.ui.common import MODE_BADGE, chaos_panel, health_panel, mode_badge, service, source_link
+from app.ui.common import MODE_BADGE, chaos_panel, health_panel, mode_badge, plain, service, sources_caption
 from core.conversations import InvalidFeedback, MessageView, NotYourConversation
 from handoff.queue import QueueError
 from handoff.tickets import InvalidContact
@@ -109,14 +109,11 @@ def _render(msg: MessageView, rated: int | None = None) -> None:
             if msg.mode and msg.mode != "full":
                 st.caption(f"Answered in {MODE_BADGE.get(msg.mode, (msg.mode,))[0]} mode")
         if msg.citations:
-            links = " · ".join(
-                f"[[{c['n']}] {c['title']} › {c['section']}]({source_link(c)})" for c in msg.citations
-            )
-            st.caption(f"Sources: {links}")
+            st.caption(sources_caption(msg.citations))
             for c in msg.citations:
-                with st.expander(f"[{c['n']}] {c['title']} › {c['section']}"):
+                with st.expander(f"[{c['n']}] {plain(c['title'])} › {plain(c['section'])}"):
                     st.markdown(c["quote"])
-                    st.caption(f"Article “{c['title']}”, version {c['version']}")
+                    st.caption(f"Article “{plain(c['title'])}”, version {c['version']}")
     if msg.role == "assistant" and msg.id > 0:
         _feedback(msg, rated)
 

@@ -164,6 +164,15 @@ def plain(text: Any) -> str:
     return _MARKDOWN.sub(r"\\\1", str(text))
 
 
+def sources_caption(citations: list[dict[str, Any]]) -> str:
+    """`Sources: [[1] Title › Section](source?...) · …`: each a link to its passage page. Titles and
+    sections come from articles (imports too), so they are escaped: one cannot plant a link of its own."""
+    links = " · ".join(
+        f"[[{c['n']}] {plain(c['title'])} › {plain(c['section'])}]({source_link(c)})" for c in citations
+    )
+    return f"Sources: {links}"
+
+
 FAILED = object()
 """What `act` returns when the action failed (its error is on the page): never rerun over it."""
 
