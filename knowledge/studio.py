@@ -163,6 +163,11 @@ class TryResult:
     lexical_only: bool
 
 
+def _category(raw: str) -> str:
+    """As a version stores it: a slug of at most MAX_CATEGORY_CHARS, `general` when there is none."""
+    return slugify(raw or "general")[:MAX_CATEGORY_CHARS].strip("-") or "general"
+
+
 def _tags(raw: str | Sequence[str]) -> list[str]:
     items = raw.split(",") if isinstance(raw, str) else raw
     return sorted({t.strip() for t in items if t and t.strip()})
@@ -426,7 +431,7 @@ class Studio:
             parsed = ParsedArticle(
                 slug=slug,
                 title=title,
-                category=slugify(category or "general")[:MAX_CATEGORY_CHARS].strip("-") or "general",
+                category=_category(category),
                 updated=date.today().isoformat(),
                 tags=_tags(tags),
                 body=body,
@@ -707,10 +712,12 @@ class Studio:
                 article = s.scalar(select(Article).where(Article.slug == item.article.slug))
                 latest = latest_version(s, article.id) if article is not None else None
                 change = "new"
-                if latest is not None:  # what customers would read: the title and the text
-                    same = (latest.title, latest.body) == (
+                if latest is not None:  # what customers would read, and what files it: category and tags
+                    same = (latest.title, latest.body, latest.category, latest.tags) == (
                         item.article.title.strip(),
                         item.article.body.strip(),
+                        _category(item.article.category),
+                        ",".join(_tags(item.article.tags)),
                     )
                     change = "unchanged" if same and latest.status != "archived" else "changed"
                 previews.append(_preview(item, self.scan(item.article), change))

@@ -400,6 +400,10 @@ def test_importing_the_same_file_again_is_unchanged_and_makes_no_version(env):
         (r.outcome, r.version) for r in studio.import_upload(editor, "returns.md", data, publish_now=True)
     ] == [("published", 1)]
     assert [v.version for v in studio.history(editor, "returns")] == [1]
+    refiled = ("---\ntitle: Returns\ncategory: Shipping\ntags: [label]\n---\n" + RETURNS_V1).encode()
+    assert [r.outcome for r in studio.import_upload(editor, "returns.md", refiled)] == ["draft"]
+    newest = studio.history(editor, "returns")[0]
+    assert (newest.version, newest.category, newest.tags) == (2, "shipping", ("label",))
     huge = ("# Huge\n\n" + "word " * 50_000).encode()
     (result,) = studio.import_upload(editor, "huge.txt", huge)
     assert result.outcome == "error" and "split it" in result.message
