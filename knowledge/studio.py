@@ -756,6 +756,16 @@ class Studio:
             base, pending = (
                 (latest.version, latest.id if latest.status == "draft" else None) if latest else (None, None)
             )
+            others = (
+                latest.created_by
+                if latest and pending and actor and latest.created_by != actor.username
+                else None
+            )
+        if p.change != "unchanged" and others:  # on top of it, their draft could never be published
+            raise StudioError(
+                f"{p.slug} has an unpublished draft (v{base}) by {others}: publish or discard it first; "
+                "this file was not imported"
+            )
         if p.change == "unchanged" and not (publish_now and pending is not None):
             return UploadResult(p.filename, p.slug, "unchanged", base, "same as the newest version")
         if p.change == "unchanged":  # the same text waits as a draft: publishing it is what was asked

@@ -498,3 +498,19 @@ def test_an_instruction_planted_in_a_title_or_heading_is_quarantined_like_one_in
     draft = studio.save_draft(editor, title=title, body=body)
     assert any(f["kind"] == "planted_instruction" for f in draft.findings)
     assert studio.publish(editor, draft.id).status == "quarantined"
+
+
+def test_an_import_does_not_bury_another_editors_pending_draft(env):
+    studio, editor, settings = env["studio"], env["editor"], env["settings"]
+    _publish_new(studio, editor, "Returns", RETURNS_V1)
+    bob = account(settings.database_url, Role.EDITOR)
+    studio.save_draft(
+        bob, title="Returns", body=RETURNS_V1 + "\n\nBob's addition.", slug="returns", base_version=1
+    )
+    data = ("---\ntitle: Returns\n---\n" + RETURNS_V1 + "\n\nFrom the file.").encode()
+
+    (result,) = studio.import_upload(editor, "returns.md", data, publish_now=True)
+
+    assert result.outcome == "error" and "unpublished draft (v2) by" in result.message
+    newest = studio.history(editor, "returns")[0]
+    assert (newest.version, newest.status, newest.created_by) == (2, "draft", bob.username)
