@@ -173,6 +173,31 @@ def sources_caption(citations: list[dict[str, Any]]) -> str:
     return f"Sources: {links}"
 
 
+def import_summary(outcomes: list[tuple[str, list[Any] | None]]) -> tuple[str, str]:
+    """What an import did, per file (its `UploadResult`s, or None when the action failed): the articles
+    imported, and apart, every one that was not, with why. Nothing is left out of either."""
+    done, failed = [], []
+    for filename, results in outcomes:
+        if results is None:
+            failed.append(f"{plain(filename)}: not imported (the database did not answer); try it again")
+            continue
+        for r in results:
+            if r.outcome == "error":
+                failed.append(
+                    f"{plain(r.filename)}" + (f" → `{r.slug}`" if r.slug else "") + f": {plain(r.message)}"
+                )
+            else:
+                done.append(
+                    f"{plain(r.filename)} → `{r.slug}`: {r.outcome}"
+                    + (f" v{r.version}" if r.version else "")
+                    + (f" ({plain(r.message)})" if r.message else "")
+                )
+    return (
+        "Imported:\n\n" + "\n\n".join(f"- {line}" for line in done) if done else "",
+        "Not imported:\n\n" + "\n\n".join(f"- {line}" for line in failed) if failed else "",
+    )
+
+
 FAILED = object()
 """What `act` returns when the action failed (its error is on the page): never rerun over it."""
 

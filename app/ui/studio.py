@@ -12,7 +12,7 @@ from typing import Any
 import streamlit as st
 
 from app.kb_gate import kb_eval_check
-from app.ui.common import act, logout_button, ok, plain, require_login, service
+from app.ui.common import act, import_summary, logout_button, ok, plain, require_login, service
 from core.users import PermissionDenied, Role
 from knowledge.chunking import ArticleFormatError
 from knowledge.importers import MAX_UPLOAD_BYTES, SUPPORTED_SUFFIXES
@@ -73,8 +73,9 @@ def _eval_diff(report: dict[str, Any]) -> None:
         st.caption(f"passes now: {plain(d['case'])} ({d['config']})")
 
 
-def _flash(text: str) -> None:
-    st.session_state["studio_flash"] = text
+def _flash(text: str, *, failed: str = "") -> None:
+    """Shown at the top of the next run: `text` as a success, `failed` (what did not happen) as an error."""
+    st.session_state["studio_flash"] = (text, failed)
 
 
 def _open(slug: str | None) -> None:
@@ -96,7 +97,11 @@ with st.sidebar:
 
 st.title("Knowledge base studio")
 if flash := st.session_state.pop("studio_flash", None):
-    st.success(flash)
+    done_text, failed_text = flash
+    if failed_text:
+        st.error(failed_text)
+    if done_text:
+        st.success(done_text)
 
 
 # Articles ------------------------------------------------------------------------------------------------
@@ -407,18 +412,12 @@ def _import() -> None:
     drafts = c1.button("Import as drafts", key="import_drafts")
     publish = c2.button("Import and publish", key="import_publish", type="primary")
     if drafts or publish:
-        done = []
+        outcomes = []
         for f in dict.fromkeys(ready):
             results = _act(studio.import_upload, f.name, f.getvalue(), publish_now=publish)
-            if ok(results):
-                done.extend(results)
-        lines = [
-            f"{r.filename} → `{r.slug}`: {r.outcome}"
-            + (f" v{r.version}" if r.version else "")
-            + (f" ({r.message})" if r.message else "")
-            for r in done
-        ]
-        _flash("Imported:\n\n" + "\n\n".join(f"- {line}" for line in lines))
+            outcomes.append((f.name, results if ok(results) else None))
+        done, failed = import_summary(outcomes)
+        _flash(done, failed=failed)
         st.rerun()
 
 
