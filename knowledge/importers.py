@@ -28,6 +28,9 @@ from knowledge.chunking import MAX_SLUG_CHARS, ArticleFormatError, ParsedArticle
 
 SUPPORTED_SUFFIXES: tuple[str, ...] = (".md", ".markdown", ".html", ".htm", ".pdf", ".txt", ".csv")
 MAX_UPLOAD_BYTES: int = 10 * 1024 * 1024
+MAX_PDF_PAGES = 300
+MAX_PDF_CHARS = 1_000_000
+_MAX_NESTING = 200
 
 _ANY_HEADING = re.compile(r"^#{2,4}\s+\S", re.M)
 _ATX = re.compile(r"(#{1,6})\s+(.*)")
@@ -284,6 +287,8 @@ class _HtmlToMarkdown(HTMLParser):
         self._cells = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if len(self._frames) >= _MAX_NESTING or len(self._lists) >= _MAX_NESTING:  # each level costs them all
+            raise ArticleFormatError(f"elements nested over {_MAX_NESTING} deep; no article needs that many")
         if self._skip is not None:
             if tag == self._skip[0]:
                 self._skip = (tag, self._skip[1] + 1)
@@ -396,8 +401,11 @@ class _HtmlToMarkdown(HTMLParser):
 def _html(upload: _Upload) -> list[Imported]:
     parser = _HtmlToMarkdown()
     declared = _META_CHARSET.search(upload.data[:16384])
-    parser.feed(upload.text(declared=declared.group(1).decode("ascii") if declared else None))
-    parser.close()
+    try:
+        parser.feed(upload.text(declared=declared.group(1).decode("ascii") if declared else None))
+        parser.close()
+    except ArticleFormatError as exc:
+        raise upload.error(f" has {exc}") from exc
     warnings = []
     if parser.unclosed:
         warnings.append(
@@ -589,7 +597,16 @@ def _pdf(upload: _Upload) -> list[Imported]:
         reader = PdfReader(io.BytesIO(upload.data))
         if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
             raise upload.error(" is password-protected; export it without a password")
-        pages = [_page_lines(page, number) for number, page in enumerate(reader.pages, start=1)]
+        if len(reader.pages) > MAX_PDF_PAGES:
+            raise upload.error(f" has {len(reader.pages)} pages; split it (at most {MAX_PDF_PAGES} at once)")
+        pages, chars = [], 0
+        for number, page in enumerate(reader.pages, start=1):
+            pages.append(_page_lines(page, number))
+            chars += sum(len(line.text) for line in pages[-1])
+            if chars > MAX_PDF_CHARS:  # read no further: pages can share one huge content stream
+                raise upload.error(
+                    f" holds over {MAX_PDF_CHARS:,} characters of text; split it into articles"
+                )
         meta_title = _usable_pdf_title(reader.metadata.title if reader.metadata else None)
     except ImportFormatError:
         raise

@@ -652,3 +652,25 @@ def test_files_and_csv_categories_named_in_other_scripts_do_not_share_an_article
     assert first.article.slug != second.article.slug
     rows = "question,answer,category\nКак?,Картой.,Оплата\nКогда?,Завтра.,Доставка\n"
     assert len({i.article.slug for i in parse_upload("faq.csv", rows.encode())}) == 2
+
+
+def test_html_nested_deeper_than_any_article_is_refused_not_expanded() -> None:
+    for nested in ("<b>" * 5000 + "x", "<ul><li>x" * 5000):
+        assert "nested over 200 deep" in _error("deep.html", f"<h1>Deep</h1>{nested}")
+
+
+def test_a_pdf_with_more_pages_than_an_import_takes_is_refused_before_reading_them() -> None:
+    writer = PdfWriter()
+    for _ in range(301):
+        writer.add_blank_page(width=200, height=200)
+    data = io.BytesIO()
+    writer.write(data)
+    assert "has 301 pages; split it (at most 300 at once)" in _error("long.pdf", data.getvalue())
+
+
+def test_a_pdf_is_read_no_further_than_the_text_an_import_can_hold(tmp_path: Path, monkeypatch) -> None:
+    from knowledge import importers
+
+    path = write_pdf(tmp_path / "big.pdf", "Big", [("Part", "A sentence of text. " * 40)] * 3)
+    monkeypatch.setattr(importers, "MAX_PDF_CHARS", 500)
+    assert "holds over 500 characters of text; split it" in _error("big.pdf", path.read_bytes())
