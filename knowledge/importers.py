@@ -31,6 +31,8 @@ MAX_UPLOAD_BYTES: int = 10 * 1024 * 1024
 MAX_PDF_PAGES = 300
 MAX_PDF_CHARS = 1_000_000
 _MAX_NESTING = 200
+_LEFT_OUT_NOTED = 30
+"""Text (characters) in an `aside` or `form` inside the article from which the import warns it left it out."""
 
 _ANY_HEADING = re.compile(r"^#{2,4}\s+\S", re.M)
 _ATX = re.compile(r"(#{1,6})\s+(.*)")
@@ -223,6 +225,8 @@ class _HtmlToMarkdown(HTMLParser):
         self.page_title = ""
         self.blocks: list[tuple[str, str]] = []
         self.unclosed: str | None = None
+        self.left_out: dict[str, int] = {}
+        """Characters of text in elements left out inside the article (`aside`, `form`), by element."""
         self._buf: list[str] = []
         self._kind = "para"
         self._prefix = ""
@@ -375,6 +379,8 @@ class _HtmlToMarkdown(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         if self._skip is not None:
+            if self._in_article and self._skip[0] in ("aside", "form") and data.strip():
+                self.left_out[self._skip[0]] = self.left_out.get(self._skip[0], 0) + len(data.strip())
             return
         if self._in_title:
             self.page_title += data
@@ -410,6 +416,12 @@ def _html(upload: _Upload) -> list[Imported]:
     if parser.unclosed:
         warnings.append(
             f"a <{parser.unclosed}> element is never closed: the text after it was left out; close the tag"
+        )
+    for tag, chars in parser.left_out.items():
+        if chars < _LEFT_OUT_NOTED:  # a "Related:" line, a search box: page furniture
+            continue
+        warnings.append(
+            f"the article's <{tag}> was left out ({chars} characters of text): add it if it belongs"
         )
     title = parser.title or _collapse(parser.page_title)
     if not title:

@@ -259,7 +259,8 @@ class DraftIn(Input):
     )
     change_note: str = Field(default="", max_length=2000)
     base_version: int | None = Field(default=None, ge=1, le=MAX_ID)
-    """The newest version id the editor saw; a save on top of someone else's newer one is refused."""
+    """The number (`version`, not `id`) of the newest version the editor saw; a save on top of a newer one
+    is refused."""
 
 
 class PublishIn(Input):

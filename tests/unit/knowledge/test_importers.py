@@ -674,3 +674,14 @@ def test_a_pdf_is_read_no_further_than_the_text_an_import_can_hold(tmp_path: Pat
     path = write_pdf(tmp_path / "big.pdf", "Big", [("Part", "A sentence of text. " * 40)] * 3)
     monkeypatch.setattr(importers, "MAX_PDF_CHARS", 500)
     assert "holds over 500 characters of text; split it" in _error("big.pdf", path.read_bytes())
+
+
+def test_text_left_out_inside_the_article_is_named_in_a_warning() -> None:
+    html = (
+        "<article><h1>Returns</h1><h2>Rules</h2><p>Send it back within 30 days.</p>"
+        "<aside><p>Important: opened software cannot be returned.</p></aside></article>"
+        "<aside>Related links</aside>"
+    )
+    imported = _one("returns.html", html)
+    assert "opened software" not in imported.article.body
+    assert any("<aside> was left out" in w and "characters" in w for w in imported.warnings)
