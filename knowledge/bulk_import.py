@@ -90,9 +90,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error      {path.name}: over {MAX_UPLOAD_BYTES // (1024 * 1024)} MB", file=sys.stderr)
             outcomes["error"] += 1
             continue
-        for r in studio.import_upload(
-            editor, path.name, path.read_bytes(), publish_now=args.publish, slug=slug
-        ):
+        try:
+            results = studio.import_upload(
+                editor, path.name, path.read_bytes(), publish_now=args.publish, slug=slug
+            )
+        except Exception as exc:  # one file the database or a reader failed on: the others still go in
+            detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+            why = f"{type(exc).__name__}: {detail[0][:200] if detail else ''}"
+            print(f"error      {path.name}: not imported ({why})", file=sys.stderr)
+            outcomes["error"] += 1
+            continue
+        for r in results:
             outcomes[r.outcome] += 1
             where = f"{r.slug} v{r.version}" if r.version else r.slug
             line = f"{r.outcome:<11}{path.name}" + (f" -> {where}" if where else "")

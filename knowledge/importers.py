@@ -8,6 +8,7 @@ without someone being told.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import itertools
@@ -36,6 +37,16 @@ _LEFT_OUT_NOTED = 30
 
 _ANY_HEADING = re.compile(r"^#{2,4}\s+\S", re.M)
 _ATX = re.compile(r"(#{1,6})\s+(.*)")
+
+
+def _text_codec(name: str) -> bool:
+    """Whether a page's declared charset names a text encoding: not `unicode_escape` and its kind, which turn
+    `\\ud800` in a page into a lone surrogate."""
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        return False
+    return info._is_text_encoding and "escape" not in info.name
 
 
 def _atx(line: str) -> tuple[int, str] | None:
@@ -138,7 +149,7 @@ class _Upload:
                 raise self.error(
                     f" is not valid UTF-8 (byte {exc.start}); save it with UTF-8 encoding"
                 ) from exc
-        if declared:
+        if declared and _text_codec(declared):
             try:
                 return data.decode(declared)
             except (LookupError, UnicodeDecodeError):

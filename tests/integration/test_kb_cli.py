@@ -162,3 +162,33 @@ def test_bulk_import_never_follows_a_symbolic_link_and_refuses_two_files_with_on
     assert "secret" not in done.stdout.lower() and "linked" not in done.stdout
     assert "the same article id (a-b)" in done.stderr
     assert [a.slug for a in Studio(settings).articles(editor)] == ["a-b"]
+
+
+def test_bulk_import_goes_on_past_a_file_the_database_failed_on(tmp_path, monkeypatch, capsys):
+    import io
+
+    from sqlalchemy.exc import OperationalError
+
+    from knowledge import bulk_import
+
+    settings = Settings(data_dir=tmp_path, env="test")
+    monkeypatch.setattr(bulk_import, "get_settings", lambda: settings)
+    upgrade(settings.database_url)
+    editor = account(settings.database_url, Role.EDITOR)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a", "b"):
+        (folder / f"{name}.md").write_text(f"# Article {name}\n\n## Part\n\nText of {name}.\n")
+    real = Studio.import_upload
+
+    def flaky(self, actor, filename, data, **kw):  # type: ignore[no-untyped-def]
+        if filename == "a.md":
+            raise OperationalError("INSERT", {}, Exception("server closed the connection"))
+        return real(self, actor, filename, data, **kw)
+
+    monkeypatch.setattr(Studio, "import_upload", flaky)
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+    code = bulk_import.main([str(folder), "--by", editor.username, "--password-stdin"])
+    out = capsys.readouterr()
+    assert code == 0 and "draft      b.md -> b v1" in out.out
+    assert "error      a.md: not imported (OperationalError: server closed the connection)" in out.err

@@ -685,3 +685,10 @@ def test_text_left_out_inside_the_article_is_named_in_a_warning() -> None:
     imported = _one("returns.html", html)
     assert "opened software" not in imported.article.body
     assert any("<aside> was left out" in w and "characters" in w for w in imported.warnings)
+
+
+def test_a_declared_escape_codec_is_not_used_to_read_a_page() -> None:
+    html = b'<meta charset="unicode_escape"><h1>Caf\xe9</h1><h2>Part</h2><p>Text \\ud800 here.</p>'
+    imported = _one("page.html", html)
+    assert imported.article.title == "Caf\u00e9" and "\\ud800" in imported.article.body
+    assert any("Windows-1252" in w for w in imported.warnings)
