@@ -67,7 +67,7 @@ class RateLimiter:
             if tokens >= 1.0:
                 tokens -= 1.0
             else:
-                wait = (1.0 - tokens) / self.rate
+                wait = self.wait_for(tokens)
             self._buckets[key] = (tokens, now)
             while len(self._buckets) > self._max_keys:  # the least recently seen keys go first
                 self._buckets.popitem(last=False)

@@ -13,6 +13,13 @@ _WORD_JOINER = re.compile(r"(?<=\w)\u200d|\u200d(?=\w)")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _SPACES = re.compile(r"[ \t]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def mend(text: str) -> str:
+    """What no database can store goes: NUL characters, and lone UTF-16 surrogates (half an emoji, from a
+    cut string or a broken PDF) become U+FFFD."""
+    return _UNSTORABLE.sub(lambda m: "" if m.group() == "\x00" else "\ufffd", text)
 
 
 @dataclass(frozen=True)

@@ -11,14 +11,15 @@ from typing import Any
 
 import yaml
 
+from core.text import mend
+
 _FRONT = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
-_HEADING_START = re.compile(r"(#{1,4})\s+(.*)")
+_HEADING_START = re.compile(r"(#{1,6})\s+(.*)")
 _MAX_WORDS = 260
 MAX_SLUG_CHARS = 100
 """An article's slug: with an anchor and a digest it must fit a chunk id (`CHUNK_ID_CHARS`)."""
 CHUNK_ID_CHARS = 120
 _MAX_FRONT_MATTER_CHARS = 20_000
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 class ArticleFormatError(ValueError):
@@ -45,20 +46,15 @@ class ChunkDraft:
     text: str
 
 
-def heading(line: str) -> tuple[int, str] | None:
-    """`## Returns ##` -> (2, "Returns"): an ATX heading of level 1-4 and its text (a closing run of `#`
-    dropped), else None. Plain string work after one anchored match: no backtracking on long lines."""
+def heading(line: str, *, max_level: int = 4) -> tuple[int, str] | None:
+    """`## Returns ##` -> (2, "Returns"): an ATX heading of level 1 to `max_level` and its text (a closing
+    run of `#` dropped), else None. Plain string work after one anchored match: a long line of spaces costs
+    linear time (a lazy pattern took cubic)."""
     match = _HEADING_START.fullmatch(line)
-    if match is None:
+    if match is None or len(match.group(1)) > max_level:
         return None
     text = match.group(2).strip()
     return len(match.group(1)), text.rstrip("#").rstrip() or text
-
-
-def mend(text: str) -> str:
-    """What no database can store goes: NUL characters, and lone UTF-16 surrogates (half an emoji, from a
-    cut string or a broken PDF) become U+FFFD."""
-    return _UNSTORABLE.sub(lambda m: "" if m.group() == "\x00" else "\ufffd", text)
 
 
 def _scalar(value: Any, *, name: str, slug: str) -> str:
@@ -90,12 +86,13 @@ def _front_matter(text: str, *, slug: str) -> dict[str, Any]:
     return loaded
 
 
-def slugify(text: str) -> str:
-    """`Gift Cards/FAQ` -> `gift-cards-faq`; accents folded (`Café` -> `cafe`). Text in other scripts
-    (`Оплата`, `配送`) gets `u-` and a digest of it: two such names never share a slug (they all became
-    `section`, so a second import replaced the first article). Punctuation alone is `section`."""
+def slugify(text: str, *, max_chars: int = 120) -> str:
+    """`Gift Cards/FAQ` -> `gift-cards-faq`, at most `max_chars` long; accents folded (`Café` -> `cafe`).
+    Text in other scripts (`Оплата`, `配送`) gets `u-` and a digest of it: two such names never share a slug
+    (they all became `section`, so a second import replaced the first article). Punctuation alone is
+    `section`."""
     folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-    slug = re.sub(r"[^a-z0-9]+", "-", folded).strip("-")[:120].strip("-")
+    slug = re.sub(r"[^a-z0-9]+", "-", folded).strip("-")[:max_chars].strip("-")
     if slug:
         return slug
     if not any(c.isalnum() for c in text):

@@ -459,7 +459,7 @@ def draft_from_ticket(session: Session, ticket_id: int) -> DraftSuggestion:
     )
     suffix = f"-ticket-{ticket_id}"
     return DraftSuggestion(
-        slug=slugify(title)[: MAX_SLUG_CHARS - len(suffix)].strip("-") + suffix,
+        slug=slugify(title, max_chars=MAX_SLUG_CHARS - len(suffix)) + suffix,
         title=title,
         body=body + "\n",
         provenance={

@@ -25,7 +25,14 @@ from typing import Any
 from pypdf import PageObject, PasswordType, PdfReader
 from pypdf.errors import DependencyError
 
-from knowledge.chunking import MAX_SLUG_CHARS, ArticleFormatError, ParsedArticle, parse_markdown, slugify
+from knowledge.chunking import (
+    MAX_SLUG_CHARS,
+    ArticleFormatError,
+    ParsedArticle,
+    heading,
+    parse_markdown,
+    slugify,
+)
 
 SUPPORTED_SUFFIXES: tuple[str, ...] = (".md", ".markdown", ".html", ".htm", ".pdf", ".txt", ".csv")
 MAX_UPLOAD_BYTES: int = 10 * 1024 * 1024
@@ -36,7 +43,12 @@ _LEFT_OUT_NOTED = 30
 """Text (characters) in an `aside` or `form` inside the article from which the import warns it left it out."""
 
 _ANY_HEADING = re.compile(r"^#{2,4}\s+\S", re.M)
-_ATX = re.compile(r"(#{1,6})\s+(.*)")
+
+
+def _atx(line: str) -> tuple[int, str] | None:
+    """A Markdown heading of level 1-6 with some text (`chunking.heading`); an empty one is none."""
+    found = heading(line, max_level=6)
+    return found if found and found[1] else None
 
 
 def _text_codec(name: str) -> bool:
@@ -47,14 +59,6 @@ def _text_codec(name: str) -> bool:
     except LookupError:
         return False
     return info._is_text_encoding and "escape" not in info.name
-
-
-def _atx(line: str) -> tuple[int, str] | None:
-    """An ATX heading's level and text (a closing run of `#` dropped): one anchored match, then plain
-    string work, so a long line of spaces costs linear time (a lazy pattern took cubic)."""
-    match = _ATX.fullmatch(line)
-    text = match.group(2).strip() if match else ""
-    return (len(match.group(1)), text.rstrip("#").rstrip() or text) if match and text else None
 
 
 _LEADING_HASH = re.compile(r"^#(?=#{0,3}\s)", re.M)
@@ -99,7 +103,9 @@ def parse_upload(filename: str, data: bytes, *, slug: str | None = None) -> list
     if not data.strip():
         raise ImportFormatError(f"{filename} is empty; upload the file with the article's text")
     fmt, convert = _CONVERTERS[suffix]
-    return convert(_Upload(filename, data, slug or slugify(Path(filename).stem)[:MAX_SLUG_CHARS], fmt))
+    return convert(
+        _Upload(filename, data, slug or slugify(Path(filename).stem, max_chars=MAX_SLUG_CHARS), fmt)
+    )
 
 
 def parse_path(path: Path) -> list[Imported]:
@@ -861,7 +867,7 @@ def _faq_csv(upload: _Upload) -> list[Imported]:
             upload.finish(
                 title=title,
                 body="\n\n".join(sections),
-                slug=f"{upload.slug}-{key}"[:MAX_SLUG_CHARS].strip("-") if key else upload.slug,
+                slug=slugify(f"{upload.slug}-{key}", max_chars=MAX_SLUG_CHARS) if key else upload.slug,
                 category=key or "faq",
                 warnings=article_warnings,
             )

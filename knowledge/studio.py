@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from core.config import Settings
 from core.db import session_scope, utcnow
 from core.policy import load_policy
+from core.text import mend
 from core.users import AuthenticatedUser, Role, require_current
 from knowledge import audit, review
 from knowledge import gaps as kb_gaps
@@ -36,7 +37,6 @@ from knowledge.chunking import (
     ChunkDraft,
     ParsedArticle,
     chunk_article,
-    mend,
     slugify,
 )
 from knowledge.importers import Imported, parse_upload
@@ -51,11 +51,11 @@ _SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 """What `slugify` makes (without its length cut): an editor's slug of this shape is used as given."""
 
 MAX_BODY_CHARS = 200_000
+"""An article longer than this is almost certainly a mistake (a whole manual pasted in): split it."""
 MAX_TITLE_CHARS = 300
 MAX_CATEGORY_CHARS = 60
 MAX_TAGS_CHARS = 500
 """The columns' sizes: a longer value is refused with a message here, not by the database."""
-"""An article longer than this is almost certainly a mistake (a whole manual pasted in): split it."""
 
 
 class StudioError(ValueError):
@@ -165,7 +165,7 @@ class TryResult:
 
 def _category(raw: str) -> str:
     """As a version stores it: a slug of at most MAX_CATEGORY_CHARS, `general` when there is none."""
-    return slugify(raw or "general")[:MAX_CATEGORY_CHARS].strip("-") or "general"
+    return slugify(raw or "general", max_chars=MAX_CATEGORY_CHARS)
 
 
 def _tags(raw: str | Sequence[str]) -> list[str]:
@@ -423,7 +423,7 @@ class Studio:
             if slug and article is None and base_version is not None:
                 raise StudioNotFound(f"there is no article {slug!r}")
             if article is None:
-                slug = self._free_slug(s, slug or slugify(title)[:MAX_SLUG_CHARS].strip("-"))
+                slug = self._free_slug(s, slug or slugify(title, max_chars=MAX_SLUG_CHARS))
             elif article.deleted_at is not None:  # writing a deleted article brings it back (as a draft)
                 article.deleted_at = article.deleted_by = None
                 audit.record(s, actor=editor.username, action="restored", target=article.slug)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from core.text import mend
 
 MAX_ID = 2_147_483_647
 """Row ids are 32-bit integers in PostgreSQL: a larger one is a 404, never a database error."""
@@ -17,9 +18,6 @@ class Problem(BaseModel):
 
     error: str
     detail: str
-
-
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class Input(BaseModel):
@@ -36,7 +34,7 @@ class Input(BaseModel):
             if isinstance(value, str):
                 if "\x00" in value:
                     raise ValueError("text must not contain NUL characters")
-                return _LONE_SURROGATE.sub("\ufffd", value)
+                return mend(value)  # a lone surrogate (an emoji cut in half) becomes U+FFFD
             if isinstance(value, list | tuple):
                 return [mended(v) for v in value]
             return value
