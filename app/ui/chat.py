@@ -8,7 +8,16 @@ import uuid
 import streamlit as st
 
 from agent.desk import HandoffStatus
-from app.ui.common import MODE_BADGE, chaos_panel, health_panel, mode_badge, plain, service, sources_caption
+from app.ui.common import (
+    MODE_BADGE,
+    chaos_panel,
+    health_panel,
+    mode_badge,
+    no_pictures,
+    plain,
+    service,
+    sources_caption,
+)
 from core.conversations import InvalidFeedback, MessageView, NotYourConversation
 from handoff.queue import QueueError
 from handoff.tickets import InvalidContact
@@ -98,21 +107,21 @@ def _render(msg: MessageView, rated: int | None = None) -> None:
     if msg.role == "agent":
         with st.chat_message("agent", avatar=":material/support_agent:"):
             st.caption(f"**{msg.author or 'Support team'}** · support team")
-            st.markdown(msg.content)
+            st.markdown(no_pictures(msg.content))
         return
     role = "user" if msg.role == "customer" else "assistant"
     with st.chat_message(role):
         if msg.role == "customer":
             st.text(msg.content if msg.content.strip() else "(empty message)")
         else:
-            st.markdown(msg.content)
+            st.markdown(no_pictures(msg.content))
             if msg.mode and msg.mode != "full":
                 st.caption(f"Answered in {MODE_BADGE.get(msg.mode, (msg.mode,))[0]} mode")
         if msg.citations:
             st.caption(sources_caption(msg.citations))
             for c in msg.citations:
                 with st.expander(f"[{c['n']}] {plain(c['title'])} › {plain(c['section'])}"):
-                    st.markdown(c["quote"])
+                    st.markdown(no_pictures(c["quote"]))
                     st.caption(f"Article “{plain(c['title'])}”, version {c['version']}")
     if msg.role == "assistant" and msg.id > 0:
         _feedback(msg, rated)
@@ -187,7 +196,7 @@ if prompt := st.chat_input(hint, max_chars=50_000):
 
         def _token(delta: str) -> None:
             streamed.append(delta)
-            placeholder.markdown("".join(streamed) + " ▌")
+            placeholder.markdown(no_pictures("".join(streamed)) + " ▌")
 
         def _reset() -> None:
             streamed.clear()

@@ -164,6 +164,16 @@ def plain(text: Any) -> str:
     return _MARKDOWN.sub(r"\\\1", str(text))
 
 
+_PICTURE = re.compile(r"(\\*)!\[")
+
+
+def no_pictures(markdown: str) -> str:
+    """Markdown whose pictures show as links: a page never asks a server an answer or an article names for
+    an image (the request would tell that server who read what, and when). `![alt](url)` becomes `!` and the
+    link `[alt](url)`; HTML is never rendered here anyway."""
+    return _PICTURE.sub(lambda m: m.group(1) + ("\\" if len(m.group(1)) % 2 == 0 else "") + "![", markdown)
+
+
 def sources_caption(citations: list[dict[str, Any]]) -> str:
     """`Sources: [[1] Title › Section](source?...) · …`: each a link to its passage page. Titles and
     sections come from articles (imports too), so they are escaped: one cannot plant a link of its own."""

