@@ -140,6 +140,24 @@ def test_markdown_with_a_bom_and_the_markdown_suffix() -> None:
     assert imported.warnings == ("no headings found: one section",)
 
 
+def test_markdown_pictures_are_left_out_with_their_alt_text_kept() -> None:
+    text = (
+        b"# Setting up\n\n## Pairing\n\nPress the button "
+        b'![the pairing button](https://cdn.example/b.png "b") for 3 seconds.\n\n'
+        b"![][diagram]\n\nA literal \\![not a picture] stays.\n\n"
+        b"[diagram]: https://cdn.example/d.png\n"
+    )
+    imported = _one("setup.md", text)
+    body = imported.article.body
+    assert "Press the button the pairing button for 3 seconds." in body
+    assert "cdn.example/b.png" not in body and "![" not in body.replace("\\![", "")
+    assert "\\![not a picture] stays" in body
+    assert imported.warnings == (
+        "2 picture(s) left out, their alt text kept: the help center shows text, and a customer's page must "
+        "not load images from the sites they name",
+    )
+
+
 def test_markdown_errors_name_the_file() -> None:
     message = _error("untitled.md", "Just text, no heading.\n")
     assert message.startswith("untitled.md: no title")
@@ -574,6 +592,24 @@ def test_faq_csv_with_categories_gives_one_article_each() -> None:
     ]
     assert list(_sections(results[0])) == ["How long do I have?", "Who pays postage?"]
     assert _sections(results[1]) == {"Do you ship abroad?": "Yes."}
+
+
+def test_faq_csv_delimiter_is_the_headers_not_the_answers() -> None:
+    rows = "".join(f"Q{n}?;Pay by card, PayPal, gift card, or store credit, {n}.\n" for n in range(200))
+    imported = _one("pay.csv", "question;answer\n" + rows)
+    assert len(_sections(imported)) == 200
+    assert _sections(imported)["Q7?"] == "Pay by card, PayPal, gift card, or store credit, 7."
+
+
+def test_faq_csv_with_more_categories_than_articles_one_file_may_make() -> None:
+    from knowledge.importers import MAX_CSV_ARTICLES
+
+    rows = "".join(f"Topic {n},Question {n}?,Answer {n}.\n" for n in range(MAX_CSV_ARTICLES + 1))
+    message = _error("faq.csv", "category,question,answer\n" + rows)
+    assert message.startswith(f"faq.csv has {MAX_CSV_ARTICLES + 1} categories, and each becomes an article")
+    assert len(parse_upload("faq.csv", ("category,question,answer\n" + rows.split("\n", 1)[1]).encode())) == (
+        MAX_CSV_ARTICLES
+    )
 
 
 def test_faq_csv_title_column_and_blank_category() -> None:
