@@ -22,6 +22,18 @@ def mend(text: str) -> str:
     return _UNSTORABLE.sub(lambda m: "" if m.group() == "\x00" else "\ufffd", text)
 
 
+_LINE_UNSAFE = re.compile("[\u200b\u2060\ufeff\u202a-\u202e\u2066-\u2069]")
+
+
+def one_line(text: str) -> str:
+    """A title, category or tag as lists show it: `mend`ed, on one line, without control characters or the
+    bidirectional embeddings, overrides and isolates that make a title read as another in a list (U+202E
+    before "DNUFER" shows "REFUND"), spaces collapsed. Marks (U+200E/F) stay: right-to-left titles need
+    them."""
+    text = _LINE_UNSAFE.sub("", mend(text))
+    return " ".join(_CONTROL.sub(" ", text).split())
+
+
 @dataclass(frozen=True)
 class CleanText:
     text: str

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from core.config import Settings
 from core.db import session_scope, utcnow
 from core.policy import load_policy
-from core.text import mend
+from core.text import mend, one_line
 from core.users import AuthenticatedUser, Role, require_current
 from knowledge import audit, review
 from knowledge import gaps as kb_gaps
@@ -391,9 +391,9 @@ class Studio:
         version the editor saw: if anyone saved since, the save is refused rather than losing their work.
         Versions are never edited, so every save is a version and this check sees every other save.
         """
-        title, body, change_note = mend(title).strip(), mend(body).strip(), mend(change_note)
-        category = mend(category)
-        tags = mend(tags) if isinstance(tags, str) else [mend(str(t)) for t in tags]
+        title, body, change_note = one_line(title), mend(body).strip(), mend(change_note)
+        category = one_line(category)
+        tags = one_line(tags) if isinstance(tags, str) else [one_line(str(t)) for t in tags]
         if not title:
             raise StudioInvalid("the article needs a title")
         if len(title) > MAX_TITLE_CHARS:

@@ -475,6 +475,14 @@ def test_values_the_columns_cannot_hold_are_refused_or_mended_before_the_databas
     )  # fmt: skip
     assert saved.title == "Returns \ufffd" and len(saved.category) <= 60
     assert studio.publish(editor, saved.id).status == "published"
+    spoof = studio.save_draft(
+        editor,
+        title="Gift cards \u202ednufer rof\u202c\n\tpolicy\u2066",
+        body=RETURNS_V1,
+        category="\u202eHelp",
+        tags="a\u202e,b",
+    )  # a list shows "Gift cards for refund policy" to the eye; the stored title says what it is
+    assert (spoof.title, spoof.category, spoof.tags) == ("Gift cards dnufer rof policy", "help", ("a", "b"))
 
 
 def test_a_publish_committed_before_the_reload_failed_is_reported_as_published(env, monkeypatch):
