@@ -214,7 +214,7 @@ def test_an_unsupported_sentence_is_removed_and_the_supported_one_kept(settings,
 
 
 def test_a_picture_or_a_foreign_link_the_model_writes_never_reaches_the_customer(settings, demo_service):
-    """Prompt-injection exfiltration: the customer's browser would fetch the picture and send what it names."""
+    """Prompt-injection exfiltration: a browser fetching the picture would send what its address names."""
 
     def exfiltrate(messages: list[BaseMessage]) -> AIMessage | str:
         reply = grounded_answer(messages)
