@@ -517,19 +517,31 @@ def _page_lines(page: PageObject, number: int) -> list[_Line]:
 
 
 def _drop_page_furniture(pages: list[list[_Line]], warnings: list[str]) -> None:
-    """Remove page numbers and a header or footer repeated on 3 or more pages (first or last line)."""
+    """Remove page numbers, and a header or footer: a first or last line repeated on 3 or more pages and on
+    at least half the pages with text. Digits are masked ("Page 3 of 9"), except in lines of a heading's
+    size: "Step 1", "Step 2"... opening pages are the article's headings; a large running title is the
+    same text on every page."""
     for lines in pages:
         for index in (-1, 0):
             if lines and _PAGE_NUMBER.match(lines[index].text):
                 del lines[index]
+    weight: Counter[float] = Counter()
+    for lines in pages:
+        for line in lines:
+            weight[line.size] += len(line.text)
+    body_size = max(weight, key=lambda size: (weight[size], -size)) if weight else 0.0
 
     def key(line: _Line) -> tuple[str, float]:
-        return re.sub(r"\d+", "#", line.text.lower()), line.size
+        text = line.text.lower()
+        return (
+            text if body_size > 0 and line.size >= body_size * 1.15 else re.sub(r"\d+", "#", text)
+        ), line.size
 
     edges: Counter[tuple[str, float]] = Counter()
     for lines in pages:
         edges.update({key(line) for line in (lines[:1] + lines[-1:])})
-    repeated = {k for k, n in edges.items() if n >= 3 and len(k[0]) <= 120}
+    least = max(3, math.ceil(sum(1 for lines in pages if lines) / 2))
+    repeated = {k for k, n in edges.items() if n >= least and len(k[0]) <= 120}
     removed: dict[tuple[str, float], str] = {}
     for lines in pages:
         for index in (-1, 0):

@@ -360,6 +360,50 @@ def test_pdf_running_footer_and_page_numbers_are_left_out(tmp_path: Path) -> Non
         assert "\n" not in _sections(imported)[heading]
 
 
+def _varied(n: int) -> str:
+    """A paragraph of its own for page n: no line of it repeats on another page."""
+    words = LOREM.split()
+    return " ".join(words[n:] + words[:n]) + f" That ends part {'ABCDEFGHIJ'[n - 1]} of the guide."
+
+
+def test_pdf_numbered_headings_opening_each_page_are_kept(tmp_path: Path) -> None:
+    """Headings "Step 1", "Step 2"... at the top of each page look alike once digits are masked, like
+    "Page 1", "Page 2": but they are in a heading's size, so they are the article's, not furniture."""
+    path = tmp_path / "steps.pdf"
+    pdf = FPDF()
+    pdf.set_font("Helvetica", "B", 20)
+    for n in range(1, 5):
+        pdf.add_page()
+        if n == 1:
+            pdf.multi_cell(0, 10, "Setting up the kettle", new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("Helvetica", "B", 14)
+        pdf.multi_cell(0, 7, f"Step {n}", new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("Helvetica", "", 11)
+        pdf.multi_cell(0, 5, _varied(n), new_x="LMARGIN", new_y="NEXT")
+    pdf.output(str(path))
+    imported = parse_path(path)[0]
+    assert list(_sections(imported)) == ["Step 1", "Step 2", "Step 3", "Step 4"]
+    assert imported.warnings == ()
+
+
+def test_pdf_a_line_repeated_on_a_few_pages_of_many_is_not_furniture(tmp_path: Path) -> None:
+    path = tmp_path / "notes.pdf"
+    pdf = FPDF()
+    for n in range(1, 11):
+        pdf.add_page()
+        if n == 1:
+            pdf.set_font("Helvetica", "B", 20)
+            pdf.multi_cell(0, 10, "Notes on returns", new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("Helvetica", "", 11)
+        if n in (2, 5, 8):
+            pdf.multi_cell(0, 5, "Note: keep your receipt.", new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 5, _varied(n), new_x="LMARGIN", new_y="NEXT")
+    pdf.output(str(path))
+    imported = parse_path(path)[0]
+    assert imported.article.body.count("Note: keep your receipt.") == 3
+    assert not any("left out" in warning for warning in imported.warnings)
+
+
 def test_pdf_without_headings_takes_the_first_line_as_title(tmp_path: Path) -> None:
     path = write_pdf(
         tmp_path / "flat.pdf", "Flat notes", [("Plain line", LOREM)], size_title=11, size_heading=11
