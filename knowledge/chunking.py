@@ -159,16 +159,22 @@ def _split_long(text: str) -> list[str]:
 
 
 def chunk_article(article: ParsedArticle) -> list[ChunkDraft]:
-    """One chunk per `##`/`###` section (the intro is its own chunk), long sections cut at paragraphs."""
+    """One chunk per `##`/`###` section (the intro is its own chunk), long sections cut at paragraphs. A `#`
+    heading is the title repeated at the top of the body; any other opens a top-level section, and the
+    headings after it nest one level deeper (people write `# Returns`, `## By post`)."""
     sections: list[tuple[list[str], list[str]]] = [([], [])]
+    shift = 0
     for line in article.body.splitlines():
         found = heading(line)
-        if found and found[0] >= 2 and found[1]:
-            level = found[0]
+        if found and found[0] == 1:
+            top = len(sections) == 1 and not any(part.strip() for part in sections[0][1])
+            if top or not found[1] or found[1].casefold() == article.title.strip().casefold():
+                continue  # the article's title, repeated at the top of the body
+            shift = 1
+        if found and found[1]:
+            level = found[0] + shift
             parent = sections[-1][0][: level - 2]
             sections.append(([*parent, found[1]], []))
-        elif found and found[0] == 1:
-            continue  # the article title repeated in the body
         else:
             sections[-1][1].append(line)
     chunks: list[ChunkDraft] = []

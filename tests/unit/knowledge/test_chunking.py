@@ -191,6 +191,18 @@ def test_the_title_heading_repeated_in_the_body_is_not_chunk_text():
     assert [(c.section, c.text) for c in chunks] == [("Overview", "Intro text."), ("Next", "More.")]
 
 
+def test_level_one_headings_after_the_top_are_sections_like_level_two():
+    body = "Intro text.\n\n# Returns\n\nReturn text.\n\n## By post\n\nPost text.\n\n# Refunds\n\nRefund text."
+    assert [(c.section, c.text) for c in chunk_article(_article(body))] == [
+        ("Overview", "Intro text."),
+        ("Returns", "Return text."),
+        ("Returns › By post", "Post text."),
+        ("Refunds", "Refund text."),
+    ]
+    title_again = chunk_article(_article("## A\n\nA text.\n\n# T\n\nMore A text."))
+    assert [c.section for c in title_again] == ["A"] and title_again[0].text.endswith("More A text.")
+
+
 def test_sections_with_no_text_produce_no_chunk():
     chunks = chunk_article(_article("## Empty\n\n## Full\n\nText here."))
     assert [c.section for c in chunks] == ["Full"]
