@@ -194,6 +194,10 @@ class Settings(BaseSettings):
     """Answer each (non-streamed) turn with a `Server-Timing` header: where its time went in the server
     (waiting for a worker, the message stored, the conversation lock, the graph and its nodes, the reply
     stored). For load runs and debugging; off by default, as it tells callers about the server's insides."""
+    api_ops_token: str = ""
+    """When set, /health and /metrics answer only requests with `Authorization: Bearer <this>` (Prometheus:
+    `authorization: {credentials: ...}`); /ready stays open for balancers and container healthchecks. Empty:
+    both are open, as on a private network (they show modes, breaker states and counts, never texts)."""
     api_background_s: float = Field(default=2.0, gt=0)
     """How often each API process re-derives its mode and replays spooled turns when the database is back,
     so recovery needs no customer traffic."""

@@ -34,6 +34,7 @@ import aiohttp
 from sqlalchemy import create_engine, text
 
 from evals.cases import load_cases
+from evals.topology import ops_headers
 
 QUESTION_FILES = ("answers.jsonl", "conversations.jsonl", "out_of_scope.jsonl")
 
@@ -153,7 +154,7 @@ def phase_figures(sent: list[Sent], *, min_ms: float = 0.5) -> dict[str, dict[st
 
 
 async def _get(client: aiohttp.ClientSession, url: str, timeout: float = 5) -> Any:
-    async with client.get(url, timeout=aiohttp.ClientTimeout(total=timeout)) as answer:
+    async with client.get(url, timeout=aiohttp.ClientTimeout(total=timeout), headers=ops_headers()) as answer:
         return await answer.json(content_type=None)
 
 
@@ -253,7 +254,10 @@ async def _gc_all(client: aiohttp.ClientSession, urls: list[str]) -> dict[str, d
     figures = {}
     for url in urls:
         try:
-            async with client.get(f"{url}/metrics", timeout=aiohttp.ClientTimeout(total=10)) as answer:
+            metrics = client.get(
+                f"{url}/metrics", timeout=aiohttp.ClientTimeout(total=10), headers=ops_headers()
+            )
+            async with metrics as answer:
                 figures[url] = gc_figures(await answer.text()) if answer.status == 200 else {}
         except _ERRORS:
             figures[url] = {}

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -261,8 +262,23 @@ async def _build(
     logger.info("API ready")
 
 
+def _operator(request: Request) -> None:
+    """With API_OPS_TOKEN set, only a request bearing it; 401 otherwise (constant-time comparison)."""
+    expected = api_state(request).settings.api_ops_token
+    if not expected:
+        return
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
+        raise ApiError(
+            401, "unauthorized", "this endpoint needs the operators' token", {"WWW-Authenticate": "Bearer"}
+        )
+
+
+_OPERATORS = {"dependencies": [Depends(_operator)], "responses": {401: {"model": schemas.Problem}}}
+
+
 def _ops_routes(app: FastAPI, metrics: Metrics) -> None:
-    @app.get("/health", response_model=schemas.HealthOut, tags=["operations"])
+    @app.get("/health", response_model=schemas.HealthOut, tags=["operations"], **_OPERATORS)
     def health(request: Request) -> schemas.HealthOut:
         """Liveness, the mode a turn would start in and why, every breaker, and spooled entries."""
         svc = api_state(request).service
@@ -291,7 +307,7 @@ def _ops_routes(app: FastAPI, metrics: Metrics) -> None:
         last = state.service.health.last_mode
         return {"ready": True, "mode": last.mode if last else None}
 
-    @app.get("/metrics", tags=["operations"], response_class=Response)
+    @app.get("/metrics", tags=["operations"], response_class=Response, **_OPERATORS)
     def prometheus(request: Request) -> Response:
         """Prometheus text format: requests, latency, turns by mode and outcome, breakers, mode, spool."""
         return Response(

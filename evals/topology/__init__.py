@@ -329,11 +329,18 @@ class Topology:
         out: list[dict[str, Any]] = []
         for url in self.api_urls:
             try:
-                with urllib.request.urlopen(f"{url}/health", timeout=5) as answer:
+                request = urllib.request.Request(f"{url}/health", headers=ops_headers())
+                with urllib.request.urlopen(request, timeout=5) as answer:
                     out.append(json.loads(answer.read()))
             except (urllib.error.URLError, OSError, ValueError) as exc:
                 out.append({"error": type(exc).__name__})
         return out
+
+
+def ops_headers() -> dict[str, str]:
+    """The operators' token (API_OPS_TOKEN in this environment) for /health and /metrics, when one is set."""
+    token = os.environ.get("API_OPS_TOKEN", "")
+    return {"Authorization": f"Bearer {token}"} if token else {}
 
 
 def _is_setting(name: str) -> bool:

@@ -577,6 +577,30 @@ def test_health_ready_and_metrics(api: TestClient) -> None:
     assert 'support_breaker_state{dependency="database"} 0.0' in text
 
 
+def test_with_an_operators_token_health_and_metrics_need_it_and_ready_stays_open(settings) -> None:  # type: ignore[no-untyped-def]
+    guarded = settings.model_copy(update={"api_ops_token": "ops-" + "x" * 40})
+
+    def no_service() -> ChatService:
+        raise RuntimeError("not needed here")
+
+    with TestClient(create_app(guarded, build_service=no_service)) as client:
+        for path in ("/health", "/metrics"):
+            for headers in (
+                {},
+                {"Authorization": "Bearer wrong"},
+                guest(client),
+                {"Authorization": "ops-" + "x" * 40},
+            ):
+                refused = client.get(path, headers=headers)
+                assert refused.status_code == 401 and refused.json()["error"] == "unauthorized", (
+                    path,
+                    headers,
+                )
+                assert refused.headers["WWW-Authenticate"] == "Bearer"
+            assert client.get(path, headers={"Authorization": "Bearer ops-" + "x" * 40}).status_code == 200
+        assert client.get("/ready").status_code == 503  # open, and says the service is not built
+
+
 def test_ready_is_503_until_the_service_is_built(settings) -> None:  # type: ignore[no-untyped-def]
     import threading
 
