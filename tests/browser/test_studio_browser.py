@@ -1,6 +1,7 @@
 """The knowledge base studio end to end in a real browser, against a real `streamlit run` server: an editor
-logs in, imports a PDF and a Markdown file, edits one and publishes it; a customer's question is answered
-from the new article, citing the new version; after a rollback the old text is cited again."""
+logs in, imports a PDF and a Markdown file (a broken CSV beside them is refused with its reason), edits one
+and publishes it; a customer's question is answered from the new article, citing the new version; after a
+rollback the old text is cited again."""
 
 from __future__ import annotations
 
@@ -90,6 +91,8 @@ def test_an_editor_imports_edits_publishes_and_rolls_back_and_customers_get_each
     markdown = tmp_path / "piano-tuning.md"
     markdown.write_text(PIANO, encoding="utf-8")
     pdf = write_pdf(tmp_path / "furniture-assembly.pdf", "Furniture assembly", ASSEMBLY)
+    broken = tmp_path / "broken-faq.csv"
+    broken.write_text("Frage,Antwort\nWie lange?,30 Tage.\n", encoding="utf-8")
     editor_ctx = browser.new_context(viewport={"width": 1400, "height": 1100})
     customer_ctx = browser.new_context(viewport={"width": 1280, "height": 1000})
     try:
@@ -104,11 +107,18 @@ def test_an_editor_imports_edits_publishes_and_rolls_back_and_customers_get_each
             editor.get_by_role("button", name="Log in").click()
             expect(editor.get_by_text(f"Logged in as {erin.display_name}")).to_be_visible(timeout=UI_S * 1000)
 
-        with debug.step("editor imports a PDF and a Markdown file"):
+        with debug.step("editor imports a PDF and a Markdown file; a CSV without its columns is refused"):
             editor.get_by_text("Import", exact=True).click()
             editor.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
-                [str(markdown), str(pdf)]
+                [str(markdown), str(pdf), str(broken)]
             )
+            expect(
+                editor.locator('[data-testid="stAlertContentError"]').filter(
+                    has_text=re.compile(
+                        r"broken-faq\.csv: no 'question' or 'answer' column.*'Frage', 'Antwort'"
+                    )
+                )
+            ).to_be_visible(timeout=ANSWER_S * 1000)
             expect(editor.get_by_text(re.compile(r"piano-tuning.*markdown.*new"))).to_be_visible(
                 timeout=ANSWER_S * 1000
             )
