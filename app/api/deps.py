@@ -53,8 +53,9 @@ class ApiState:
     service: ChatService | None = None
     start_error: str | None = None
     ready: threading.Event = threading.Event()  # noqa: RUF009 (replaced per instance in __post_init__)
-    accounts: OrderedDict[int, float] = field(default_factory=OrderedDict)
-    """Registered customers' accounts: when the database last said each was active (`customer`)."""
+    accounts: OrderedDict[tuple[int, int], float] = field(default_factory=OrderedDict)
+    """Registered customers' logins, by account and credentials version: when the database last said each was
+    current (`customer`). By version, so the owner's new login never vouches for a token the reset voided."""
 
     def __post_init__(self) -> None:
         self.ready = threading.Event()
@@ -121,13 +122,14 @@ async def customer(request: Request, claims: Claims) -> TokenClaims:
     user = claims.user()
     state = api_state(request)
     if user is not None and state.service is not None:
-        checked = state.accounts.get(user.id)
+        login = (user.id, claims.credentials_version)
+        checked = state.accounts.get(login)
         if checked is None or time.monotonic() - checked >= ACCOUNT_CHECK_S:
             if not await run_in_threadpool(state.service.account_still_active, user):
-                state.accounts.pop(user.id, None)
+                state.accounts.pop(login, None)
                 raise ApiError(403, "forbidden", "your account is no longer active; log in again")
-            state.accounts[user.id] = time.monotonic()
-            state.accounts.move_to_end(user.id)
+            state.accounts[login] = time.monotonic()
+            state.accounts.move_to_end(login)
             while len(state.accounts) > _ACCOUNTS_KEPT:  # the least recently checked are asked again
                 state.accounts.popitem(last=False)
     return claims

@@ -259,11 +259,14 @@ def test_a_password_change_or_ended_sessions_void_tokens_issued_before(
     assert (
         api.get("/v1/queue", headers={"Authorization": f"Bearer {again.json()['token']}"}).status_code == 200
     )
+    monkeypatch.setattr(deps, "ACCOUNT_CHECK_S", 30.0)  # as served: an account checked once in 30 s
     back = api.post("/v1/auth/login", json={"username": customer.username, "password": PASSWORD})
     assert (
         api.get("/v1/conversations", headers={"Authorization": f"Bearer {back.json()['token']}"}).status_code
         == 200
     )
+    # The owner's new login vouches for itself only, never for the token the ended sessions voided.
+    assert api.get("/v1/conversations", headers=customer_headers).status_code == 403
 
 
 def test_messages_over_the_per_customer_rate_get_429_with_retry_after(settings, demo_service) -> None:  # type: ignore[no-untyped-def]
