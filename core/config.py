@@ -178,10 +178,11 @@ class Settings(BaseSettings):
     api_login_limit_per_min: int = Field(default=10, ge=1)
     """Login and guest-token requests per client address per minute."""
     api_guest_limit_per_min: int = Field(default=600, ge=1)
-    """Messages (and new conversations) all guests behind one client address may send per minute, a quarter
-    of it as a burst; 429 beyond. A guest token costs nothing (API_LOGIN_LIMIT_PER_MIN a minute), so without
-    this one address could hold hundreds of customer ids, each with its own API_RATE_LIMIT_PER_MIN. Counted
-    per replica; registered customers are not counted. Raise it for many guests behind one NAT."""
+    """Messages, new conversations and knowledge-base searches all guests behind one client address may send
+    per minute, a quarter of it as a burst; 429 beyond. A guest token costs nothing (API_LOGIN_LIMIT_PER_MIN a
+    minute), so without this one address could hold hundreds of customer ids, each with its own
+    API_RATE_LIMIT_PER_MIN. Counted per replica; registered customers are not counted. Raise it for many
+    guests behind one NAT."""
     api_max_body_bytes: int = Field(default=512 * 1024, ge=1024)
     """Largest request body the API reads; larger ones get 413 before they are parsed."""
     api_cors_origins: list[str] = Field(default_factory=list)

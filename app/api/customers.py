@@ -180,7 +180,7 @@ async def send_message(
     """Answer one customer message. The message is stored before anything else happens, and the turn ends
     in a stored reply, a queued ticket, or (the database down) both spooled on disk for replay."""
     key = body.idempotency_key or idempotency_key or uuid.uuid4().hex
-    if "text/event-stream" not in request.headers.get("accept", ""):
+    if not wants_stream(request.headers.get("accept", "")):
         asked = time.perf_counter()
         state = api_state(request)
         result, waited_ms, ran_ms = await anyio.to_thread.run_sync(
@@ -207,6 +207,25 @@ async def send_message(
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+def wants_stream(accept: str) -> bool:
+    """Whether the `Accept` header prefers Server-Sent Events: `text/event-stream` with a weight above 0 and
+    no lower than JSON's (`text/event-stream;q=0` refuses them; no header, or `*/*`, is JSON)."""
+    weights: dict[str, float] = {}
+    for item in accept.split(",")[:20]:
+        kind, *params = (part.strip() for part in item.split(";"))
+        weight = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        weights[kind.lower()] = weight
+    stream = weights.get("text/event-stream", 0.0)
+    return stream > 0 and stream >= weights.get("application/json", 0.0)
 
 
 def _turns(request: Request) -> anyio.CapacityLimiter:

@@ -154,12 +154,13 @@ Admin = Annotated[AuthenticatedUser, Depends(_staff(Role.ADMIN))]
 
 def client_address(request: Request) -> str:
     """Who the per-address limits count: the client's IPv4 address, or its IPv6 /64 (one subscriber's
-    network; a client can pick any address inside it)."""
+    network; a client can pick any address inside it). Anything else a proxy forwarded (`x-<uuid>`, an
+    address with a port) counts as one client, "unknown", so varying it does not make a new one."""
     host = request.client.host if request.client else "unknown"
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
-        return host
+        return "unknown"
     if not isinstance(address, ipaddress.IPv6Address):
         return host
     if address.ipv4_mapped is not None:
@@ -171,7 +172,7 @@ TOO_MANY = {
     "messages": "too many messages; slow down",
     "logins": "too many token requests from this address",
     "searches": "too many searches; slow down",
-    "guests": "too many messages from this address; slow down, or log in",
+    "guests": "too many messages or searches from this address; slow down, or log in",
 }
 """What a 429 says, by limit (`RateLimited` is answered in app.api.main, wherever it is raised)."""
 
@@ -195,9 +196,13 @@ async def limit_messages(request: Request, claims: Customer) -> None:
 
 async def limit_searches(request: Request, claims: Claims) -> None:
     """API_RATE_LIMIT_PER_MIN knowledge-base searches per token holder (each embeds the query and asks
-    Chroma); then the shared bucket on the handler's thread, as for messages."""
-    limiter = api_state(request).searches
-    refuse_after(limiter.take(claims.subject), limiter)
+    Chroma), and guests' searches count against their address's API_GUEST_LIMIT_PER_MIN with their messages
+    (a guest token is free: new ones must not mean new searches); then the shared bucket on the handler's
+    thread, as for messages."""
+    state = api_state(request)
+    if claims.role == Role.CUSTOMER and claims.user() is None:
+        refuse_after(state.guests.take(client_address(request)), state.guests)
+    refuse_after(state.searches.take(claims.subject), state.searches)
 
 
 async def limit_logins(request: Request) -> None:

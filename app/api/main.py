@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agent.service import ChatService
 from app.api import customers, desk, kb, schemas
@@ -93,19 +94,32 @@ def _install_errors(app: FastAPI) -> None:
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         return _problem(422, "invalid", invalid_detail(exc.errors()))
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        """The framework's own refusals (a body it cannot parse, an unknown path or method) in the same shape
+        as every other error."""
+        code = _HTTP_CODES.get(exc.status_code, "invalid" if exc.status_code < 500 else "internal")
+        return _problem(exc.status_code, code, str(exc.detail), exc.headers)
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
         return _problem(500, "internal", "something went wrong on our side; it has been logged")
 
 
+_HTTP_CODES = {400: "invalid", 401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "not_allowed"}
+
+
 def invalid_detail(errors: Sequence[Any]) -> str:
     """What was wrong with a request, field by field (`body.text: String should have at least 1 character`),
     never echoing the input: it may be personal, or (a lone surrogate, an infinite number) not even
-    encodable as the JSON answer."""
+    encodable as the JSON answer. A field the API does not know is not named either (its name is input)."""
     parts = []
     for error in errors[:5]:
-        where = ".".join(str(part) for part in error.get("loc", ())) or "request"
+        loc = tuple(error.get("loc", ()))
+        if error.get("type") == "extra_forbidden" and loc:
+            loc = (*loc[:-1], "(a field this endpoint does not take)")
+        where = ".".join(str(part) for part in loc) or "request"
         parts.append(f"{where}: {error.get('msg', 'invalid')}")
     more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
     return ("; ".join(parts) + more)[:1000]

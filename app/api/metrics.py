@@ -115,6 +115,10 @@ class _GcCollector(Collector):
         )
 
 
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+"""Request methods with a label of their own; any other a client sends counts as "other" (bounded series)."""
+
+
 class RequestGuard:
     """Counts every request by its route template, and answers 413 to a body over `max_body` bytes, by
     Content-Length up front or while a chunked body is read."""
@@ -201,5 +205,6 @@ class RequestGuard:
     def _count(self, scope: Scope, code: int, started: float) -> None:
         route = scope.get("route")
         path = getattr(route, "path", None) or "unmatched"
-        self.metrics.requests.labels(scope.get("method", ""), path, str(code)).inc()
+        method = scope.get("method", "")
+        self.metrics.requests.labels(method if method in _METHODS else "other", path, str(code)).inc()
         self.metrics.latency.labels(path).observe(time.perf_counter() - started)

@@ -35,8 +35,8 @@ class Input(BaseModel):
                 if "\x00" in value:
                     raise ValueError("text must not contain NUL characters")
                 return mend(value)  # a lone surrogate (an emoji cut in half) becomes U+FFFD
-            if isinstance(value, list | tuple):
-                return [mended(v) for v in value]
+            if isinstance(value, list | tuple):  # one level (tags): deeper, the field's own type refuses it
+                return [mended(v) if isinstance(v, str) else v for v in value]
             return value
 
         if isinstance(data, dict):

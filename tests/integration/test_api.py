@@ -323,9 +323,12 @@ def test_guests_behind_one_address_share_a_message_limit_that_fresh_tokens_do_no
             201,
             429,
         ]
-        refused = client.post("/v1/conversations", headers=guest(client))
+        late = guest(client)
+        refused = client.post("/v1/conversations", headers=late)
         assert refused.status_code == 429 and "this address" in refused.json()["detail"]
         assert int(refused.headers["Retry-After"]) >= 1
+        search = client.get("/v1/kb/search", params={"q": "refund"}, headers=late)
+        assert search.status_code == 429  # a fresh guest's searches are no way around the address's budget
         _, registered = signed_in(client, settings, Role.CUSTOMER)  # accountable: its own limit only
         assert client.post("/v1/conversations", headers=registered).status_code == 201
         elsewhere = TestClient(app, client=("203.0.113.9", 50000))  # the same replica, another address
@@ -381,7 +384,17 @@ def test_invalid_json_values_get_a_problem_422_that_never_echoes_the_input(api: 
     raw = {"Content-Type": "application/json"}
     secret = "hunter2-" * 40  # over the password's 256 characters: refused, never sent back
     for path, body, field in (
-        ("/v1/auth/login", '{"username": "\\udc00x", "password": "x", "x": 1e999}', "body.x"),
+        ("/v1/auth/login", '{"username": "\\udc00x", "password": "x", "x": 1e999}', "body.(a field"),
+        (
+            f"/v1/conversations/{cid}/feedback",
+            '{"message_id": 1, "rating": 1, "card 4111": 1}',
+            "body.(a field",
+        ),
+        (
+            f"/v1/conversations/{cid}/feedback",
+            '{"message_id": 1, "rating": ' + "[" * 900 + "]" * 900 + "}",
+            "rating",
+        ),
         ("/v1/auth/login", '{"username": NaN, "password": "x"}', "body.username"),
         ("/v1/auth/login", f'{{"username": "someone", "password": "{secret}"}}', "body.password"),
         (f"/v1/conversations/{cid}/feedback", '{"message_id": Infinity, "rating": 1}', "body.message_id"),
@@ -391,6 +404,17 @@ def test_invalid_json_values_get_a_problem_422_that_never_echoes_the_input(api: 
         problem = answer.json()
         assert problem["error"] == "invalid" and field in problem["detail"], problem
         assert secret not in answer.text and "Infinity" not in answer.text and "NaN" not in answer.text
+        assert "4111" not in answer.text
+    # What the framework refuses before any endpoint (a body it cannot parse, an unknown path or method) is
+    # answered in the same shape.
+    for method, path, body, status in (
+        ("POST", f"/v1/conversations/{cid}/messages", b'{"text": ' + b"[" * 100_000 + b"}", 400),
+        ("POST", f"/v1/conversations/{cid}/messages", b'{"text": "\xff\xfe"}', 400),
+        ("GET", "/v1/no-such-thing", b"", 404),
+        ("DELETE", "/v1/auth/login", b"", 405),
+    ):
+        answer = api.request(method, path, content=body, headers=raw)
+        assert answer.status_code == status and set(answer.json()) == {"error", "detail"}, answer.text
     schema = api.get("/openapi.json").json()
     documented = schema["paths"]["/v1/conversations/{conversation_id}/messages"]["post"]["responses"]["422"]
     assert documented["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Problem"}

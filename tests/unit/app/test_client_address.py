@@ -21,7 +21,9 @@ def request(host: str | None) -> Any:
         ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
         ("2001:db8:1:2:ffff:1:2:3", "2001:db8:1:2::/64"),
         ("::ffff:203.0.113.7", "203.0.113.7"),
-        ("testclient", "testclient"),
+        ("testclient", "unknown"),  # a name a proxy forwarded, not an address: one client however it varies
+        ("x-6f1c9b2e", "unknown"),
+        ("203.0.113.7:8080", "unknown"),
     ],
 )
 def test_an_address_is_counted_by_what_its_client_controls(host: str, counted_as: str) -> None:
