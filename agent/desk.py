@@ -87,6 +87,12 @@ REPLY_TEMPLATES: dict[str, str] = {
 """Canned replies agents can insert and edit before sending ({agent} is their display name)."""
 
 
+_BACK_TO_BOT = frozenset({"withdrawn"})
+"""Resume statuses after which the assistant answers the customer's held question: the customer went back to
+it before any person read the chat. A person who hands back or resolves had the message and chose so (they
+answer before handing back; the customer may ask again)."""
+
+
 class HandoffDesk:
     def __init__(self, service: ChatService) -> None:
         self._svc = service
@@ -320,10 +326,12 @@ class HandoffDesk:
 
     # the thread --------------------------------------------------------------------------------------
     def resume(self, conversation_id: str, *, status: str, by: str) -> bool:
-        """Resume the thread waiting for a person with what was said since the handoff.
+        """Resume the thread waiting for a person with what was said since the handoff; then, when the
+        customer went back to the assistant (withdrawn) with a question still unanswered, it answers that.
 
         Returns False when it could not (the ticket is closed either way: the customer's next message
-        resumes it then, see ChatService._hold_for_person). A thread not waiting is left as it is.
+        resumes it then, see ChatService._hold_for_person). A thread not waiting is left as it is, but its
+        unanswered question is answered all the same.
         """
         svc = self._svc
         config: Any = {"configurable": {"thread_id": conversation_id}}
@@ -331,8 +339,11 @@ class HandoffDesk:
             try:
                 waiting = svc.interrupted_state(conversation_id)
                 if waiting is None:
+                    if status in _BACK_TO_BOT:
+                        self._answer_pending(conversation_id, since=0)
                     return True
                 since = int(waiting.get("message_id") or 0)
+                pending = self._pending(conversation_id, since) if status in _BACK_TO_BOT else None
                 with svc._session() as s:
                     conversation = s.get(Conversation, conversation_id)
                     customer = conversation.customer_id if conversation is not None else ""
@@ -341,6 +352,7 @@ class HandoffDesk:
                         .where(
                             Message.conversation_id == conversation_id,
                             Message.id > since,
+                            Message.id != (pending.id if pending is not None else 0),
                             Message.role.in_(("customer", "agent")),
                         )
                         .order_by(Message.id)
@@ -373,7 +385,56 @@ class HandoffDesk:
                     finally:  # its checkpoints are written: the ones they superseded go at the next sweep
                         svc.checkpoints.touched(conversation_id)
                     trace.finish({"outcome": status, "mode": (final or {}).get("mode"), "reply": None})
-                return True
             except Exception:
                 logger.exception("could not resume the thread of conversation=%s", conversation_id)
                 return False
+            if pending is not None:
+                self._answer(pending)
+            return True
+
+    def _pending(self, conversation_id: str, since: int) -> Message | None:
+        """The customer's last message after `since`, held for the person (`for_agent`) and with no word from
+        a person or the assistant after it: the question the chat goes back to the assistant with."""
+        with self._svc._session() as s:
+            last = s.scalar(
+                select(Message)
+                .where(Message.conversation_id == conversation_id, Message.id > since)
+                .where(Message.role.in_(("customer", "agent", "assistant")))
+                .order_by(Message.id.desc())
+                .limit(1)
+            )
+            if (
+                last is None
+                or last.role != "customer"
+                or last.status != "for_agent"
+                or not last.idempotency_key
+            ):
+                return None
+            s.expunge(last)
+            return last
+
+    def _answer_pending(self, conversation_id: str, *, since: int) -> None:
+        pending = self._pending(conversation_id, since)
+        if pending is not None:
+            self._answer(pending)
+
+    def _answer(self, pending: Message) -> None:
+        """Answer a held message as a retry of its own key would be (its status back to stored first: a held
+        message is never the bot's). A failure leaves it stored, for the stuck-turn sweep."""
+        svc = self._svc
+        try:
+            with svc._session() as s:
+                message = s.get(Message, pending.id)
+                conversation = s.get(Conversation, pending.conversation_id)
+                if message is None or conversation is None or message.status != "for_agent":
+                    return
+                message.status = "stored"
+                customer = conversation.customer_id
+            svc.send(
+                conversation_id=pending.conversation_id,
+                customer_id=customer,
+                text=pending.content,
+                idempotency_key=pending.idempotency_key,
+            )
+        except Exception:
+            logger.exception("held question not answered: conversation=%s", pending.conversation_id)

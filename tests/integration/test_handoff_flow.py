@@ -351,6 +351,49 @@ def test_a_waiting_customer_can_go_back_to_the_assistant(desk_service):
     assert after.outcome == "answered"
 
 
+def _replies_to(svc: ChatService, message_id: int) -> list[str]:
+    with session_scope(svc.db) as s:
+        return [m.content for m in s.scalars(select(Message).where(Message.reply_to == message_id))]
+
+
+def test_going_back_to_the_assistant_gets_the_question_asked_while_waiting_answered(desk_service):
+    svc = desk_service
+    conv, customer = _chat(svc)
+    svc.send(conversation_id=conv, customer_id=customer, text="get me a human")
+    asked = svc.send(
+        conversation_id=conv, customer_id=customer, text="How long do refunds take?", idempotency_key="q-1"
+    )
+    assert asked.held
+
+    assert svc.desk.withdraw(conversation_id=conv, customer_id=customer) is True
+
+    [reply] = _replies_to(svc, asked.message.id)
+    assert "refund" in reply.lower()
+    transcript = svc.transcript(conversation_id=conv, customer_id=customer)
+    assert [m.role for m in transcript[-3:]] == ["customer", "system", "assistant"]
+    humans = [
+        str(m.content)
+        for m in svc.graph.get_state({"configurable": {"thread_id": conv}}).values["messages"]
+        if m.type == "human"
+    ]
+    assert humans.count("How long do refunds take?") == 1  # in the thread once: as the question answered
+    again = svc.send(
+        conversation_id=conv,
+        customer_id=customer,
+        text="How long do refunds take?",
+        idempotency_key="q-1",
+    )
+    assert again.replayed and again.reply is not None and again.reply.content == reply
+
+
+def test_a_person_who_hands_back_had_the_message_and_the_assistant_does_not_answer_it(desk_service):
+    svc = desk_service
+    conv, customer, ticket_id, alex = _handed_to_alex(svc)
+    held = svc.send(conversation_id=conv, customer_id=customer, text="Thanks, that's all")
+    assert svc.desk.hand_back(alex, ticket_id) is True
+    assert _replies_to(svc, held.message.id) == []
+
+
 def test_a_password_change_ends_the_agents_desk_session_until_they_log_in_again(desk_service):
     svc = desk_service
     _conv, _customer, ticket_id, alex = _handed_to_alex(svc)
