@@ -245,6 +245,12 @@ class HandoffDesk:
                 force=me.role == Role.ADMIN,
             )
 
+    def release(self, user: AuthenticatedUser | None, ticket_id: int, *, note: str | None = None) -> None:
+        """Put an assigned ticket back in the queue: its assignee, or an admin for anyone's."""
+        me = self._staff(user)
+        with self._svc._session() as s:
+            queue.release(s, ticket_id=ticket_id, by=me.username, force=me.role == Role.ADMIN, note=note)
+
     def agents(self, user: AuthenticatedUser | None) -> list[tuple[str, str]]:
         """(username, display name) of the active agents, for reassigning."""
         self._staff(user)

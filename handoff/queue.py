@@ -513,6 +513,50 @@ def reassign(
     return ticket
 
 
+def release(
+    session: Session,
+    *,
+    ticket_id: int,
+    by: str,
+    force: bool = False,
+    note: str | None = None,
+    now: datetime | None = None,
+) -> Ticket:
+    """Put an assigned ticket back in the queue, unassigned: its assignee may (going off shift), or an admin
+    with `force` (the assignee left, or was deactivated: without this the customer stayed held for a person
+    nobody could replace). It keeps its place by priority and age; the customer is told."""
+    now = now or utcnow()
+    current = get_ticket(session, ticket_id=ticket_id)
+    owner = current.assignee or ""
+    if current.status == "assigned" and not force and owner != by:
+        raise NotAssignee(
+            f"Ticket #{ticket_id} is handled by {owner}; only they (or an admin) can put it back in the"
+            " queue.",
+            ticket_id=ticket_id,
+        )
+    ticket = _guarded(
+        session,
+        ticket_id,
+        status="assigned",
+        assignee=owner,  # unchanged since we looked, or the release is refused
+        values={"status": "waiting", "assignee": None, "updated_at": now},
+        doing="put it back in the queue",
+    )
+    body = f"from {owner}" + (f": {note.strip()}" if note and note.strip() else "")
+    _event(session, ticket, kind="released", actor=by, body=body[:2000], now=now)
+    display = name_of(session, owner)
+    _system_message(
+        session,
+        ticket,
+        author=display,
+        content=f"{display} left the chat; the next person from our team will be with you shortly",
+        now=now,
+    )
+    session.flush()
+    logger.info("ticket %s released by %s (was %s)", ticket_id, by, owner)
+    return ticket
+
+
 def record_event(session: Session, *, ticket_id: int, kind: str, actor: str, body: str | None = None) -> None:
     """An audit entry on the ticket's history (e.g. who revealed the customer's personal data)."""
     _event(session, get_ticket(session, ticket_id=ticket_id), kind=kind, actor=actor, body=body, now=utcnow())

@@ -1,5 +1,6 @@
 """Human agents' endpoints: the queue by priority, a ticket with its packet, claim, live replies, notes,
-resolve and hand back. Every action checks the account again in the service (role, still active)."""
+resolve, hand back, reassign and release. Every action checks the account again in the service (role,
+still active)."""
 
 from __future__ import annotations
 
@@ -85,3 +86,18 @@ def resolve(ticket_id: TicketId, body: schemas.ResolveIn, user: Agent, svc: Serv
 def hand_back(ticket_id: TicketId, body: schemas.HandBackIn, user: Agent, svc: Service) -> schemas.ResumeOut:
     """Return the conversation to the bot with what was said meanwhile."""
     return schemas.ResumeOut(resumed=svc.desk.hand_back(user, ticket_id, note=body.note))
+
+
+@router.post("/tickets/{ticket_id}/reassign", response_model=schemas.Ack, responses=_ERRORS)
+def reassign(ticket_id: TicketId, body: schemas.ReassignIn, user: Agent, svc: Service) -> schemas.Ack:
+    """Pass an assigned ticket to another agent: its assignee may, or an admin for anyone's."""
+    svc.desk.reassign(user, ticket_id, body.to)
+    return schemas.Ack()
+
+
+@router.post("/tickets/{ticket_id}/release", response_model=schemas.Ack, responses=_ERRORS)
+def release(ticket_id: TicketId, body: schemas.ReleaseIn, user: Agent, svc: Service) -> schemas.Ack:
+    """Put an assigned ticket back in the queue (the customer is told): its assignee may, or an admin for
+    anyone's, e.g. when the agent who had it left."""
+    svc.desk.release(user, ticket_id, note=body.note)
+    return schemas.Ack()

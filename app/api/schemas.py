@@ -195,6 +195,15 @@ class HandBackIn(Input):
     note: str | None = Field(default=None, max_length=2000)
 
 
+class ReassignIn(Input):
+    to: str = Field(min_length=1, max_length=64)
+    """The username of an active agent."""
+
+
+class ReleaseIn(Input):
+    note: str | None = Field(default=None, max_length=2000)
+
+
 class ResumeOut(BaseModel):
     resumed: bool
     """True when the bot has the thread back now; False: it takes it on the customer's next message."""

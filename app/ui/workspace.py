@@ -21,7 +21,7 @@ from app.ui.common import (
     service,
     sources_caption,
 )
-from core.users import PermissionDenied
+from core.users import PermissionDenied, Role
 from handoff.packet import REASON_LABEL
 from handoff.queue import OUTCOMES, QueueError
 
@@ -221,6 +221,9 @@ def _ticket(ticket_id: int) -> None:
         st.rerun()
     if view.status == "assigned" and not mine:
         st.info(f"{view.assignee} is handling this conversation.")
+        if user.role == Role.ADMIN:  # the agent left or was deactivated: the customer must not wait forever
+            c1, c2 = st.columns(2)
+            _pass_on(ticket_id, view.assignee or "", c1, c2)
     if mine:
         if st.session_state.pop("clear_reply", False):
             st.session_state["reply_text"] = ""
@@ -248,13 +251,20 @@ def _ticket(ticket_id: int) -> None:
             resumed = _act(svc.desk.resolve, ticket_id, outcome=outcome)
             if ok(resumed):
                 _back_to_queue(resumed)
-        agents = _act(svc.desk.agents)
-        others = [a for a in agents if a[0] != user.username] if ok(agents) else []
-        if others:
-            to = c3.selectbox("Reassign to", [a[0] for a in others], key="reassign_to")
-            if c3.button("Reassign", key="reassign") and ok(_act(svc.desk.reassign, ticket_id, to)):
-                st.rerun()
+        _pass_on(ticket_id, user.username, c3, c3)
     _history(view)
+
+
+def _pass_on(ticket_id: int, assignee: str, reassign_col: Any, release_col: Any) -> None:
+    """Reassign to another agent, or put the ticket back in the queue (its assignee, or an admin)."""
+    agents = _act(svc.desk.agents)
+    others = [a for a in agents if a[0] != assignee] if ok(agents) else []
+    if others:
+        to = reassign_col.selectbox("Reassign to", [a[0] for a in others], key="reassign_to")
+        if reassign_col.button("Reassign", key="reassign") and ok(_act(svc.desk.reassign, ticket_id, to)):
+            st.rerun()
+    if release_col.button("Put back in the queue", key="release") and ok(_act(svc.desk.release, ticket_id)):
+        _back_to_queue(None)
 
 
 st.title("Agent workspace")

@@ -463,6 +463,16 @@ def test_handoff_over_the_api_agent_claims_replies_and_resolves(api: TestClient,
     shown = api.get(f"/v1/conversations/{cid}", headers=me).json()
     assert "Hi, I'm here to help." in [m["content"] for m in shown["messages"]]
     assert shown["handoff"]["state"] == "assigned"
+    # Passing it on: only its agent or an admin; a released ticket waits for the next person.
+    _, admin = signed_in(api, settings, Role.ADMIN)
+    kim, kims = signed_in(api, settings, Role.AGENT)
+    assert api.post(f"/v1/tickets/{tid}/release", headers=other_agent, json={}).status_code == 409
+    assert api.post(f"/v1/tickets/{tid}/release", headers=me, json={}).status_code == 403
+    moved = api.post(f"/v1/tickets/{tid}/reassign", headers=admin, json={"to": kim.username})
+    assert moved.status_code == 200
+    assert api.post(f"/v1/tickets/{tid}/release", headers=kims, json={"note": "off shift"}).status_code == 200
+    assert api.get(f"/v1/conversations/{cid}", headers=me).json()["handoff"]["state"] == "waiting"
+    assert api.post(f"/v1/tickets/{tid}/claim", headers=agent).status_code == 200
     done = api.post(f"/v1/tickets/{tid}/resolve", headers=agent, json={"outcome": "solved"})
     assert done.status_code == 200
     assert (

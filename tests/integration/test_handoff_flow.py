@@ -394,6 +394,36 @@ def test_a_person_who_hands_back_had_the_message_and_the_assistant_does_not_answ
     assert _replies_to(svc, held.message.id) == []
 
 
+def test_an_admin_puts_a_ticket_whose_agent_left_back_in_the_queue_or_passes_it_on(desk_service):
+    from handoff.queue import NotAssignee
+
+    svc = desk_service
+    conv, customer, ticket_id, alex = _handed_to_alex(svc)
+    sam = _agent(svc, f"sam{uuid.uuid4().hex[:6]}", "Sam")
+    root = _agent(svc, f"root{uuid.uuid4().hex[:6]}", "Root", role="admin")
+    with pytest.raises(NotAssignee, match="only they"):
+        svc.desk.release(sam, ticket_id)  # another agent cannot take it from Alex
+    with session_scope(svc.db) as s:
+        users.deactivate(s, username=alex.username)  # Alex leaves with the chat claimed
+
+    svc.desk.release(root, ticket_id)
+
+    ticket = _ticket(svc, conv)
+    assert (ticket.status, ticket.assignee) == ("waiting", None)
+    assert "Alex left the chat" in svc.transcript(conversation_id=conv, customer_id=customer)[-1].content
+    waiting = svc.desk.status(conversation_id=conv, customer_id=customer)
+    assert waiting is not None and waiting.state == "waiting" and waiting.position == 1
+    assert svc.send(
+        conversation_id=conv, customer_id=customer, text="still there?"
+    ).held  # for the next person
+    svc.desk.claim(sam, ticket_id)
+    other = _agent(svc, f"kim{uuid.uuid4().hex[:6]}", "Kim")
+    svc.desk.reassign(root, ticket_id, other.username)  # an admin passes on anyone's ticket
+    assert _ticket(svc, conv).assignee == other.username
+    svc.desk.release(other, ticket_id)  # an agent going off shift puts their own back
+    assert _ticket(svc, conv).status == "waiting"
+
+
 def test_a_password_change_ends_the_agents_desk_session_until_they_log_in_again(desk_service):
     svc = desk_service
     _conv, _customer, ticket_id, alex = _handed_to_alex(svc)

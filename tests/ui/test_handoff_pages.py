@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 def page_service(demo_service, settings, monkeypatch) -> Iterator[ChatService]:  # type: ignore[no-untyped-def]
     """The pages' service on its own database, with an agent and a customer account."""
     folder = Path(tempfile.mkdtemp(prefix="handoff-ui-"))
-    config = own_database(settings, folder, (("alex", "agent"), ("casey", "customer")))
+    config = own_database(settings, folder, (("alex", "agent"), ("casey", "customer"), ("root", "admin")))
     kb = demo_service.kb
     previous = kb.health
     health = HealthRegistry()
@@ -110,6 +110,29 @@ def test_an_agent_sees_the_ticket_claims_replies_and_hands_back(page_service):
     next(b for b in at.button if b.label == "Hand back to assistant").click().run()
     assert not at.exception
     assert svc.desk.status(conversation_id=conv, customer_id=customer) is None
+
+
+def test_an_admin_puts_a_ticket_back_in_the_queue_when_its_agent_is_gone(page_service):
+    from core.db import session_scope
+    from core.users import deactivate
+
+    svc = page_service
+    conv, customer = _handed_off(svc)
+    alex = svc.authenticate(username="alex", password=PASSWORD)
+    [item] = svc.desk.queue(alex)
+    svc.desk.claim(alex, item.id)
+    with session_scope(svc.settings.database_url) as s:
+        deactivate(s, username="alex")
+    at = log_in(_workspace(), "alex")
+    assert "Put back in the queue" not in [b.label for b in at.button]  # alex is gone
+
+    at = log_in(_workspace(), "root")
+    next(b for b in at.button if b.key == f"open-{item.id}").click().run()
+    assert not at.exception and "alex is handling this conversation." in _texts(at)
+    next(b for b in at.button if b.label == "Put back in the queue").click().run()
+    assert not at.exception
+    waiting = svc.desk.status(conversation_id=conv, customer_id=customer)
+    assert waiting is not None and waiting.state == "waiting"
 
 
 def test_the_customer_sees_the_queue_then_the_person_and_their_replies(page_service):
