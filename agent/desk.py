@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from langgraph.types import Command
@@ -85,6 +86,14 @@ REPLY_TEMPLATES: dict[str, str] = {
     "Back to assistant": "I'm handing you back to our assistant now. Ask for a person again any time.",
 }
 """Canned replies agents can insert and edit before sending ({agent} is their display name)."""
+
+
+@lru_cache(maxsize=256)
+def _masked(text: str, known: tuple[tuple[str, str], ...]) -> str:
+    """A transcript line as agents see it, remembered: the workspace re-reads the transcript every two
+    seconds, and masking a long message takes a second (it is the same until the conversation's tokens
+    change, which is part of the key)."""
+    return pii.mask(pii_vault.normalised(text), known=dict(known)).text
 
 
 _BACK_TO_BOT = frozenset({"withdrawn"})
@@ -175,9 +184,10 @@ class HandoffDesk:
                 packet = pii_vault.unmask_data(dict(t.packet or {}), tokens)
                 summary, contact, note = pii.unmask(t.summary or "", tokens), t.contact, t.note
             else:
+                known = tuple(sorted(tokens.items()))
 
                 def hide(text: str) -> str:
-                    return pii.mask(pii_vault.normalised(text), known=tokens).text
+                    return _masked(text, known)
 
                 transcript = [replace(m, content=hide(m.content)) for m in transcript]
                 packet, summary = dict(t.packet or {}), t.summary or ""
@@ -321,14 +331,11 @@ class HandoffDesk:
                 return None
             if t.status == "assigned":
                 return HandoffStatus("assigned", None, None, queue.name_of(s, t.assignee or ""))
-            return HandoffStatus(
-                "waiting",
-                queue.position(s, ticket_id=t.id, settings=self.settings),
-                queue.estimated_wait_s(
-                    s, ticket_id=t.id, settings=self.settings, agents_online=self._agents_online(s)
-                ),
-                None,
+            place = queue.position(s, ticket_id=t.id, settings=self.settings)
+            wait = queue.estimated_wait_s(
+                s, ticket_id=t.id, settings=self.settings, agents_online=self._agents_online(s), place=place
             )
+            return HandoffStatus("waiting", place, wait if place else None, None)
 
     # the thread --------------------------------------------------------------------------------------
     def resume(self, conversation_id: str, *, status: str, by: str) -> bool:

@@ -13,11 +13,12 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import case, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from core.config import Settings
 from core.db import utcnow
 from core.models import Conversation, Message, User
+from core.text import mend
 from handoff import tickets
 from handoff.models import Ticket, TicketEvent
 from handoff.reasons import BASE_PRIORITY, HandoffReason
@@ -58,6 +59,14 @@ OUTCOMES = ("solved", "not_solved", "duplicate", "spam", "no_response")
 MAX_PRIORITY = 100
 SENTIMENT_BOOST = 20
 """At most this many points for a very negative customer (sentiment -1)."""
+CLOSED_SHOWN = 500
+"""Closed tickets a queue listing returns at most (the latest)."""
+_LISTED = (
+    Ticket.id, Ticket.conversation_id, Ticket.reason, Ticket.status, Ticket.priority, Ticket.assignee,
+    Ticket.summary, Ticket.created_at, Ticket.claimed_at, Ticket.closed_at, Ticket.sla_due_at,
+    Ticket.first_response_at,
+)  # fmt: skip
+"""What a listing reads of a ticket: not its packet (JSON, kilobytes) or contact details."""
 HANDLE_HISTORY = 20
 """Closed tickets the average handle time is measured over..."""
 HANDLE_MIN_SAMPLES = 3
@@ -234,21 +243,47 @@ def list_queue(
     assignee: str | None = None,
     now: datetime | None = None,
 ) -> list[QueueItem]:
+    """The open tickets of `statuses`, in the order agents take them, then the closed ones of `statuses`,
+    the latest CLOSED_SHOWN only (the history grows for ever; a page shows what it can)."""
     now = now or utcnow()
-    query = select(Ticket).where(Ticket.status.in_(tuple(statuses)))
-    if reason is not None:
-        query = query.where(Ticket.reason == str(reason))
-    if assignee is not None:
-        query = query.where(Ticket.assignee == assignee)
-    return _ordered(_item(t, settings, now) for t in session.scalars(query))
+    wanted = tuple(statuses)
+    found: list[Ticket] = []
+    for kinds, limit in (
+        (tuple(s for s in wanted if s in OPEN), None),
+        (tuple(s for s in wanted if s not in OPEN), CLOSED_SHOWN),
+    ):
+        if not kinds:
+            continue
+        query = select(Ticket).options(load_only(*_LISTED)).where(Ticket.status.in_(kinds))
+        if reason is not None:
+            query = query.where(Ticket.reason == str(reason))
+        if assignee is not None:
+            query = query.where(Ticket.assignee == assignee)
+        if limit is not None:
+            query = query.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit)
+        found += session.scalars(query)
+    return _ordered(_item(t, settings, now) for t in found)
 
 
 def position(
     session: Session, *, ticket_id: int, settings: Settings, now: datetime | None = None
 ) -> int | None:
-    """The ticket's 1-based place among the waiting tickets, in the order agents take them."""
-    waiting = list_queue(session, settings=settings, statuses=("waiting",), now=now)
-    return next((n for n, item in enumerate(waiting, start=1) if item.id == ticket_id), None)
+    """The ticket's 1-based place among the waiting tickets, in the order agents take them. Three columns of
+    each waiting ticket and no sort: every waiting customer's page asks this every few seconds."""
+    now = now or utcnow()
+    rows = session.execute(
+        select(Ticket.id, Ticket.priority, Ticket.created_at).where(Ticket.status == "waiting")
+    ).all()
+
+    def rank(row: Any) -> tuple[float, datetime, int]:
+        waited = max(0.0, (now - row.created_at).total_seconds())
+        return (-(min(row.priority, MAX_PRIORITY) + _aging(waited, settings)), row.created_at, row.id)
+
+    mine = next((row for row in rows if row.id == ticket_id), None)
+    if mine is None:
+        return None
+    before = rank(mine)
+    return 1 + sum(1 for row in rows if rank(row) < before)
 
 
 def _handle_s(session: Session, settings: Settings) -> float:
@@ -272,9 +307,11 @@ def estimated_wait_s(
     settings: Settings,
     agents_online: int = 1,
     now: datetime | None = None,
+    place: int | None = None,
 ) -> float | None:
-    """Position times the average handle time, shared over the agents online; None unless waiting."""
-    place = position(session, ticket_id=ticket_id, settings=settings, now=now)
+    """Position (`place`, when the caller has it) times the average handle time, shared over the agents
+    online; None unless waiting."""
+    place = place or position(session, ticket_id=ticket_id, settings=settings, now=now)
     if place is None:
         return None
     return place * _handle_s(session, settings) / max(1, agents_online)
@@ -562,11 +599,25 @@ def record_event(session: Session, *, ticket_id: int, kind: str, actor: str, bod
     _event(session, get_ticket(session, ticket_id=ticket_id), kind=kind, actor=actor, body=body, now=utcnow())
 
 
+MAX_WRITTEN_CHARS = 8000
+"""Longest reply or note a person writes (the API's limit too): a chat line, not a document."""
+
+
+def _written(text: str, what: str) -> str:
+    """A person's reply or note as stored: `mend`ed (no NUL, no lone surrogate), trimmed, bounded."""
+    text = mend(text).strip()
+    if not text:
+        raise ValueError(f"A {what} cannot be empty.")
+    if len(text) > MAX_WRITTEN_CHARS:
+        raise ValueError(
+            f"A {what} can be at most {MAX_WRITTEN_CHARS:,} characters; this one is {len(text):,}."
+        )
+    return text
+
+
 def add_note(session: Session, *, ticket_id: int, author: str, body: str) -> TicketEvent:
     """An internal note on the ticket; customers never see it."""
-    text = body.strip()
-    if not text:
-        raise ValueError("A note cannot be empty.")
+    text = _written(body, "note")
     ticket = get_ticket(session, ticket_id=ticket_id)
     note = TicketEvent(ticket_id=ticket.id, kind="note", actor=author, body=text)
     session.add(note)
@@ -584,8 +635,7 @@ def agent_reply(
     now: datetime | None = None,
 ) -> Message:
     """The assignee's reply, shown to the customer under their display name."""
-    if not text.strip():
-        raise ValueError("A reply cannot be empty.")
+    text = _written(text, "reply")
     now = now or utcnow()
     try:
         ticket = _guarded(

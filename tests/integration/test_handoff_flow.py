@@ -424,6 +424,42 @@ def test_an_admin_puts_a_ticket_whose_agent_left_back_in_the_queue_or_passes_it_
     assert _ticket(svc, conv).status == "waiting"
 
 
+def test_the_workspace_poll_masks_each_transcript_line_once_not_every_two_seconds(desk_service, monkeypatch):
+    import agent.desk
+    from core import pii
+
+    svc = desk_service
+    conv, customer, ticket_id, alex = _handed_to_alex(svc)
+    svc.send(conversation_id=conv, customer_id=customer, text="My email is jo.bloggs@example.org " * 200)
+    calls: list[int] = []
+    real_mask = pii.mask
+    monkeypatch.setattr(pii, "mask", lambda text, **kw: calls.append(len(text)) or real_mask(text, **kw))
+    agent.desk._masked.cache_clear()
+
+    first = svc.desk.ticket(alex, ticket_id)
+    masked = len(calls)
+    again = svc.desk.ticket(alex, ticket_id)
+
+    assert masked >= 2 and len(calls) == masked  # nothing masked again on the next poll
+    assert [m.content for m in again.transcript] == [m.content for m in first.transcript]
+    assert "[EMAIL_1]" in first.transcript[-1].content and "jo.bloggs" not in first.transcript[-1].content
+
+
+def test_a_persons_reply_and_note_are_mended_and_bounded_like_the_apis(desk_service):
+    from handoff.queue import MAX_WRITTEN_CHARS
+
+    svc = desk_service
+    _, _, ticket_id, alex = _handed_to_alex(svc)
+    said = svc.desk.reply(alex, ticket_id, "  Hello\x00 there \ud83d  ")
+    assert said.content == "Hello there \ufffd"  # no NUL (PostgreSQL refuses it), no half emoji
+    with pytest.raises(ValueError, match=f"at most {MAX_WRITTEN_CHARS:,} characters"):
+        svc.desk.reply(alex, ticket_id, "x" * (MAX_WRITTEN_CHARS + 1))
+    with pytest.raises(ValueError, match="cannot be empty"):
+        svc.desk.note(alex, ticket_id, " \x00 ")
+    svc.desk.note(alex, ticket_id, "checked\x00 the order")
+    assert svc.desk.ticket(alex, ticket_id).events[-1]["body"] == "checked the order"
+
+
 def test_a_password_change_ends_the_agents_desk_session_until_they_log_in_again(desk_service):
     svc = desk_service
     _conv, _customer, ticket_id, alex = _handed_to_alex(svc)

@@ -249,6 +249,36 @@ def test_queue_filters_by_reason_assignee_and_status(db, settings):
         assert queue.list_queue(s, settings=settings, statuses=("resolved",), now=T0) == []
 
 
+def test_each_waiting_tickets_position_is_its_place_in_the_listing(db, settings):
+    reasons = [HandoffReason.LOW_CONFIDENCE, HandoffReason.EXPLICIT_REQUEST, HandoffReason.RISKY_TOPIC]
+    ids = [enqueue(db, settings, reason=reasons[n % 3], at=minutes(n * 7 % 40)) for n in range(12)]
+    claimed(db, settings, at=T0)
+
+    with session_scope(db) as s:
+        waiting = queue.list_queue(s, settings=settings, statuses=("waiting",), now=minutes(45))
+        listed = [i.id for i in waiting]
+        places = {t: queue.position(s, ticket_id=t, settings=settings, now=minutes(45)) for t in ids}
+
+    assert sorted(ids) == sorted(listed)
+    assert [places[t] for t in listed] == list(range(1, 13))
+
+
+def test_a_listing_of_closed_tickets_shows_the_latest_only(db, settings, monkeypatch):
+    monkeypatch.setattr(queue, "CLOSED_SHOWN", 3)
+    closed = []
+    for n in range(5):
+        ticket_id = claimed(db, settings, at=minutes(n))
+        with session_scope(db) as s:
+            queue.resolve(s, ticket_id=ticket_id, agent="sam", outcome="solved", now=minutes(n + 1))
+        closed.append(ticket_id)
+    waiting = enqueue(db, settings, at=T0)
+
+    with session_scope(db) as s:
+        items = queue.list_queue(s, settings=settings, statuses=("waiting", "resolved"), now=minutes(9))
+
+    assert [i.id for i in items] == [waiting, *closed[2:]]
+
+
 def test_position_and_estimated_wait_use_the_configured_handle_time_until_there_is_history(db, settings):
     urgent = enqueue(db, settings, reason=HandoffReason.RISKY_TOPIC)
     normal = enqueue(db, settings, reason=HandoffReason.LOW_CONFIDENCE)
