@@ -578,7 +578,13 @@ def _phone_ok(text: str, start: int, end: int) -> bool:
     try:
         if raw.lstrip("(").startswith(("+", "00")):
             number = phonenumbers.parse("+" + digits[2:] if raw.startswith("00") else raw, None)
-            return phonenumbers.is_valid_number(number)
+            if phonenumbers.is_valid_number(number):
+                return True
+            # A number the metadata does not list (a new range, one kept for drama: +44 7700 900123) but of a
+            # length the country dials, written in groups or called a phone: still somebody's number.
+            return phonenumbers.is_possible_number(number) and (
+                len(groups) > 1 or bool(_PHONE_CONTEXT.search(text, max(0, start - 40), start))
+            )
         if _NANP_LAYOUT.fullmatch(raw):
             return True  # "(415) 555-0132", "415.555.0132": only phone numbers are written so
         if len(groups) == 1 and not _PHONE_CONTEXT.search(text, max(0, start - 40), start):

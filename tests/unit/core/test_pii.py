@@ -167,6 +167,8 @@ def test_zip_plus_four_after_a_state_is_not_taken_for_an_itin():
         "0033 6 12 34 56 78",
         "090-3456-7812",  # a Japanese mobile written the Japanese way
         "(+1) 212 555 0187",
+        "+44 7700 900123",  # in a range the metadata lists as no one's (kept for drama): a phone all the same
+        "+1 555 010 9999",
     ],
 )
 def test_phone_in_international_and_national_formats_is_masked(phone):
