@@ -17,6 +17,7 @@ from langgraph.types import Command
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from agent.nodes.handoff import thread_messages
 from core import conversations as conv_store
 from core import pii, pii_vault
 from core.db import DatabaseUnavailable, utcnow
@@ -30,7 +31,8 @@ from core.users import (
     require_role,
     still_current,
 )
-from handoff import queue
+from handoff import queue, tickets
+from handoff.models import Ticket
 from handoff.tickets import holding_ticket
 
 if TYPE_CHECKING:
@@ -351,7 +353,8 @@ class HandoffDesk:
         with svc.conversation_lock(conversation_id):
             try:
                 waiting = svc.interrupted_state(conversation_id)
-                if waiting is None:
+                if waiting is None:  # held without a pause (an Offline or contact ticket a person claimed)
+                    self._add_to_thread(conversation_id)
                     if status in _BACK_TO_BOT:
                         self._answer_pending(conversation_id, since=0)
                     return True
@@ -404,6 +407,45 @@ class HandoffDesk:
             if pending is not None:
                 self._answer(pending)
             return True
+
+    def _add_to_thread(self, conversation_id: str) -> None:
+        """A thread that never paused for the person (they claimed an Offline or contact ticket) still gets
+        what they and the customer said while they held the chat, as a resume would give it, so the assistant
+        knows what the person told the customer. The lines of the latest closed ticket, from its claim."""
+        svc = self._svc
+        with svc._session() as s:
+            ticket = s.scalar(
+                select(Ticket)
+                .where(Ticket.conversation_id == conversation_id, Ticket.claimed_at.is_not(None))
+                .where(Ticket.status.not_in(tickets.OPEN_STATUSES))
+                .order_by(Ticket.closed_at.desc(), Ticket.id.desc())
+                .limit(1)
+            )
+            if ticket is None or ticket.claimed_at is None:
+                return
+            rows = s.scalars(
+                select(Message)
+                .where(Message.conversation_id == conversation_id, Message.created_at >= ticket.claimed_at)
+                .where(
+                    (Message.role == "agent")
+                    | ((Message.role == "customer") & (Message.status == "for_agent"))
+                )
+                .order_by(Message.id)
+            )
+            transcript = [
+                {
+                    "id": m.id,
+                    "role": m.role,
+                    "content": pii_vault.mask_turn(s, conversation_id=conversation_id, text=m.content).text,
+                    "author": m.author,
+                }
+                for m in list(rows)
+            ]
+        if transcript:
+            config: Any = {"configurable": {"thread_id": conversation_id}}
+            said = thread_messages(transcript, svc.turn_context())
+            svc.graph.update_state(config, {"messages": said}, as_node="await_human")
+            svc.checkpoints.touched(conversation_id)
 
     def _pending(self, conversation_id: str, since: int) -> Message | None:
         """The customer's last message after `since`, held for the person (`for_agent`) and with no word from

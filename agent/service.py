@@ -1149,7 +1149,7 @@ class ChatService:
                 key = f"handoff:{waiting.get('message_id')}"
                 handed = s.scalar(
                     select(Ticket).where(Ticket.source_key == key, Ticket.conversation_id == conversation_id)
-                )
+                ) or self._closed_since_pause(s, conversation_id, int(waiting.get("message_id") or 0))
                 if handed is None and waiting.get("handoff"):
                     logger.warning("repairing a handoff without a ticket: conversation=%s", conversation_id)
                     record = self._record(
@@ -1174,6 +1174,21 @@ class ChatService:
         if resume is not None:
             self.desk.resume(resume.conversation_id, status=resume.status, by=resume.assignee or "support")
         return None
+
+    @staticmethod
+    def _closed_since_pause(s: Session, conversation_id: str, message_id: int) -> Ticket | None:
+        """The ticket a handoff was merged into (an open contact or Offline ticket keeps its own key), closed
+        after the thread paused at `message_id`: the resume it needed then failed."""
+        paused_at = s.scalar(select(Message.created_at).where(Message.id == message_id))
+        if paused_at is None:
+            return None
+        return s.scalar(
+            select(Ticket)
+            .where(Ticket.conversation_id == conversation_id, Ticket.closed_at >= paused_at)
+            .where(Ticket.status.not_in(tickets.OPEN_STATUSES))
+            .order_by(Ticket.closed_at.desc(), Ticket.id.desc())
+            .limit(1)
+        )
 
     def _held_by_person(self, conversation_id: str) -> bool:
         """Whether a person holds the conversation: one statement, outside a transaction."""

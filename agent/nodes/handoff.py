@@ -164,6 +164,23 @@ def hand_off(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9_-]")
 
 
+def thread_messages(transcript: list[dict[str, Any]], context: TurnContext) -> list[BaseMessage]:
+    """What a person and the customer said while the person held the chat ({id, role, content, author},
+    oldest first), as the thread keeps it: the customer's words screened like any message, the person's
+    under their name. Ids from the message ids, so adding the same lines again changes nothing."""
+    messages: list[BaseMessage] = []
+    for m in transcript:
+        if m.get("role") == "customer":
+            content = m["content"]
+            if screen_message(content, context.policy, classifier=context.settings.guard_classifier).blocked:
+                content = minimal.WITHHELD
+            messages.append(HumanMessage(content=content, id=f"m{m['id']}"))
+        elif m.get("role") == "agent":
+            name = _NAME_CHARS.sub("_", str(m.get("author") or "agent"))[:60]
+            messages.append(AIMessage(content=m["content"], name=name, id=f"a{m['id']}"))
+    return messages
+
+
 def await_human(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
     """Pause the thread until a person hands it back; resume with what was said meanwhile.
 
@@ -173,19 +190,9 @@ def await_human(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, An
     resumed = interrupt(
         {"conversation_id": state.get("conversation_id"), "reason": state.get("handoff_reason")}
     )
-    messages: list[BaseMessage] = []
-    policy = runtime.context.policy
-    for m in resumed.get("transcript", []) if isinstance(resumed, dict) else []:
-        if m.get("role") == "customer":  # written while a person held the chat: screened like any message
-            content = m["content"]
-            if screen_message(content, policy, classifier=runtime.context.settings.guard_classifier).blocked:
-                content = minimal.WITHHELD
-            messages.append(HumanMessage(content=content, id=f"m{m['id']}"))
-        elif m.get("role") == "agent":
-            name = _NAME_CHARS.sub("_", str(m.get("author") or "agent"))[:60]
-            messages.append(AIMessage(content=m["content"], name=name, id=f"a{m['id']}"))
+    transcript = resumed.get("transcript", []) if isinstance(resumed, dict) else []
     return {
-        "messages": messages,
+        "messages": thread_messages(transcript, runtime.context),
         "handoff": None,
         "turn_log": [],
         "summary_upto": state.get("summary_upto", 0),

@@ -460,6 +460,59 @@ def test_a_persons_reply_and_note_are_mended_and_bounded_like_the_apis(desk_serv
     assert svc.desk.ticket(alex, ticket_id).events[-1]["body"] == "checked the order"
 
 
+def _thread(svc: ChatService, conv: str) -> list[str]:
+    return [
+        str(m.content) for m in svc.graph.get_state({"configurable": {"thread_id": conv}}).values["messages"]
+    ]
+
+
+def test_a_claimed_contact_ticket_handed_back_leaves_what_was_said_in_the_thread(desk_service):
+    """The thread never paused (a contact request, not a handoff), yet a person held the chat: what they and
+    the customer said joins the thread at hand-back, so the assistant knows what the person told them."""
+    svc = desk_service
+    conv, customer = _chat(svc)
+    svc.send(conversation_id=conv, customer_id=customer, text="How do I return an item?")
+    svc.leave_contact(conversation_id=conv, customer_id=customer, contact="casey@example.com", note="call me")
+    ticket_id = _ticket(svc, conv).id
+    alex = _agent(svc, "alex", "Alex")
+    svc.desk.claim(alex, ticket_id)
+    held = svc.send(conversation_id=conv, customer_id=customer, text="It is about order BW-123456, the sofa")
+    assert held.held
+    svc.desk.reply(alex, ticket_id, "I have refunded order BW-123456 in full.")
+
+    assert svc.desk.hand_back(alex, ticket_id) is True
+
+    said = _thread(svc, conv)
+    assert said[-2:] == ["It is about order BW-123456, the sofa", "I have refunded order BW-123456 in full."]
+    after = svc.send(conversation_id=conv, customer_id=customer, text="How long do refunds take?")
+    assert (
+        after.outcome == "answered"
+        and _thread(svc, conv).count("I have refunded order BW-123456 in full.") == 1
+    )
+
+
+def test_a_failed_resume_of_a_handoff_merged_into_a_contact_ticket_is_repaired(desk_service, monkeypatch):
+    svc = desk_service
+    conv, customer = _chat(svc)
+    svc.leave_contact(conversation_id=conv, customer_id=customer, contact="casey@example.com")
+    assert svc.send(conversation_id=conv, customer_id=customer, text="agent please").outcome == "handoff"
+    ticket_id = _ticket(svc, conv).id  # the contact ticket, with the handoff merged into it
+    alex = _agent(svc, "alex", "Alex")
+    svc.desk.claim(alex, ticket_id)
+    svc.desk.reply(alex, ticket_id, "Your parcel left the warehouse today.")
+    real_invoke = svc.graph.invoke
+    monkeypatch.setattr(svc.graph, "invoke", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))
+    assert svc.desk.hand_back(alex, ticket_id) is False
+    monkeypatch.setattr(svc.graph, "invoke", real_invoke)
+
+    after = svc.send(conversation_id=conv, customer_id=customer, text="How long do refunds take?")
+
+    assert after.outcome == "answered" and not after.held
+    assert "Your parcel left the warehouse today." in _thread(svc, conv)
+    with session_scope(svc.db) as s:  # repaired, not re-handed: one ticket, no second "connecting you"
+        assert s.scalar(select(func.count(Ticket.id)).where(Ticket.conversation_id == conv)) == 1
+
+
 def test_a_password_change_ends_the_agents_desk_session_until_they_log_in_again(desk_service):
     svc = desk_service
     _conv, _customer, ticket_id, alex = _handed_to_alex(svc)
