@@ -229,11 +229,14 @@ class HandoffDesk:
             t = queue.claim_next(s, agent=me.username, display_name=me.display_name, settings=self.settings)
             return t.id if t is not None else None
 
-    def reply(self, user: AuthenticatedUser | None, ticket_id: int, text: str) -> conv_store.MessageView:
+    def reply(
+        self, user: AuthenticatedUser | None, ticket_id: int, text: str, *, key: str | None = None
+    ) -> conv_store.MessageView:
+        """A live reply; `key` makes a retry return the reply already sent (see `queue.agent_reply`)."""
         me = self._staff(user)
         with self._svc._session() as s:
             msg = queue.agent_reply(
-                s, ticket_id=ticket_id, agent=me.username, display_name=me.display_name, text=text
+                s, ticket_id=ticket_id, agent=me.username, display_name=me.display_name, text=text, key=key
             )
             return conv_store.view(msg)
 

@@ -855,7 +855,9 @@ class ChatService:
             "key": _contact_key(conversation_id, key or uuid.uuid4().hex),
         }
         try:
-            with self._session() as s:
+            # Under the conversation's lock, as a turn that hands off writes its ticket: two writers finding
+            # no open ticket at once would each open one (PostgreSQL reads committed rows only).
+            with self.conversation_lock(conversation_id), self._session() as s:
                 self._claim(s, conversation_id, customer_id)  # also one started offline, not replayed yet
                 self._apply_ticket(s, entry)
         except _DB_DOWN:

@@ -6,6 +6,7 @@ SQLite), so two agents can never own one conversation and a stale page cannot un
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -92,6 +93,10 @@ class ClaimConflict(QueueError):
 
 class NotAssignee(QueueError):
     """Only the agent who owns the ticket may do this."""
+
+
+class KeyReused(QueueError):
+    """An idempotency key came again with a different reply."""
 
 
 class InvalidTransition(QueueError):
@@ -632,11 +637,29 @@ def agent_reply(
     agent: str,
     display_name: str,
     text: str,
+    key: str | None = None,
     now: datetime | None = None,
 ) -> Message:
-    """The assignee's reply, shown to the customer under their display name."""
+    """The assignee's reply, shown to the customer under their display name. With `key` (a client's
+    Idempotency-Key) a retry of the same reply returns the one stored instead of sending it twice."""
     text = _written(text, "reply")
     now = now or utcnow()
+    # Apart from the customer's keys (same column), and within its 64 characters.
+    stored_key = "agent:" + hashlib.sha256(key.encode()).hexdigest()[:58] if key else None
+    if stored_key is not None:
+        ticket = get_ticket(session, ticket_id=ticket_id)
+        earlier = session.scalar(
+            select(Message).where(
+                Message.conversation_id == ticket.conversation_id, Message.idempotency_key == stored_key
+            )
+        )
+        if earlier is not None:
+            if earlier.role == "agent" and earlier.content == text:
+                return earlier
+            raise KeyReused(
+                "This idempotency key was sent with another reply; send a new key for a new reply.",
+                ticket_id=ticket_id,
+            )
     try:
         ticket = _guarded(
             session, ticket_id, status="assigned", assignee=agent, values={"updated_at": now}, doing="reply"
@@ -651,6 +674,7 @@ def agent_reply(
         author=display_name,
         content=text,
         status="delivered",
+        idempotency_key=stored_key,
         created_at=now,
     )
     session.add(msg)

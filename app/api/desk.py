@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Header, Path, Query, status
 
 from app.api import schemas
 from app.api.deps import Agent, Service
@@ -60,9 +60,16 @@ def claim(ticket_id: TicketId, user: Agent, svc: Service) -> schemas.TicketRef:
     status_code=status.HTTP_201_CREATED,
     responses=_ERRORS,
 )
-def reply(ticket_id: TicketId, body: schemas.ReplyIn, user: Agent, svc: Service) -> schemas.MessageOut:
-    """A live reply to the customer from the agent who owns the ticket."""
-    return schemas.MessageOut(**asdict(svc.desk.reply(user, ticket_id, body.text)))
+def reply(
+    ticket_id: TicketId,
+    body: schemas.ReplyIn,
+    user: Agent,
+    svc: Service,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> schemas.MessageOut:
+    """A live reply to the customer from the agent who owns the ticket. With an `Idempotency-Key` a retry
+    (a timeout, a double submit) returns the reply already sent; the same key with another text is a 409."""
+    return schemas.MessageOut(**asdict(svc.desk.reply(user, ticket_id, body.text, key=idempotency_key)))
 
 
 @router.post(

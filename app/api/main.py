@@ -45,6 +45,7 @@ _ERRORS: list[tuple[type[BaseException], int, str]] = [
     (PermissionDenied, 403, "forbidden"),
     (queue.ClaimConflict, 409, "conflict"),
     (queue.NotAssignee, 409, "not_assignee"),
+    (queue.KeyReused, 409, "key_reused"),
     (queue.QueueError, 409, "conflict"),
     (InvalidFeedback, 422, "invalid"),
     (InvalidContact, 422, "invalid"),

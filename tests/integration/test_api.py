@@ -456,8 +456,13 @@ def test_handoff_over_the_api_agent_claims_replies_and_resolves(api: TestClient,
     assert api.post(f"/v1/tickets/{tid}/claim", headers=other_agent).status_code == 409
     detail = api.get(f"/v1/tickets/{tid}", headers=agent).json()
     assert detail["packet"]["reason"] == "explicit_request"
-    said = api.post(f"/v1/tickets/{tid}/replies", headers=agent, json={"text": "Hi, I'm here to help."})
+    keyed = {**agent, "Idempotency-Key": "reply-1"}
+    said = api.post(f"/v1/tickets/{tid}/replies", headers=keyed, json={"text": "Hi, I'm here to help."})
     assert said.status_code == 201
+    retried = api.post(f"/v1/tickets/{tid}/replies", headers=keyed, json={"text": "Hi, I'm here to help."})
+    assert retried.status_code == 201 and retried.json()["id"] == said.json()["id"]
+    other = api.post(f"/v1/tickets/{tid}/replies", headers=keyed, json={"text": "Something else"})
+    assert other.status_code == 409 and other.json()["error"] == "key_reused"
     held = api.post(f"/v1/conversations/{cid}/messages", headers=me, json={"text": "thanks!"}).json()
     assert held["held"] is True and held["reply"] is None
     shown = api.get(f"/v1/conversations/{cid}", headers=me).json()

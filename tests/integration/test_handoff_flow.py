@@ -513,6 +513,52 @@ def test_a_failed_resume_of_a_handoff_merged_into_a_contact_ticket_is_repaired(d
         assert s.scalar(select(func.count(Ticket.id)).where(Ticket.conversation_id == conv)) == 1
 
 
+def test_a_retried_reply_with_its_key_is_sent_once(desk_service):
+    from handoff.queue import KeyReused
+
+    svc = desk_service
+    conv, customer, ticket_id, alex = _handed_to_alex(svc)
+    first = svc.desk.reply(alex, ticket_id, "Your refund is on its way.", key="r-1")
+    again = svc.desk.reply(alex, ticket_id, "Your refund is on its way.", key="r-1")  # a timeout, retried
+    assert again.id == first.id
+    with pytest.raises(KeyReused, match="another reply"):
+        svc.desk.reply(alex, ticket_id, "Something else", key="r-1")
+    svc.desk.reply(alex, ticket_id, "Your refund is on its way.")  # no key: sent again, as asked
+    said = [
+        m.content for m in svc.transcript(conversation_id=conv, customer_id=customer) if m.role == "agent"
+    ]
+    assert said == ["Your refund is on its way."] * 2
+
+
+def test_a_contact_request_waits_for_a_running_turn_so_one_ticket_is_opened(desk_service):
+    """A turn that hands off and a contact request, at once, would each find no open ticket and open one
+    (PostgreSQL); the request takes the conversation's lock as the turn does, so it comes after."""
+    import threading
+
+    svc = desk_service
+    conv, customer = _chat(svc)
+    turn_running, release = threading.Event(), threading.Event()
+    done = threading.Event()
+
+    def turn() -> None:
+        with svc.conversation_lock(conv):
+            turn_running.set()
+            release.wait(10)
+
+    def contact() -> None:
+        svc.leave_contact(conversation_id=conv, customer_id=customer, contact="casey@example.com")
+        done.set()
+
+    threading.Thread(target=turn).start()
+    assert turn_running.wait(10)
+    threading.Thread(target=contact).start()
+    assert not done.wait(0.5)  # held behind the turn
+    release.set()
+    assert done.wait(10)
+    with session_scope(svc.db) as s:
+        assert s.scalar(select(func.count(Ticket.id)).where(Ticket.conversation_id == conv)) == 1
+
+
 def test_a_password_change_ends_the_agents_desk_session_until_they_log_in_again(desk_service):
     svc = desk_service
     _conv, _customer, ticket_id, alex = _handed_to_alex(svc)
