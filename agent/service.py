@@ -659,6 +659,11 @@ class ChatService:
             checkpointer=self.checkpointer, min_confidence=settings.answer_min_confidence
         )
         self._thread_locks: dict[str, threading.RLock] = {}
+        failures = settings.login_failures_per_15_min
+        self.login_failures = RateLimiter("login-failures", per_minute=failures / 15, burst=failures)
+        """Failed logins per username typed: past LOGIN_FAILURES_PER_15_MIN the name's logins wait (this
+        process's count), whatever the password, so guessing one account's password from many addresses
+        stalls (the per-address limits do not see that)."""
         self._stuck_tried: set[int] = set()
         """Messages this process's stuck-turn sweep has tried: each once."""
         self._pg_locks = threading.local()
@@ -745,9 +750,18 @@ class ChatService:
 
     # staff -----------------------------------------------------------------------------------------
     def authenticate(self, *, username: str, password: str) -> AuthenticatedUser | None:
-        """The user for these credentials, or None (one answer for an unknown user or a wrong password)."""
+        """The user for these credentials, or None (one answer for an unknown user or a wrong password).
+        RateLimited when the name has had too many failed logins lately (`login_failures`): an unknown name
+        too, so the refusal says nothing about which accounts exist."""
+        key = " ".join(username.split()).casefold()[:128]
+        wait = self.login_failures.waiting(key)
+        if wait:
+            raise RateLimited(self.login_failures, wait)
         with self._session() as s:
-            return users.authenticate(s, username=username, password=password)
+            user = users.authenticate(s, username=username, password=password)
+        if user is None:
+            self.login_failures.take(key)
+        return user
 
     def account_still_active(self, user: AuthenticatedUser) -> bool:
         """Whether the account behind a token is still active, under the same name and role (the token may be

@@ -177,6 +177,10 @@ class Settings(BaseSettings):
     """Messages one customer may send per minute (a burst of a quarter of it at once); more get 429."""
     api_login_limit_per_min: int = Field(default=10, ge=1)
     """Login and guest-token requests per client address per minute."""
+    login_failures_per_15_min: int = Field(default=10, ge=1)
+    """Failed logins one username may have in 15 minutes (a burst of as many, then one every 15 / N minutes);
+    past that its logins get 429 / "try again later" whatever the password, from any address. Counted per
+    process."""
     api_guest_limit_per_min: int = Field(default=600, ge=1)
     """Messages, new conversations and knowledge-base searches all guests behind one client address may send
     per minute, a quarter of it as a burst; 429 beyond. A guest token costs nothing (API_LOGIN_LIMIT_PER_MIN a

@@ -73,6 +73,14 @@ class RateLimiter:
                 self._buckets.popitem(last=False)
             return wait
 
+    def waiting(self, key: str) -> float:
+        """0.0 when `key` has a token now; otherwise the seconds until it has one. Takes nothing."""
+        now = self._clock()
+        with self._lock:
+            tokens, at = self._buckets.get(key, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - at) * self.rate)
+        return 0.0 if tokens >= 1.0 else self.wait_for(tokens)
+
     def wait_for(self, tokens: float) -> float:
         """Seconds until a bucket holding `tokens` (fewer than one) has one."""
         return max(0.0, (1.0 - float(tokens)) / self.rate)

@@ -173,6 +173,7 @@ TOO_MANY = {
     "logins": "too many token requests from this address",
     "searches": "too many searches; slow down",
     "guests": "too many messages or searches from this address; slow down, or log in",
+    "login-failures": "too many failed logins for this username; try again later",
 }
 """What a 429 says, by limit (`RateLimited` is answered in app.api.main, wherever it is raised)."""
 

@@ -15,6 +15,7 @@ from core.breakers import ModeDecision
 from core.chaos import FaultSpec
 from core.db import DatabaseUnavailable
 from core.faults import DependencyFault
+from core.ratelimit import RateLimited
 from core.users import ROLE_GRANTS, AuthenticatedUser, LoginEnded, Role
 
 MODE_BADGE = {
@@ -129,7 +130,12 @@ def require_login(svc: ChatService, *roles: Role, title: str, refusal: str) -> A
         username = st.text_input("Username", key="login_username")
         password = st.text_input("Password", type="password", key="login_password")
         if st.form_submit_button("Log in"):
-            found = svc.authenticate(username=username, password=password)
+            try:
+                found = svc.authenticate(username=username, password=password)
+            except RateLimited as exc:
+                minutes = max(1, round(exc.wait / 60))
+                st.error(f"Too many failed logins for this username. Try again in about {minutes} minute(s).")
+                st.stop()
             if found is None:
                 st.error("Wrong username or password.")
             elif not ROLE_GRANTS[found.role] & set(roles):

@@ -312,6 +312,28 @@ def test_token_requests_from_one_address_are_limited(settings, demo_service) -> 
         assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
 
 
+def test_failed_logins_for_one_username_from_many_addresses_stall_its_logins(settings, demo_service) -> None:  # type: ignore[no-untyped-def]
+    svc = _service(settings, demo_service, login_failures_per_15_min=3)
+    app = create_app(service=svc)
+    with TestClient(app) as client:
+        user, _ = signed_in(client, settings, Role.AGENT)
+        for n in range(3):  # a guesser spread over addresses: the per-address limit never sees them
+            guesser = TestClient(app, client=(f"198.51.100.{n}", 40000))
+            wrong = {"username": user.username, "password": f"guess-number-{n}"}
+            assert guesser.post("/v1/auth/login", json=wrong).status_code == 401
+        right = {"username": user.username, "password": PASSWORD}
+        stalled = TestClient(app, client=("203.0.113.50", 40000)).post("/v1/auth/login", json=right)
+        assert stalled.status_code == 429 and "failed logins" in stalled.json()["detail"]
+        assert int(stalled.headers["Retry-After"]) >= 60
+        _, other = signed_in(client, settings, Role.AGENT)  # other accounts log in as before
+        assert client.get("/v1/queue", headers=other).status_code == 200
+        unknown = {"username": "nobody-" + user.username, "password": "x"}
+        elsewhere = TestClient(app, client=("203.0.113.51", 40000))
+        for _ in range(3):  # an unknown name stalls the same way: the answer says nothing of who exists
+            elsewhere.post("/v1/auth/login", json=unknown)
+        assert elsewhere.post("/v1/auth/login", json=unknown).status_code == 429
+
+
 def test_guests_behind_one_address_share_a_message_limit_that_fresh_tokens_do_not_escape(
     settings, demo_service
 ) -> None:  # type: ignore[no-untyped-def]

@@ -70,6 +70,14 @@ def test_the_workspace_asks_for_a_login_and_refuses_wrong_passwords_and_customer
     assert not any(b.label == "Claim next" for b in at.button)
 
 
+def test_after_too_many_failed_logins_the_page_asks_to_try_again_later_even_with_the_password(page_service):
+    failures = page_service.settings.login_failures_per_15_min
+    for n in range(failures):
+        assert "Wrong username or password." in _texts(log_in(_workspace(), "alex", f"guess-{n}"))
+    at = log_in(_workspace(), "alex")
+    assert "Too many failed logins for this username" in _texts(at) and "user" not in at.session_state
+
+
 def test_a_password_reset_ends_the_workspace_session_and_the_page_asks_for_a_login(page_service):
     from core.db import session_scope
     from core.users import set_password

@@ -26,3 +26,13 @@ def test_the_least_recently_seen_keys_are_forgotten_past_the_bound() -> None:
     limiter.take("c")  # "a" is forgotten: it starts again with a full bucket
     assert limiter.take("a") == 0.0
     assert limiter.take("c") > 0
+
+
+def test_waiting_says_when_a_token_is_free_and_takes_none() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter("login-failures", per_minute=2, burst=2, clock=clock)
+    assert limiter.waiting("ann") == 0.0
+    assert limiter.take("ann") == 0.0 and limiter.take("ann") == 0.0
+    assert limiter.waiting("ann") == 30.0 and limiter.waiting("ann") == 30.0  # asking twice takes nothing
+    clock.advance(30)
+    assert limiter.waiting("ann") == 0.0 and limiter.waiting("bob") == 0.0
