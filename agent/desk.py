@@ -414,21 +414,22 @@ class HandoffDesk:
     def _add_to_thread(self, conversation_id: str) -> None:
         """A thread that never paused for the person (they claimed an Offline or contact ticket) still gets
         what they and the customer said while they held the chat, as a resume would give it, so the assistant
-        knows what the person told the customer. The lines of the latest closed ticket, from its claim."""
+        knows what the person told the customer. The lines of the latest closed ticket, from its start (a
+        ticket put back in the queue and claimed again had more than one person)."""
         svc = self._svc
         with svc._session() as s:
             ticket = s.scalar(
                 select(Ticket)
-                .where(Ticket.conversation_id == conversation_id, Ticket.claimed_at.is_not(None))
+                .where(Ticket.conversation_id == conversation_id)
                 .where(Ticket.status.not_in(tickets.OPEN_STATUSES))
                 .order_by(Ticket.closed_at.desc(), Ticket.id.desc())
                 .limit(1)
             )
-            if ticket is None or ticket.claimed_at is None:
+            if ticket is None:
                 return
             rows = s.scalars(
                 select(Message)
-                .where(Message.conversation_id == conversation_id, Message.created_at >= ticket.claimed_at)
+                .where(Message.conversation_id == conversation_id, Message.created_at >= ticket.created_at)
                 .where(
                     (Message.role == "agent")
                     | ((Message.role == "customer") & (Message.status == "for_agent"))

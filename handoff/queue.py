@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import case, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, load_only
 
 from core.config import Settings
@@ -249,7 +250,7 @@ def list_queue(
     now: datetime | None = None,
 ) -> list[QueueItem]:
     """The open tickets of `statuses`, in the order agents take them, then the closed ones of `statuses`,
-    the latest CLOSED_SHOWN only (the history grows for ever; a page shows what it can)."""
+    the latest closed CLOSED_SHOWN only (the history grows for ever; a page shows what it can)."""
     now = now or utcnow()
     wanted = tuple(statuses)
     found: list[Ticket] = []
@@ -265,7 +266,7 @@ def list_queue(
         if assignee is not None:
             query = query.where(Ticket.assignee == assignee)
         if limit is not None:
-            query = query.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit)
+            query = query.order_by(Ticket.closed_at.desc(), Ticket.id.desc()).limit(limit)
         found += session.scalars(query)
     return _ordered(_item(t, settings, now) for t in found)
 
@@ -566,7 +567,7 @@ def release(
 ) -> Ticket:
     """Put an assigned ticket back in the queue, unassigned: its assignee may (going off shift), or an admin
     with `force` (the assignee left, or was deactivated: without this the customer stayed held for a person
-    nobody could replace). It keeps its place by priority and age; the customer is told."""
+    nobody could replace). It is ranked by priority and age as if never claimed; the customer is told."""
     now = now or utcnow()
     current = get_ticket(session, ticket_id=ticket_id)
     owner = current.assignee or ""
@@ -581,7 +582,15 @@ def release(
         ticket_id,
         status="assigned",
         assignee=owner,  # unchanged since we looked, or the release is refused
-        values={"status": "waiting", "assignee": None, "updated_at": now},
+        # Waiting again from its start: ranked by priority and age like any waiting ticket (the claim no
+        # longer stops its clock), and owed a first response by the next person.
+        values={
+            "status": "waiting",
+            "assignee": None,
+            "claimed_at": None,
+            "first_response_at": None,
+            "updated_at": now,
+        },
         doing="put it back in the queue",
     )
     body = f"from {owner}" + (f": {note.strip()}" if note and note.strip() else "")
@@ -677,7 +686,24 @@ def agent_reply(
         idempotency_key=stored_key,
         created_at=now,
     )
-    session.add(msg)
+    try:
+        with session.begin_nested():  # a double submit at once: the first stored it, the second returns it
+            session.add(msg)
+            session.flush()
+    except IntegrityError:
+        if stored_key is None:
+            raise
+        earlier = session.scalar(
+            select(Message).where(
+                Message.conversation_id == ticket.conversation_id, Message.idempotency_key == stored_key
+            )
+        )
+        if earlier is None or earlier.role != "agent" or earlier.content != text:
+            raise KeyReused(
+                "This idempotency key was sent with another reply; send a new key for a new reply.",
+                ticket_id=ticket_id,
+            ) from None
+        return earlier
     _event(session, ticket, kind="replied", actor=agent, body=None, now=now)
     conv = session.get(Conversation, ticket.conversation_id)
     if conv is not None:

@@ -158,14 +158,21 @@ def _split_long(text: str) -> list[str]:
     return parts
 
 
+_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
+
+
 def chunk_article(article: ParsedArticle) -> list[ChunkDraft]:
     """One chunk per `##`/`###` section (the intro is its own chunk), long sections cut at paragraphs. A `#`
     heading is the title repeated at the top of the body; any other opens a top-level section, and the
     headings after it nest one level deeper (people write `# Returns`, `## By post`)."""
     sections: list[tuple[list[str], list[str]]] = [([], [])]
     shift = 0
+    fence = ""  # the open code fence (``` or ~~~): a `# comment` inside it is code, not a heading
     for line in article.body.splitlines():
-        found = heading(line)
+        marker = _FENCE.match(line)
+        if marker and (not fence or (marker.group(1)[0] == fence[0] and len(marker.group(1)) >= len(fence))):
+            fence = "" if fence else marker.group(1)
+        found = None if fence or marker else heading(line)
         if found and found[0] == 1:
             top = len(sections) == 1 and not any(part.strip() for part in sections[0][1])
             if top or not found[1] or found[1].casefold() == article.title.strip().casefold():

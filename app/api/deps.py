@@ -152,17 +152,25 @@ Editor = Annotated[AuthenticatedUser, Depends(_staff(Role.EDITOR))]
 Admin = Annotated[AuthenticatedUser, Depends(_staff(Role.ADMIN))]
 
 
+def _without_port(host: str) -> str:
+    """`203.0.113.7:50311` -> `203.0.113.7`, `[2001:db8::1]:443` -> `2001:db8::1` (some proxies forward the
+    client's port too); anything else as it is."""
+    if host.startswith("[") and "]" in host:
+        return host[1 : host.index("]")]
+    return host.partition(":")[0] if host.count(":") == 1 else host
+
+
 def client_address(request: Request) -> str:
     """Who the per-address limits count: the client's IPv4 address, or its IPv6 /64 (one subscriber's
-    network; a client can pick any address inside it). Anything else a proxy forwarded (`x-<uuid>`, an
-    address with a port) counts as one client, "unknown", so varying it does not make a new one."""
+    network; a client can pick any address inside it), a port a proxy forwarded with it left out. Anything
+    else a proxy forwarded (`x-<uuid>`) counts as one client, "unknown", so varying it makes no new one."""
     host = request.client.host if request.client else "unknown"
     try:
-        address = ipaddress.ip_address(host)
+        address = ipaddress.ip_address(_without_port(host))
     except ValueError:
         return "unknown"
     if not isinstance(address, ipaddress.IPv6Address):
-        return host
+        return str(address)
     if address.ipv4_mapped is not None:
         return str(address.ipv4_mapped)
     return str(ipaddress.IPv6Network((address, 64), strict=False))

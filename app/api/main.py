@@ -285,7 +285,7 @@ def _operator(request: Request) -> None:
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
         raise ApiError(
-            401, "unauthorized", "this endpoint needs the operators' token", {"WWW-Authenticate": "Bearer"}
+            401, "unauthenticated", "this endpoint needs the operators' token", {"WWW-Authenticate": "Bearer"}
         )
 
 

@@ -656,7 +656,7 @@ def test_with_an_operators_token_health_and_metrics_need_it_and_ready_stays_open
                 {"Authorization": "ops-" + "x" * 40},
             ):
                 refused = client.get(path, headers=headers)
-                assert refused.status_code == 401 and refused.json()["error"] == "unauthorized", (
+                assert refused.status_code == 401 and refused.json()["error"] == "unauthenticated", (
                     path,
                     headers,
                 )

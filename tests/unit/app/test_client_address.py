@@ -23,7 +23,8 @@ def request(host: str | None) -> Any:
         ("::ffff:203.0.113.7", "203.0.113.7"),
         ("testclient", "unknown"),  # a name a proxy forwarded, not an address: one client however it varies
         ("x-6f1c9b2e", "unknown"),
-        ("203.0.113.7:8080", "unknown"),
+        ("203.0.113.7:8080", "203.0.113.7"),  # a proxy that forwards the client's port too
+        ("[2001:db8:1:2::1]:443", "2001:db8:1:2::/64"),
     ],
 )
 def test_an_address_is_counted_by_what_its_client_controls(host: str, counted_as: str) -> None:

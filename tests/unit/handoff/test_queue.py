@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core.conversations import create_conversation
 from core.db import session_scope
@@ -261,6 +261,23 @@ def test_each_waiting_tickets_position_is_its_place_in_the_listing(db, settings)
 
     assert sorted(ids) == sorted(listed)
     assert [places[t] for t in listed] == list(range(1, 13))
+
+
+def test_a_released_ticket_waits_again_from_its_start_and_is_owed_a_first_response(db, settings):
+    released = claimed(db, settings, at=T0)  # claimed at minute 1, after a first reply
+    with session_scope(db) as s:
+        queue.agent_reply(s, ticket_id=released, agent="sam", display_name="Sam", text="Hi", now=minutes(2))
+        queue.release(s, ticket_id=released, by="sam", now=minutes(30))
+    newer = enqueue(db, settings, at=minutes(29))
+
+    with session_scope(db) as s:
+        listed = [i.id for i in queue.list_queue(s, settings=settings, now=minutes(31))]
+        places = [queue.position(s, ticket_id=t, settings=settings, now=minutes(31)) for t in listed]
+        item = next(i for i in queue.list_queue(s, settings=settings, now=minutes(31)) if i.id == released)
+
+    assert listed == [released, newer] and places == [1, 2]  # aged from its start, as the customer is told
+    assert item.waiting_s == 31 * 60 and item.sla_due_at is not None
+    assert item.sla_remaining_s == (item.sla_due_at - minutes(31)).total_seconds()  # the clock runs again
 
 
 def test_a_listing_of_closed_tickets_shows_the_latest_only(db, settings, monkeypatch):
@@ -541,3 +558,34 @@ def test_the_one_statement_hold_check_agrees_with_the_holding_ticket(db, setting
         assert (tickets.holding_ticket(s, conversation_id=conversation_id) is not None) is held
         assert tickets.held_by_person(s.connection(), conversation_id=conversation_id) is held
         assert tickets.held_by_person(s.connection(), conversation_id="no-such-conversation") is False
+
+
+def test_a_reply_submitted_twice_at_once_with_one_key_is_stored_once(db, settings, monkeypatch):
+    import threading
+
+    ticket_id = claimed(db, settings)
+    real = queue._guarded
+    both_checked = threading.Barrier(2)
+
+    def after_the_key_check(*args, **kwargs):  # both submits have looked for the key and found none
+        both_checked.wait(5)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(queue, "_guarded", after_the_key_check)
+    ids: dict[int, int] = {}
+
+    def submit(n: int) -> None:
+        with session_scope(db) as s:
+            ids[n] = queue.agent_reply(
+                s, ticket_id=ticket_id, agent="sam", display_name="Sam", text="On its way.", key="r-1"
+            ).id
+
+    threads = [threading.Thread(target=submit, args=(n,)) for n in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert len(ids) == 2 and ids[1] == ids[2]
+    with session_scope(db) as s:
+        assert s.scalar(select(func.count(Message.id)).where(Message.role == "agent")) == 1

@@ -203,6 +203,17 @@ def test_level_one_headings_after_the_top_are_sections_like_level_two():
     assert [c.section for c in title_again] == ["A"] and title_again[0].text.endswith("More A text.")
 
 
+def test_a_hash_line_inside_a_code_block_is_code_not_a_heading():
+    body = (
+        "## Install on Linux\n\n```bash\n# download the driver\ncurl -O https://example.com/d.tgz\n"
+        "## not a heading either\n```\n\n~~~\n# nor this\n~~~\n\n## Troubleshooting\n\nRestart it."
+    )
+    chunks = chunk_article(_article(body))
+    assert [c.section for c in chunks] == ["Install on Linux", "Troubleshooting"]
+    assert "# download the driver" in chunks[0].text and "# nor this" in chunks[0].text
+    assert chunks[0].text.count("```") == 2
+
+
 def test_sections_with_no_text_produce_no_chunk():
     chunks = chunk_article(_article("## Empty\n\n## Full\n\nText here."))
     assert [c.section for c in chunks] == ["Full"]
