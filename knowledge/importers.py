@@ -203,8 +203,9 @@ def _escape_hashes(text: str) -> str:
 # Markdown
 
 
-_PICTURE = re.compile(r"(?<!\\)!\[(?P<alt>[^\]\n]*)\](?:\([^)\n]*\)|\[[^\]\n]*\])")
-"""A Markdown picture, inline (`![alt](url "title")`) or by reference (`![alt][ref]`)."""
+_PICTURE = re.compile(r"(?<!\\)(?P<esc>(?:\\\\)*)!\[(?P<alt>[^\]]*)\](?:\([^)]*\)|\[[^\]]*\])?")
+"""A Markdown picture: inline (`![alt](url "title")`), by reference (`![alt][ref]`, `![alt]`), its alt text
+over lines; after an escaped backslash (`\\\\![`) still one."""
 
 
 def _markdown(upload: _Upload) -> list[Imported]:
@@ -214,7 +215,7 @@ def _markdown(upload: _Upload) -> list[Imported]:
         raise
     except ArticleFormatError as exc:
         raise upload.error(f": {str(exc).removeprefix(f'{upload.slug}: ')}") from exc
-    body, pictures = _PICTURE.subn(lambda m: m.group("alt").strip(), article.body)
+    body, pictures = _PICTURE.subn(lambda m: m.group("esc") + " ".join(m.group("alt").split()), article.body)
     if pictures:
         upload.warnings.append(
             f"{pictures} picture(s) left out, their alt text kept: the help center shows text, and a "

@@ -22,6 +22,7 @@ whole reply on any `block`. Everything is precompiled; a five-sentence answer ta
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -29,6 +30,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 from urllib.parse import urlsplit
+
+from markdown_it import MarkdownIt
 
 from agent.guards.support import Sentence, cited_texts, drop_sentences, quantities, split_sentences
 from core.policy import Policy, lower_literals
@@ -738,8 +741,9 @@ _UNLAWFUL = _rx(
 
 # --- links and pictures -------------------------------------------------------------------------------------
 
-_IMAGE = re.compile(r"(?<!\\)!\[|<img\b", re.IGNORECASE)
-"""A Markdown picture (inline or by reference) or an HTML one: a page that shows it asks the server for it."""
+_IMAGE = re.compile(r"(?:^|[^\\])(?:\\\\)*!\[|<img\b", re.IGNORECASE)
+"""A Markdown picture (inline or by reference; an escaped backslash before it leaves it one) or an HTML one: a
+page that shows it asks the server for it."""
 _TARGETS = re.compile(
     r"\]\(\s*<?(?P<md>[^\s)>]+)"  # [text](target)
     r"|^\s*\[[^\]]+\]:\s*<?(?P<ref>[^\s>]+)"  # [label]: target
@@ -755,8 +759,30 @@ _HOST_IN_TEXT = re.compile(
 """Hosts a text names: in addresses (`https://help.shop.example/...`, `www.shop.example`) and emails."""
 
 
-_LINKISH = re.compile(r"\]\(|\]:|<[a-z]|://|www\.|!\[", re.IGNORECASE)
-"""A cheap test first: most replies hold nothing a page would make a link or a picture of."""
+_LINKISH = re.compile(r"\]\(|\]:|<[a-z]|://|www\.|!\[|&[#a-z]", re.IGNORECASE)
+"""A cheap test first: most replies hold nothing a page would make a link or a picture of (`&`: an entity can
+spell one, `https&#58;//`)."""
+
+
+@lru_cache(maxsize=1)
+def _markdown() -> MarkdownIt:
+    return MarkdownIt("commonmark")
+
+
+def _rendered(text: str, known: frozenset[str]) -> str | None:
+    """What a CommonMark page makes of the text, where reading it sentence by sentence is not enough: a link
+    whose address starts on the next line, one given by reference, entities decoded. The first picture, or
+    link to a site not `known`, it would show; None when there is none."""
+    for block in _markdown().parse(text):
+        for token in block.children or ():
+            if token.type == "image":
+                return str(token.attrs.get("src") or "a picture")
+            if token.type == "link_open":
+                href = str(token.attrs.get("href") or "")
+                host = _host(href)
+                if host is None or (host and not _named(host, known)):
+                    return href
+    return None
 
 
 def _host(target: str) -> str | None:
@@ -826,7 +852,7 @@ def check_reply(
     for sentence in split_sentences(reply):
         raw = reply[sentence.start : sentence.end]
         if linkish and _LINKISH.search(raw):
-            violations.extend(_links(raw, sentence.index, known))
+            violations.extend(_links(html.unescape(raw), sentence.index, known))
         text = sentence.text
         if not text:
             continue
@@ -867,6 +893,12 @@ def check_reply(
         violations.append(
             Violation("disparagement", _ev(reply.strip().splitlines()[0]), None, "block", "poem")
         )
+    if linkish:  # what the sentences above left, read as a page would render it
+        removed = {v.sentence for v in violations if v.rail == "link" and v.sentence is not None}
+        rest, _ = drop_sentences(reply, citations, removed) if removed else (reply, [])
+        hidden = _rendered(rest, known)
+        if hidden is not None:
+            violations.append(Violation("link", _ev(hidden), None, "block", "rendered"))
     if system_prompts:
         leaked = _leaked(reply, system_prompts, passages)
         if leaked:

@@ -6,6 +6,8 @@ A model failure never surfaces as an error: the turn drops a rung and the passag
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Callable
 from typing import Any
 
 from langchain_core.messages import BaseMessage
@@ -33,6 +35,36 @@ from agent.state import Citation, TurnState
 from handoff.reasons import HandoffReason
 
 logger = logging.getLogger(__name__)
+
+
+_UNCHECKED = re.compile(r"!\[|\]\(|\]:|<[a-z/!?]|://|www\.|&[#a-z]", re.IGNORECASE)
+"""What a page could make a link or a picture of (Markdown, HTML, an address, an entity that hides one)."""
+
+
+class StreamGate:
+    """Streams the model's answer token by token until it writes something a page could make a link or a
+    picture of: from there on nothing more is streamed, and the customer gets the answer once the output
+    rails have checked it (the `reply`). A client rendering Markdown would otherwise load a planted picture
+    before the rail removed it. A reset (the answer is discarded, another model starts) opens it again."""
+
+    def __init__(self, writer: Callable[[Any], None]) -> None:
+        self._writer = writer
+        self._tail = ""
+        self._shut = False
+
+    def token(self, delta: str) -> None:
+        if self._shut:
+            return
+        seen = self._tail + delta
+        if _UNCHECKED.search(seen):
+            self._shut = True
+            return
+        self._tail = seen[-16:]
+        self._writer({"token": delta})
+
+    def reset(self) -> None:
+        self._tail, self._shut = "", False
+        self._writer({"reset": True})
 
 
 def _worth_quoting(first: dict[str, Any], other: dict[str, Any]) -> bool:
@@ -115,6 +147,7 @@ def generated_answer(state: TurnState, runtime: Runtime[TurnContext]) -> dict[st
         )
         return messages, [answer_prompt.Answer]
 
+    gate = StreamGate(writer)
     try:
         result = llm.run(
             "answer",
@@ -122,8 +155,8 @@ def generated_answer(state: TurnState, runtime: Runtime[TurnContext]) -> dict[st
             parse_answer,
             deadline=ctx.deadline,
             skip=ctx.failed_models,
-            on_text=(lambda delta: writer({"token": delta})) if ctx.streaming else None,
-            on_reset=lambda: writer({"reset": True}),
+            on_text=gate.token if ctx.streaming else None,
+            on_reset=gate.reset,
         )
     except AllModelsFailed as exc:
         logger.warning("no model answered conversation=%s: %s", state.get("conversation_id"), exc)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app.ui.common import no_pictures, service
+from app.ui.common import no_pictures, plain, service
 from core.db import session_scope
 from knowledge.store import get_passage
 
@@ -20,11 +20,11 @@ if passage is None:
     st.error("That source could not be found. It may have been removed from the help center.")
     st.stop()
 
-st.title(passage.title)
+st.title(plain(passage.title))
 st.caption(f"Section: {passage.section} · version {passage.version} · updated {passage.updated or 'n/a'}")
 if passage.status != "published":
     st.warning("This is the version the assistant quoted; the help center has been updated since.")
 st.subheader("Quoted passage")
-st.info(passage.text)
+st.info(no_pictures(passage.text))
 with st.expander("The whole article", expanded=False):
     st.markdown(no_pictures(passage.body))

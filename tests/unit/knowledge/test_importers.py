@@ -158,6 +158,18 @@ def test_markdown_pictures_are_left_out_with_their_alt_text_kept() -> None:
     )
 
 
+def test_markdown_pictures_by_shortcut_after_an_escaped_backslash_or_over_lines_are_left_out_too() -> None:
+    text = (
+        b"# Guide\n\n## Parts\n\nThe ![logo] and \\\\![x](https://cdn.example/x.png) and ![two\nlines]"
+        b"(https://cdn.example/y.png).\n\n[logo]: https://cdn.example/logo.png\n"
+    )
+    imported = _one("guide.md", text)
+    body = imported.article.body
+    assert "The logo and \\\\x and two lines." in body
+    assert "x.png" not in body and "y.png" not in body and "![" not in body
+    assert imported.warnings[0].startswith("3 picture(s) left out")
+
+
 def test_markdown_errors_name_the_file() -> None:
     message = _error("untitled.md", "Just text, no heading.\n")
     assert message.startswith("untitled.md: no title")
