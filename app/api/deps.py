@@ -113,12 +113,17 @@ deactivated account loses access within this, with a token still valid for hours
 
 async def customer(request: Request, claims: Claims) -> TokenClaims:
     """Customer endpoints take customer tokens only: staff act through the queue, never as a customer. A
-    registered customer's account must still be active (checked against the database every ACCOUNT_CHECK_S;
-    guests have no account)."""
+    registered customer's account must still be active (`current`)."""
     if claims.role != Role.CUSTOMER:
         raise ApiError(
             403, "forbidden", "this endpoint is for customers; staff use /v1/queue and /v1/tickets"
         )
+    return await current(request, claims)
+
+
+async def current(request: Request, claims: Claims) -> TokenClaims:
+    """Any token whose account, if it has one, is still current: active, same role, the login not ended
+    (checked against the database every ACCOUNT_CHECK_S per login; guests have no account)."""
     user = claims.user()
     state = api_state(request)
     if user is not None and state.service is not None:
@@ -147,6 +152,7 @@ def _staff(*roles: Role):  # type: ignore[no-untyped-def]
 
 
 Customer = Annotated[TokenClaims, Depends(customer)]
+Holder = Annotated[TokenClaims, Depends(current)]
 Agent = Annotated[AuthenticatedUser, Depends(_staff(Role.AGENT))]
 Editor = Annotated[AuthenticatedUser, Depends(_staff(Role.EDITOR))]
 Admin = Annotated[AuthenticatedUser, Depends(_staff(Role.ADMIN))]

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 
 from app.api import schemas
-from app.api.deps import ApiError, Claims, Editor, Service, api_state, limit_searches, limit_shared
+from app.api.deps import ApiError, Editor, Holder, Service, api_state, limit_searches, limit_shared
 from app.kb_gate import kb_eval_check
 from knowledge.studio import VersionView
 
@@ -40,13 +40,14 @@ def _version(v: VersionView) -> schemas.VersionOut:
 )
 def search(
     request: Request,
-    claims: Claims,
+    claims: Holder,
     svc: Service,
     q: Annotated[str, Query(min_length=1, max_length=1000)],
     k: Annotated[int, Query(ge=1, le=20)] = 5,
 ) -> schemas.SearchOut:
     """The published passages that best answer `q` (hybrid dense + keyword), for channels that render
-    help-center answers themselves. API_RATE_LIMIT_PER_MIN searches a minute per token holder."""
+    help-center answers themselves. API_RATE_LIMIT_PER_MIN searches a minute per token holder; a token
+    whose account was deactivated or whose login ended is refused, as everywhere."""
     if not q.strip():
         raise ApiError(422, "invalid", "q must not be blank")
     state = api_state(request)

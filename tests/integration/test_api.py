@@ -252,6 +252,9 @@ def test_a_password_change_or_ended_sessions_void_tokens_issued_before(
 
     assert api.get("/v1/queue", headers=agent_headers).status_code == 403
     assert api.get("/v1/conversations", headers=customer_headers).status_code == 403
+    for voided in (agent_headers, customer_headers):  # the help-center search too, for any account's token
+        assert api.get("/v1/kb/search", params={"q": "refund"}, headers=voided).status_code == 403
+    assert api.get("/v1/kb/search", params={"q": "refund"}, headers=guest(api)).status_code == 200
     # Logging in again gives a token that works: the new password for the agent, the same for the customer.
     again = api.post(
         "/v1/auth/login", json={"username": agent.username, "password": "a-brand-new-passphrase"}
