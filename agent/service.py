@@ -79,7 +79,7 @@ from core.users import AuthenticatedUser
 from handoff import queue, tickets
 from handoff.models import Ticket
 from handoff.packet import offline_packet, offline_summary
-from handoff.reasons import HandoffReason
+from handoff.reasons import BASE_PRIORITY, HandoffReason
 from knowledge.service import KnowledgeBase
 from knowledge.studio import Studio
 
@@ -1771,8 +1771,10 @@ class ChatService:
             s, conversation=conv, content=content, idempotency_key=key
         )
 
-    @staticmethod
-    def _apply_ticket(s: Session, entry: dict[str, Any]) -> None:
+    def _apply_ticket(self, s: Session, entry: dict[str, Any]) -> None:
+        """A contact request's ticket, owed a first response like any ticket of its priority (an Offline
+        follow-up's), or the open ticket it joins."""
+        now = utcnow()
         tickets.ensure_ticket(
             s,
             conversation_id=entry["conversation_id"],
@@ -1781,4 +1783,6 @@ class ChatService:
             contact=entry["contact"],
             note=entry.get("note") or None,
             source_key=entry.get("key"),
+            sla_due_at=queue.sla_due(now, BASE_PRIORITY[HandoffReason.OFFLINE], self.settings),
+            now=now,
         )

@@ -530,6 +530,19 @@ def test_a_retried_reply_with_its_key_is_sent_once(desk_service):
     assert said == ["Your refund is on its way."] * 2
 
 
+def test_a_contact_request_is_owed_a_first_response_like_any_ticket_of_its_priority(desk_service):
+    svc = desk_service
+    conv, customer = _chat(svc)
+    svc.leave_contact(conversation_id=conv, customer_id=customer, contact="casey@example.com", note="call me")
+    ticket = _ticket(svc, conv)
+    assert ticket.sla_due_at is not None
+    due_in = (ticket.sla_due_at - ticket.created_at).total_seconds()
+    assert due_in == svc.settings.handoff_sla_minutes["normal"] * 60
+    alex = _agent(svc, "alex", "Alex")
+    [item] = svc.desk.queue(alex)
+    assert item.sla_remaining_s is not None  # the queue shows its countdown, and a breach when it comes
+
+
 def test_a_contact_request_waits_for_a_running_turn_so_one_ticket_is_opened(desk_service):
     """A turn that hands off and a contact request, at once, would each find no open ticket and open one
     (PostgreSQL); the request takes the conversation's lock as the turn does, so it comes after."""
