@@ -71,6 +71,7 @@ from core.ratelimit import (
     shared_params,
     sweep_shared,
     take_shared,
+    waiting_shared,
 )
 from core.spool import Spool
 from core.text import clean_customer_text
@@ -661,9 +662,9 @@ class ChatService:
         self._thread_locks: dict[str, threading.RLock] = {}
         failures = settings.login_failures_per_15_min
         self.login_failures = RateLimiter("login-failures", per_minute=failures / 15, burst=failures)
-        """Failed logins per username typed: past LOGIN_FAILURES_PER_15_MIN the name's logins wait (this
-        process's count), whatever the password, so guessing one account's password from many addresses
-        stalls (the per-address limits do not see that)."""
+        """Failed logins per username typed: past LOGIN_FAILURES_PER_15_MIN the name's logins wait, whatever
+        the password, so guessing one account's password from many addresses stalls (the per-address limits do
+        not see that). Counted across replicas on PostgreSQL, by this process alone otherwise."""
         self._stuck_tried: set[int] = set()
         """Messages this process's stuck-turn sweep has tried: each once."""
         self._pg_locks = threading.local()
@@ -754,14 +755,26 @@ class ChatService:
         RateLimited when the name has had too many failed logins lately (`login_failures`): an unknown name
         too, so the refusal says nothing about which accounts exist."""
         key = " ".join(username.split()).casefold()[:128]
-        wait = self.login_failures.waiting(key)
+        wait = self._shared_bucket(waiting_shared, key)
+        wait = self.login_failures.waiting(key) if wait is None else wait
         if wait:
             raise RateLimited(self.login_failures, wait)
         with self._session() as s:
             user = users.authenticate(s, username=username, password=password)
-        if user is None:
+        if user is None and self._shared_bucket(take_shared, key) is None:
             self.login_failures.take(key)
         return user
+
+    def _shared_bucket(self, ask: Callable[..., float], key: str) -> float | None:
+        """`ask` (take or peek) of the failed-login bucket every replica shares (PostgreSQL); None when there
+        is none to ask (SQLite, the database down): this process's own bucket serves."""
+        if not self.db.startswith("postgresql") or not self.health.available("database"):
+            return None
+        try:
+            with self._autocommit() as conn:
+                return ask(conn, self.login_failures, key)
+        except _NOT_STORED:
+            return None
 
     def account_still_active(self, user: AuthenticatedUser) -> bool:
         """Whether the account behind a token is still active, under the same name and role (the token may be

@@ -179,8 +179,8 @@ class Settings(BaseSettings):
     """Login and guest-token requests per client address per minute."""
     login_failures_per_15_min: int = Field(default=10, ge=1)
     """Failed logins one username may have in 15 minutes (a burst of as many, then one every 15 / N minutes);
-    past that its logins get 429 / "try again later" whatever the password, from any address. Counted per
-    process."""
+    past that its logins get 429 / "try again later" whatever the password, from any address. Counted across
+    replicas on PostgreSQL."""
     api_guest_limit_per_min: int = Field(default=600, ge=1)
     """Messages, new conversations and knowledge-base searches all guests behind one client address may send
     per minute, a quarter of it as a burst; 429 beyond. A guest token costs nothing (API_LOGIN_LIMIT_PER_MIN a

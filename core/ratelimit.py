@@ -25,6 +25,7 @@ __all__ = [
     "shared_params",
     "sweep_shared",
     "take_shared",
+    "waiting_shared",
 ]
 
 
@@ -104,6 +105,8 @@ _TAKE = sa.text(
     """
 )
 """One statement, atomic on its own: concurrent requests for one key, on any replica, queue on its row."""
+_PEEK = sa.text(f"SELECT {_REFILLED} AS tokens FROM rate_buckets AS b WHERE b.key = :key")
+"""A bucket's tokens now, taking none (no row: a full bucket)."""
 _SWEEP = sa.text(f"DELETE FROM rate_buckets WHERE at < {_NOW} - :idle_s")
 _KEY_MAX = 240
 
@@ -131,6 +134,13 @@ def take_shared(conn: sa.Connection, limiter: RateLimiter, key: str) -> float:
     `limiter`'s rate and burst: 0.0 when taken, otherwise the seconds until one is free (nothing taken)."""
     row = conn.execute(_TAKE, shared_params(limiter, key)).one()
     return 0.0 if row.taken else limiter.wait_for(row.tokens)
+
+
+def waiting_shared(conn: sa.Connection, limiter: RateLimiter, key: str) -> float:
+    """`RateLimiter.waiting` on the shared table: 0.0 when `key` has a token now, else the seconds until it
+    has one. Takes nothing."""
+    tokens = conn.execute(_PEEK, shared_params(limiter, key)).scalar()
+    return 0.0 if tokens is None or tokens >= 1.0 else limiter.wait_for(tokens)
 
 
 def sweep_shared(conn: sa.Connection, idle_s: float) -> int:

@@ -169,9 +169,8 @@ async def _background(state: ApiState) -> None:
             await run_in_threadpool(svc.status)
             if time.monotonic() - swept >= RATE_SWEEP_S:
                 swept = time.monotonic()
-                idle_s = max(
-                    limiter.full_after_s for limiter in (state.messages, state.logins, state.searches)
-                )
+                limiters = (state.messages, state.logins, state.searches, svc.login_failures)
+                idle_s = max(limiter.full_after_s for limiter in limiters)
                 await run_in_threadpool(svc.sweep_tokens, idle_s)
         except Exception:
             logger.warning("background health pass failed", exc_info=True)
