@@ -9,11 +9,13 @@ import httpx
 
 
 def events(raw: str) -> list[tuple[str, Any]]:
-    """(kind, decoded data) for each event of a whole response body."""
+    """(kind, decoded data) for each event of a whole response body; comments (`: keep-alive`) skipped."""
     out = []
     for block in raw.strip().split("\n\n"):
-        fields = dict(line.split(": ", 1) for line in block.splitlines())
-        out.append((fields["event"], json.loads(fields["data"])))
+        lines = [line for line in block.splitlines() if not line.startswith(":")]
+        if lines:
+            fields = dict(line.split(": ", 1) for line in lines)
+            out.append((fields["event"], json.loads(fields["data"])))
     return out
 
 

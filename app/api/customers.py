@@ -148,6 +148,11 @@ def transcript(conversation_id: ConversationId, who: Customer, svc: Service) -> 
     )
 
 
+SSE_KEEPALIVE_S = 15.0
+"""A comment line goes out after this long without an event, so a proxy or balancer that closes idle
+connections (often after 30-60 s) keeps a stream whose turn waits for a worker or a slow model."""
+
+
 def _sse(event: str, data: Any) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n".encode()
 
@@ -160,7 +165,8 @@ def _sse(event: str, data: Any) -> bytes:
         200: {
             "description": "The stored message and the stored reply; with `Accept: text/event-stream`, "
             "Server-Sent Events: `token` (a piece of the answer), `reset` (discard what was streamed), "
-            "then one `reply` (the TurnOut) or `error`.",
+            "then one `reply` (the TurnOut) or `error`; a `: keep-alive` comment line every 15 s while "
+            "nothing else comes.",
             "content": {"text/event-stream": {}},
         },
         404: {"model": schemas.Problem},
@@ -326,7 +332,11 @@ async def _stream(
     task = asyncio.create_task(run())
     try:
         while True:
-            kind, data = await events.get()
+            try:
+                kind, data = await asyncio.wait_for(events.get(), timeout=SSE_KEEPALIVE_S)
+            except TimeoutError:  # a turn waiting for a worker, or a slow model: say the stream is alive
+                yield b": keep-alive\n\n"
+                continue
             yield _sse(kind, data)
             if kind in ("reply", "error"):
                 break

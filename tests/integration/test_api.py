@@ -156,6 +156,33 @@ def test_streamed_turn_ends_in_one_reply_event_matching_the_transcript(api: Test
     assert events[-1][1]["reply"]["content"] == stored[-1]["content"]
 
 
+def test_a_stream_whose_turn_is_slow_sends_keep_alive_comments_until_the_reply(
+    api: TestClient, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """A balancer closing idle connections must not cut a stream whose turn waits for a worker."""
+    import app.api.customers as customers
+
+    real_send = customers._send
+
+    def slow_send(*args, **kwargs):  # type: ignore[no-untyped-def]
+        time.sleep(0.5)  # the turn waits (for a worker, a slow model) before anything is streamed
+        return real_send(*args, **kwargs)
+
+    monkeypatch.setattr(customers, "SSE_KEEPALIVE_S", 0.1)
+    monkeypatch.setattr(customers, "_send", slow_send)
+    me = guest(api)
+    cid = conversation(api, me)
+    with api.stream(
+        "POST",
+        f"/v1/conversations/{cid}/messages",
+        headers={**me, "Accept": "text/event-stream"},
+        json={"text": "What is your return policy?"},
+    ) as answer:
+        body = answer.read().decode()
+    assert body.startswith(": keep-alive\n\n") and body.count(": keep-alive") >= 2
+    assert sse.events(body)[-1][0] == "reply"
+
+
 def test_a_customer_cannot_read_or_write_another_customers_conversation(api: TestClient) -> None:
     owner, other = guest(api), guest(api)
     cid = conversation(api, owner)
