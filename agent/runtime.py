@@ -21,6 +21,14 @@ from knowledge.service import KnowledgeBase
 logger = logging.getLogger(__name__)
 _lock = threading.Lock()
 _service: ChatService | None = None
+_stop = threading.Event()
+"""Set by `stop_background`: the service's background threads end (else they live as long as the process)."""
+
+
+def stop_background() -> None:
+    """End the background threads the service started (the checkpoint janitor, the stuck-turn sweep): for a
+    test session, before its temporary database goes."""
+    _stop.set()
 
 
 def get_service() -> ChatService:
@@ -54,7 +62,7 @@ def get_service() -> ChatService:
                 with session_scope(settings.database_url) as session:
                     check_no_default_credentials(session, settings)  # refuses to serve with demo passwords
             _service = ChatService(settings, kb=kb, health=health, migrate_pending=migrate_pending)
-            stop = threading.Event()  # never set: the threads live as long as the process
+            stop = _stop
             if settings.checkpoint_prune_s > 0:
                 run_every("checkpoint-janitor", settings.checkpoint_prune_s, _service.checkpoints.sweep, stop)
             if settings.stuck_turn_s > 0:

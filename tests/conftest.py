@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,9 @@ Settings.model_config["env_file"] = None
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    runtime = sys.modules.get("agent.runtime")
+    if runtime is not None:  # the service's sweeps would otherwise find the database below gone
+        runtime.stop_background()
     shutil.rmtree(_DATA_DIR, ignore_errors=True)
 
 
