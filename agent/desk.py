@@ -98,6 +98,19 @@ def _masked(text: str, known: tuple[tuple[str, str], ...]) -> str:
     return pii.mask(pii_vault.normalised(text), known=dict(known)).text
 
 
+def _lines(s: Any, conversation_id: str, rows: Any) -> list[dict[str, Any]]:
+    """Messages said while a person held the chat, as the thread takes them (`thread_messages`), masked."""
+    return [
+        {
+            "id": m.id,
+            "role": m.role,
+            "content": pii_vault.mask_turn(s, conversation_id=conversation_id, text=m.content).text,
+            "author": m.author,
+        }
+        for m in list(rows)
+    ]
+
+
 _BACK_TO_BOT = frozenset({"withdrawn"})
 """Resume statuses after which the assistant answers the customer's held question: the customer went back to
 it before any person read the chat. A person who hands back or resolves had the message and chose so (they
@@ -376,17 +389,7 @@ class HandoffDesk:
                         )
                         .order_by(Message.id)
                     )
-                    transcript = [
-                        {
-                            "id": m.id,
-                            "role": m.role,
-                            "content": pii_vault.mask_turn(
-                                s, conversation_id=conversation_id, text=m.content
-                            ).text,
-                            "author": m.author,
-                        }
-                        for m in list(rows)
-                    ]
+                    transcript = _lines(s, conversation_id, rows)
                 last = int(transcript[-1]["id"] or since) if transcript else since
                 with svc.tracer.turn(
                     conversation_id=conversation_id,
@@ -436,15 +439,7 @@ class HandoffDesk:
                 )
                 .order_by(Message.id)
             )
-            transcript = [
-                {
-                    "id": m.id,
-                    "role": m.role,
-                    "content": pii_vault.mask_turn(s, conversation_id=conversation_id, text=m.content).text,
-                    "author": m.author,
-                }
-                for m in list(rows)
-            ]
+            transcript = _lines(s, conversation_id, rows)
         if transcript:
             config: Any = {"configurable": {"thread_id": conversation_id}}
             said = thread_messages(transcript, svc.turn_context())

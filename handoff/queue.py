@@ -639,6 +639,23 @@ def add_note(session: Session, *, ticket_id: int, author: str, body: str) -> Tic
     return note
 
 
+def _sent_under(
+    session: Session, conversation_id: str, stored_key: str, text: str, ticket_id: int
+) -> Message | None:
+    """The agent reply stored under this key, or None; KeyReused when the key holds another message."""
+    earlier = session.scalar(
+        select(Message).where(
+            Message.conversation_id == conversation_id, Message.idempotency_key == stored_key
+        )
+    )
+    if earlier is not None and (earlier.role != "agent" or earlier.content != text):
+        raise KeyReused(
+            "This idempotency key was sent with another reply; send a new key for a new reply.",
+            ticket_id=ticket_id,
+        )
+    return earlier
+
+
 def agent_reply(
     session: Session,
     *,
@@ -656,19 +673,10 @@ def agent_reply(
     # Apart from the customer's keys (same column), and within its 64 characters.
     stored_key = "agent:" + hashlib.sha256(key.encode()).hexdigest()[:58] if key else None
     if stored_key is not None:
-        ticket = get_ticket(session, ticket_id=ticket_id)
-        earlier = session.scalar(
-            select(Message).where(
-                Message.conversation_id == ticket.conversation_id, Message.idempotency_key == stored_key
-            )
-        )
+        conversation_id = get_ticket(session, ticket_id=ticket_id).conversation_id
+        earlier = _sent_under(session, conversation_id, stored_key, text, ticket_id)
         if earlier is not None:
-            if earlier.role == "agent" and earlier.content == text:
-                return earlier
-            raise KeyReused(
-                "This idempotency key was sent with another reply; send a new key for a new reply.",
-                ticket_id=ticket_id,
-            )
+            return earlier
     try:
         ticket = _guarded(
             session, ticket_id, status="assigned", assignee=agent, values={"updated_at": now}, doing="reply"
@@ -693,12 +701,8 @@ def agent_reply(
     except IntegrityError:
         if stored_key is None:
             raise
-        earlier = session.scalar(
-            select(Message).where(
-                Message.conversation_id == ticket.conversation_id, Message.idempotency_key == stored_key
-            )
-        )
-        if earlier is None or earlier.role != "agent" or earlier.content != text:
+        earlier = _sent_under(session, ticket.conversation_id, stored_key, text, ticket_id)
+        if earlier is None:
             raise KeyReused(
                 "This idempotency key was sent with another reply; send a new key for a new reply.",
                 ticket_id=ticket_id,

